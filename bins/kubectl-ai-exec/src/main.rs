@@ -1,0 +1,15 @@
+//! `kubectl ai exec`: answers questions and performs operations in natural language.
+//!
+//! A thin front: flags are defined in `opsagent::cmd::exec`, all logic lives in the `opsagent`
+//! crate, and `opsagent::cli::finish` maps the outcome to the documented exit codes.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use opsagent::cmd::exec::{ExecArgs, run};
+
+fn main() -> ExitCode {
+    let args = ExecArgs::parse();
+    opsagent::cli::init(&args.common);
+    opsagent::cli::finish(run(&args))
+}

@@ -1,0 +1,15 @@
+//! `kubectl ai gen`: generates validated manifests from a prompt.
+//!
+//! A thin front: flags are defined in `opsagent::cmd::generate`, all logic lives in the `opsagent`
+//! crate, and `opsagent::cli::finish` maps the outcome to the documented exit codes.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use opsagent::cmd::generate::{GenArgs, run};
+
+fn main() -> ExitCode {
+    let args = GenArgs::parse();
+    opsagent::cli::init(&args.common);
+    opsagent::cli::finish(run(&args))
+}

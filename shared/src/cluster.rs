@@ -1,0 +1,368 @@
+//! Cluster access: kubeconfig resolution like kubectl's, a kube-rs client on the hidden runtime, and
+//! the translation of transport and API failures into errors a user can act on.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use crate::cli::CommonArgs;
+use crate::error::Error;
+use crate::runtime;
+
+/// Which namespaces a command looks at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Namespace(String),
+}
+
+impl Scope {
+    pub fn namespace(&self) -> Option<&str> {
+        match self {
+            Scope::All => None,
+            Scope::Namespace(ns) => Some(ns),
+        }
+    }
+
+    /// True when an object in `namespace` (None: cluster-scoped) is inside the scope.
+    pub fn contains(&self, namespace: Option<&str>) -> bool {
+        match (self, namespace) {
+            (Scope::All, _) | (_, None) => true,
+            (Scope::Namespace(want), Some(ns)) => want == ns,
+        }
+    }
+}
+
+/// A connected cluster. Cheap to clone.
+#[derive(Clone)]
+pub struct Cluster {
+    pub(crate) client: kube::Client,
+    /// The kubeconfig context in use; None for in-cluster configuration.
+    pub context: Option<String>,
+    /// The API server URL.
+    pub server: String,
+    /// The context's namespace (or the service account's, in a cluster).
+    pub default_namespace: String,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("context", &self.context)
+            .field("server", &self.server)
+            .finish()
+    }
+}
+
+impl Cluster {
+    /// Connects using the shared flags: `--kubeconfig`, `$KUBECONFIG` (a list, merged like kubectl),
+    /// `~/.kube/config`, and in-cluster configuration when none of them exists.
+    pub fn connect(args: &CommonArgs) -> Result<Cluster, Error> {
+        Self::connect_to(
+            args.kubeconfig.as_deref(),
+            args.context.as_deref(),
+            args.request_timeout,
+        )
+    }
+
+    /// Connects to one named context (or the current one).
+    pub fn connect_to(
+        kubeconfig: Option<&Path>,
+        context: Option<&str>,
+        request_timeout: Duration,
+    ) -> Result<Cluster, Error> {
+        let source = KubeconfigSource::resolve(kubeconfig)?;
+        runtime::block_on(async move {
+            let (mut config, context) = match source {
+                KubeconfigSource::Files(files) => {
+                    let kubeconfig = read_kubeconfigs(&files)?;
+                    let context = pick_context(&kubeconfig, context, &files)?;
+                    let options = KubeConfigOptions { context: Some(context.clone()), ..Default::default() };
+                    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                        .await
+                        .map_err(|e| Error::Kubeconfig(format!("context {context:?}: {}", chain(&e))))?;
+                    (config, Some(context))
+                }
+                KubeconfigSource::InCluster => {
+                    if let Some(context) = context {
+                        return Err(Error::Kubeconfig(format!(
+                            "--context {context:?} given but there is no kubeconfig (looked at $KUBECONFIG and ~/.kube/config)"
+                        )));
+                    }
+                    let config = kube::Config::incluster().map_err(|e| {
+                        Error::Kubeconfig(format!(
+                            "no kubeconfig found ($KUBECONFIG, ~/.kube/config) and no in-cluster configuration: {}",
+                            chain(&e)
+                        ))
+                    })?;
+                    (config, None)
+                }
+            };
+            if !request_timeout.is_zero() {
+                config.read_timeout = Some(request_timeout);
+                config.reset_reader_on_write = true;
+                config.connect_timeout = Some(request_timeout.min(Duration::from_secs(30)));
+            }
+            let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
+            let default_namespace = config.default_namespace.clone();
+            let client = kube::Client::try_from(config)
+                .map_err(|e| Error::Kubeconfig(format!("cannot build a client for {server}: {}", chain(&e))))?;
+            Ok(Cluster { client, context, server, default_namespace })
+        })
+        .map_err(|e| Error::Kubeconfig(e.to_string()))?
+    }
+
+    /// The namespaces to look at, following kubectl: `-A`, else `-n`, else the context's namespace.
+    pub fn scope(&self, args: &CommonArgs) -> Scope {
+        if args.all_namespaces {
+            Scope::All
+        } else {
+            Scope::Namespace(
+                args.namespace
+                    .clone()
+                    .unwrap_or_else(|| self.default_namespace.clone()),
+            )
+        }
+    }
+
+    /// The server's version (`/version`); also the cheapest reachability and credentials check.
+    pub fn server_version(&self) -> Result<String, Error> {
+        let client = self.client.clone();
+        let info = runtime::block_on(async move { client.apiserver_version().await })
+            .map_err(|e| Error::Api(e.to_string()))?
+            .map_err(|e| self.fatal(&e))?;
+        Ok(info.git_version)
+    }
+
+    /// The one-line error for a failure that stops everything (transport, TLS, 401).
+    pub(crate) fn fatal(&self, err: &kube::Error) -> Error {
+        match classify(err) {
+            Failure::Unreachable(reason) => Error::Unreachable {
+                server: self.server.clone(),
+                reason,
+            },
+            Failure::Unauthorized => Error::Unauthorized {
+                server: self.server.clone(),
+                hint: match &self.context {
+                    Some(ctx) => format!("refresh the credentials of context {ctx:?}"),
+                    None => "check the service account token".to_string(),
+                },
+            },
+            Failure::Status { code, message, .. } => Error::Api(format!("{message} ({code})")),
+            Failure::Other(message) => Error::Api(message),
+        }
+    }
+}
+
+/// Where the kubeconfig comes from.
+enum KubeconfigSource {
+    Files(Vec<PathBuf>),
+    InCluster,
+}
+
+impl KubeconfigSource {
+    fn resolve(flag: Option<&Path>) -> Result<Self, Error> {
+        if let Some(path) = flag {
+            if !path.exists() {
+                return Err(Error::Kubeconfig(format!(
+                    "kubeconfig {} does not exist",
+                    path.display()
+                )));
+            }
+            return Ok(KubeconfigSource::Files(vec![path.to_path_buf()]));
+        }
+        if let Some(list) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+            // Like kubectl: files of the list that do not exist are ignored.
+            let files: Vec<PathBuf> = std::env::split_paths(&list)
+                .filter(|p| !p.as_os_str().is_empty() && p.exists())
+                .collect();
+            if files.is_empty() {
+                return Err(Error::Kubeconfig(format!(
+                    "none of the files in $KUBECONFIG exists ({})",
+                    list.to_string_lossy()
+                )));
+            }
+            return Ok(KubeconfigSource::Files(files));
+        }
+        match std::env::home_dir().map(|h| h.join(".kube").join("config")) {
+            Some(path) if path.exists() => Ok(KubeconfigSource::Files(vec![path])),
+            _ => Ok(KubeconfigSource::InCluster),
+        }
+    }
+}
+
+fn read_kubeconfigs(files: &[PathBuf]) -> Result<Kubeconfig, Error> {
+    let mut merged = Kubeconfig::default();
+    for file in files {
+        let next = Kubeconfig::read_from(file).map_err(|e| {
+            Error::Kubeconfig(format!(
+                "invalid kubeconfig {}: {}",
+                file.display(),
+                chain(&e)
+            ))
+        })?;
+        merged = merged.merge(next).map_err(|e| {
+            Error::Kubeconfig(format!(
+                "cannot merge kubeconfig {}: {}",
+                file.display(),
+                chain(&e)
+            ))
+        })?;
+    }
+    Ok(merged)
+}
+
+fn pick_context(
+    kubeconfig: &Kubeconfig,
+    wanted: Option<&str>,
+    files: &[PathBuf],
+) -> Result<String, Error> {
+    let names: Vec<&str> = kubeconfig
+        .contexts
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    let where_ = files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let available = if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    };
+    let name = match wanted
+        .or(kubeconfig.current_context.as_deref())
+        .filter(|n| !n.is_empty())
+    {
+        Some(name) => name,
+        None => {
+            return Err(Error::Kubeconfig(format!(
+                "no current context in {where_}; choose one with --context (available: {available})"
+            )));
+        }
+    };
+    if !names.contains(&name) {
+        return Err(Error::Kubeconfig(format!(
+            "context {name:?} not found in {where_} (available: {available})"
+        )));
+    }
+    Ok(name.to_string())
+}
+
+/// How a failed API call should be treated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// The server cannot be reached at all: stop.
+    Unreachable(String),
+    /// The credentials were rejected: stop.
+    Unauthorized,
+    /// The server answered with an error status for this request only.
+    Status {
+        code: u16,
+        reason: String,
+        message: String,
+    },
+    /// Anything else (bad response body …).
+    Other(String),
+}
+
+pub(crate) fn classify(err: &kube::Error) -> Failure {
+    match err {
+        kube::Error::Api(status) if status.code == 401 => Failure::Unauthorized,
+        kube::Error::Api(status) => Failure::Status {
+            code: status.code,
+            reason: status.reason.clone(),
+            message: if status.message.is_empty() {
+                status.reason.clone()
+            } else {
+                status.message.clone()
+            },
+        },
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::RustlsTls(_) => {
+            Failure::Unreachable(root_cause(err))
+        }
+        kube::Error::Auth(_) => Failure::Unreachable(chain(err)),
+        other => Failure::Other(chain(other)),
+    }
+}
+
+/// The innermost useful message of an error chain ("Connection refused (os error 111)").
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let text = e.to_string();
+        if !text.is_empty() {
+            last = text;
+        }
+        cur = e.source();
+    }
+    if last.contains("deadline has elapsed") || last.to_ascii_lowercase().contains("timed out") {
+        return "the request timed out (see --request-timeout)".to_string();
+    }
+    if last.contains("UnknownIssuer") || last.contains("invalid peer certificate") {
+        return format!(
+            "{last}: the server's TLS certificate is not signed by the kubeconfig's certificate-authority"
+        );
+    }
+    last
+}
+
+/// An error and its sources on one line.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kubeconfig(contexts: &[&str], current: Option<&str>) -> Kubeconfig {
+        let mut yaml =
+            String::from("apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts:\n");
+        for c in contexts {
+            yaml.push_str(&format!("- name: {c}\n  context: {{cluster: x}}\n"));
+        }
+        if let Some(cur) = current {
+            yaml.push_str(&format!("current-context: {cur}\n"));
+        }
+        Kubeconfig::from_yaml(&yaml).unwrap()
+    }
+
+    #[test]
+    fn context_selection() {
+        let files = [PathBuf::from("kc")];
+        let kc = kubeconfig(&["a", "b"], Some("a"));
+        assert_eq!(pick_context(&kc, None, &files).unwrap(), "a");
+        assert_eq!(pick_context(&kc, Some("b"), &files).unwrap(), "b");
+        let err = pick_context(&kc, Some("c"), &files)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "context \"c\" not found in kc (available: a, b)");
+        let err = pick_context(&kubeconfig(&["a"], None), None, &files)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("no current context in kc"), "{err}");
+    }
+
+    #[test]
+    fn scope_contains() {
+        let ns = Scope::Namespace("shop".into());
+        assert!(ns.contains(Some("shop")));
+        assert!(!ns.contains(Some("other")));
+        assert!(ns.contains(None));
+        assert!(Scope::All.contains(Some("x")));
+    }
+}

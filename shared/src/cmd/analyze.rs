@@ -1,0 +1,160 @@
+//! `kubectl ai analyze`: find what is broken, with rule-based analyzers.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::analyze::{self, ANALYZERS};
+use crate::cli::{self, CommonArgs};
+use crate::cluster::{Cluster, Scope};
+use crate::error::{Error, Exit};
+use crate::findings::Report;
+use crate::render;
+use crate::selector::LabelSelector;
+use crate::snapshot::{FetchPlan, Snapshot};
+
+const EXAMPLES: &str = "\
+Examples:
+  # What is broken in the current namespace, and across the cluster
+  kubectl ai analyze
+  kubectl ai analyze -A
+
+  # One namespace, as JSON for scripts
+  kubectl ai analyze -n shop -o json
+
+  # Save the state for later (Secret values are never written), analyze it offline
+  kubectl ai analyze -A --dump cluster.yaml
+  kubectl ai analyze --snapshot cluster.yaml
+
+  # Analyze what kubectl prints
+  kubectl get pods,events -A -o yaml | kubectl ai analyze --snapshot -
+
+Exit codes: 0 nothing found, 1 problems found, 2 usage or input error,
+3 cluster unreachable or credentials rejected, 4 partial results with nothing found.";
+
+/// Find what is broken in a cluster, without a model.
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "kubectl-ai-analyze",
+    bin_name = "kubectl ai analyze",
+    version,
+    about = "Find what is broken in a Kubernetes cluster",
+    long_about = "Find what is broken in a Kubernetes cluster: pods that crash, cannot pull their image, \
+                  cannot be scheduled or never become ready — with the cluster's own messages and a hint \
+                  of what to do. Rule-based: no model, no data leaves the machine.",
+    after_help = EXAMPLES
+)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Analyze a saved state instead of the cluster: a --dump, or `kubectl get … -o yaml|json` output ('-' reads stdin)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["kubeconfig", "context"], help_heading = "Input")]
+    pub snapshot: Option<PathBuf>,
+
+    /// Also write the state that was analyzed to FILE (Secret values removed; log tails of failing containers kept)
+    #[arg(long, value_name = "FILE", help_heading = "Input")]
+    pub dump: Option<PathBuf>,
+
+    /// Log lines kept per failing container in a dump
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=10_000), help_heading = "Input")]
+    pub log_lines: i64,
+
+    /// How many API requests run at once
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256), help_heading = "Cluster")]
+    pub max_concurrency: u16,
+
+    /// Run only these analyzers (comma-separated; see --list-analyzers)
+    #[arg(
+        long,
+        value_name = "NAMES",
+        value_delimiter = ',',
+        help_heading = "Analyzers"
+    )]
+    pub filter: Vec<String>,
+
+    /// Do not run these analyzers (comma-separated)
+    #[arg(
+        long,
+        value_name = "NAMES",
+        value_delimiter = ',',
+        help_heading = "Analyzers"
+    )]
+    pub exclude: Vec<String>,
+
+    /// List the analyzers and exit
+    #[arg(long, help_heading = "Analyzers")]
+    pub list_analyzers: bool,
+}
+
+/// Runs `kubectl ai analyze`.
+pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
+    let mut stdout = anstream::stdout().lock();
+    if args.list_analyzers {
+        for a in ANALYZERS {
+            writeln!(stdout, "{:<12} {}", a.name(), a.description())?;
+        }
+        return Ok(Exit::Clean);
+    }
+    let analyzers = analyze::select(&args.filter, &args.exclude)?;
+    let common = &args.common;
+    let selector = common
+        .selector
+        .as_deref()
+        .map(LabelSelector::parse)
+        .transpose()
+        .map_err(Error::Usage)?;
+    if args.dump.as_deref().is_some_and(|p| p.as_os_str() == "-") {
+        return Err(
+            Error::Usage("--dump needs a file name (stdout carries the report)".into()).into(),
+        );
+    }
+
+    let mut snapshot = match &args.snapshot {
+        Some(path) => {
+            let scope = match &common.namespace {
+                Some(ns) if !common.all_namespaces => Scope::Namespace(ns.clone()),
+                _ => Scope::All,
+            };
+            let mut snapshot = Snapshot::from_file(path)?;
+            snapshot.restrict(&scope, selector.as_ref());
+            snapshot
+        }
+        None => {
+            let cluster = Cluster::connect(common)?;
+            let scope = cluster.scope(common);
+            let plan = FetchPlan {
+                kinds: analyze::kinds_needed(&analyzers),
+                scope: scope.clone(),
+                selector: common.selector.clone(),
+                max_concurrency: usize::from(args.max_concurrency),
+                log_lines: args.dump.as_ref().map(|_| args.log_lines),
+            };
+            let mut snapshot = cluster.snapshot(&plan)?;
+            snapshot.restrict(&scope, selector.as_ref());
+            snapshot
+        }
+    };
+    snapshot.info.selector = common.selector.clone().or(snapshot.info.selector.take());
+    if let Some(path) = &args.dump {
+        snapshot.write_dump(path)?;
+    }
+
+    let results = analyze::run(&snapshot, &analyzers);
+    let names = analyzers.iter().map(|a| a.name().to_string()).collect();
+    let file = args.snapshot.as_ref().map(|p| p.display().to_string());
+    let report = Report::new(&snapshot, file, names, results);
+    for w in &report.warnings {
+        cli::warn(&w.message);
+    }
+    render::report(&mut stdout, &report, common.output)?;
+    stdout.flush()?;
+    Ok(if !report.results.is_empty() {
+        Exit::Problems
+    } else if report.partial {
+        Exit::Partial
+    } else {
+        Exit::Clean
+    })
+}

@@ -1,0 +1,176 @@
+//! Findings and the versioned report every output format renders (docs/report-format.md).
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::snapshot::{Snapshot, Warning};
+
+/// The report's `apiVersion`; bumped on any incompatible change of the JSON shape.
+pub const REPORT_API_VERSION: &str = "opsagent.dev/v1";
+
+/// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// A reference to an object: kind, namespace (absent when cluster-scoped), name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ObjectRef {
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl std::fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {ns}/{}", self.kind, self.name),
+            None => write!(f, "{} {}", self.kind, self.name),
+        }
+    }
+}
+
+/// One problem found by an analyzer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    /// The kubeconfig context, when several clusters are analyzed at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// The analyzer that found it (`Pod`, …).
+    pub analyzer: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub severity: Severity,
+    /// A short machine-readable cause: `CrashLoopBackOff`, `Unschedulable`, `ImagePullBackOff`, …
+    pub reason: String,
+    /// One sentence in our words.
+    pub summary: String,
+    /// The cluster's own words, verbatim: status messages and event messages.
+    pub messages: Vec<String>,
+    /// What to do, deterministic, with a kubectl command where one fits.
+    pub hint: String,
+    /// The topmost owner (the object people manage, e.g. the Deployment), if any.
+    pub parent: Option<ObjectRef>,
+    /// The owner chain, nearest first (ReplicaSet, then Deployment).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owners: Vec<ObjectRef>,
+}
+
+impl Finding {
+    pub fn object(&self) -> ObjectRef {
+        ObjectRef {
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+/// Where the analyzed state came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    /// The snapshot file, when analyzing one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+    /// The namespace analyzed; absent for all namespaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub captured_at: Timestamp,
+}
+
+/// Counts for a one-line summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub problems: usize,
+    pub by_severity: BTreeMap<Severity, usize>,
+    pub analyzers: Vec<String>,
+}
+
+/// The result of `kubectl ai analyze`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub api_version: String,
+    pub kind: String,
+    pub source: ReportSource,
+    /// True when something could not be read: see `warnings`.
+    pub partial: bool,
+    pub summary: Summary,
+    pub results: Vec<Finding>,
+    pub warnings: Vec<Warning>,
+}
+
+impl Report {
+    pub fn new(
+        snapshot: &Snapshot,
+        snapshot_file: Option<String>,
+        analyzers: Vec<String>,
+        results: Vec<Finding>,
+    ) -> Self {
+        let mut by_severity = BTreeMap::new();
+        for f in &results {
+            *by_severity.entry(f.severity).or_insert(0) += 1;
+        }
+        let info = &snapshot.info;
+        Report {
+            api_version: REPORT_API_VERSION.to_string(),
+            kind: "AnalysisReport".to_string(),
+            source: ReportSource {
+                context: info.context.clone(),
+                server: info.server.clone(),
+                snapshot: snapshot_file,
+                namespace: info.namespace.clone(),
+                captured_at: info.captured_at,
+            },
+            partial: snapshot.partial(),
+            summary: Summary {
+                problems: results.len(),
+                by_severity,
+                analyzers,
+            },
+            results,
+            warnings: info.warnings.clone(),
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! OpsAgent: the shared library of the `kubectl ai` plugins.
+//!
+//! Data flows one way: **cluster or file → [`snapshot`] → [`analyze`] → [`findings`] → [`render`]**.
+//! The binaries in `bins/` parse flags with [`cmd`] and call into here; nothing else lives in them.
+
+pub mod analyze;
+pub mod cli;
+pub mod cluster;
+pub mod cmd;
+pub mod error;
+pub mod findings;
+pub mod output;
+pub mod render;
+pub mod selector;
+pub mod snapshot;
+
+mod runtime;
+
+pub use error::{Error, Exit};

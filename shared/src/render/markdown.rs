@@ -1,0 +1,70 @@
+//! The markdown report, for tickets and pull requests.
+
+use std::io::{self, Write};
+
+use super::severity_counts;
+use crate::findings::Report;
+
+pub(super) fn report(out: &mut dyn Write, report: &Report) -> io::Result<()> {
+    writeln!(out, "# Cluster analysis\n")?;
+    let mut facts = Vec::new();
+    if let Some(ctx) = &report.source.context {
+        facts.push(format!("context `{ctx}`"));
+    }
+    if let Some(file) = &report.source.snapshot {
+        facts.push(format!("snapshot `{file}`"));
+    }
+    facts.push(match &report.source.namespace {
+        Some(ns) => format!("namespace `{ns}`"),
+        None => "all namespaces".to_string(),
+    });
+    facts.push(format!("captured {}", report.source.captured_at));
+    writeln!(out, "{}\n", facts.join(" · "))?;
+    match report.summary.problems {
+        0 => writeln!(out, "**No problems found.**\n")?,
+        n => writeln!(
+            out,
+            "**{n} problem{}**: {}.\n",
+            if n == 1 { "" } else { "s" },
+            severity_counts(report)
+        )?,
+    }
+    if report.partial {
+        writeln!(out, "> Results are partial:")?;
+        for w in &report.warnings {
+            writeln!(out, "> - {}", w.message)?;
+        }
+        writeln!(out)?;
+    }
+    let mut current: Option<&Option<String>> = None;
+    for f in &report.results {
+        if current != Some(&f.namespace) {
+            match &f.namespace {
+                Some(ns) => writeln!(out, "## Namespace `{ns}`\n")?,
+                None => writeln!(out, "## Cluster-scoped\n")?,
+            }
+            current = Some(&f.namespace);
+        }
+        writeln!(
+            out,
+            "### {} · {} `{}` — {}\n",
+            f.severity.as_str().to_uppercase(),
+            f.kind,
+            f.name,
+            f.reason
+        )?;
+        if let Some(p) = &f.parent {
+            writeln!(out, "Owner: {} `{}`\n", p.kind, p.name)?;
+        }
+        writeln!(out, "{}\n", f.summary)?;
+        if !f.messages.is_empty() {
+            writeln!(out, "```text")?;
+            for m in &f.messages {
+                writeln!(out, "{}", m.replace("```", "'''"))?;
+            }
+            writeln!(out, "```\n")?;
+        }
+        writeln!(out, "**Hint:** {}\n", f.hint)?;
+    }
+    Ok(())
+}

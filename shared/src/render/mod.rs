@@ -1,0 +1,141 @@
+//! Rendering reports: text for people (colored on a terminal), markdown, JSON and YAML.
+
+mod markdown;
+mod text;
+
+use std::io::{self, Write};
+
+use jiff::SignedDuration;
+
+use crate::cli::OutputFormat;
+use crate::findings::{Report, Severity};
+
+/// Writes the report in the chosen format. Text and markdown write ANSI styles; give them an
+/// `anstream` stream so styles are dropped where colors are off.
+pub fn report(out: &mut dyn Write, report: &Report, format: OutputFormat) -> io::Result<()> {
+    match format {
+        OutputFormat::Text => text::report(out, report),
+        OutputFormat::Markdown => markdown::report(out, report),
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::other)?;
+            out.write_all(b"\n")
+        }
+        OutputFormat::Yaml => {
+            let text = serde_saphyr::to_string(report).map_err(io::Error::other)?;
+            out.write_all(text.as_bytes())
+        }
+    }
+}
+
+pub(crate) fn severity_style(s: Severity) -> anstyle::Style {
+    use anstyle::{AnsiColor, Effects};
+    match s {
+        Severity::Critical => AnsiColor::BrightRed.on_default().effects(Effects::BOLD),
+        Severity::High => AnsiColor::Red.on_default().effects(Effects::BOLD),
+        Severity::Medium => AnsiColor::Yellow.on_default(),
+        Severity::Low => AnsiColor::Cyan.on_default(),
+        Severity::Info => anstyle::Style::new().effects(Effects::DIMMED),
+    }
+}
+
+/// "3 high, 1 low", worst first.
+pub(crate) fn severity_counts(report: &Report) -> String {
+    report
+        .summary
+        .by_severity
+        .iter()
+        .rev()
+        .map(|(s, n)| format!("{n} {}", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A duration the way kubectl prints ages: `45s`, `3m12s`, `15m`, `5h30m`, `3d4h`, `400d`, `2y10d`.
+pub fn human_duration(d: SignedDuration) -> String {
+    let secs = d.as_secs();
+    if secs < -1 {
+        return "<invalid>".to_string();
+    }
+    if secs < 0 {
+        return "0s".to_string();
+    }
+    if secs < 60 * 2 {
+        return format!("{secs}s");
+    }
+    let minutes = secs / 60;
+    if minutes < 10 {
+        let s = secs % 60;
+        return if s == 0 {
+            format!("{minutes}m")
+        } else {
+            format!("{minutes}m{s}s")
+        };
+    }
+    if minutes < 60 * 3 {
+        return format!("{minutes}m");
+    }
+    let hours = minutes / 60;
+    if hours < 8 {
+        let m = minutes % 60;
+        return if m == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{m}m")
+        };
+    }
+    if hours < 48 {
+        return format!("{hours}h");
+    }
+    if hours < 24 * 8 {
+        let h = hours % 24;
+        return if h == 0 {
+            format!("{}d", hours / 24)
+        } else {
+            format!("{}d{h}h", hours / 24)
+        };
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{}d", hours / 24);
+    }
+    if hours < 24 * 365 * 8 {
+        let dy = (hours / 24) % 365;
+        return if dy == 0 {
+            format!("{}y", hours / 24 / 365)
+        } else {
+            format!("{}y{dy}d", hours / 24 / 365)
+        };
+    }
+    format!("{}y", hours / 24 / 365)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_like_kubectl() {
+        let cases: &[(i64, &str)] = &[
+            (-5, "<invalid>"),
+            (0, "0s"),
+            (119, "119s"),
+            (120, "2m"),
+            (192, "3m12s"),
+            (600, "10m"),
+            (179 * 60, "179m"),
+            (3 * 3600, "3h"),
+            (5 * 3600 + 30 * 60, "5h30m"),
+            (47 * 3600, "47h"),
+            (3 * 86400 + 4 * 3600, "3d4h"),
+            (400 * 86400, "400d"),
+            (3 * 365 * 86400 + 10 * 86400, "3y10d"),
+            (9 * 365 * 86400, "9y"),
+        ];
+        for (secs, want) in cases {
+            assert_eq!(
+                human_duration(SignedDuration::from_secs(*secs)),
+                *want,
+                "{secs}"
+            );
+        }
+    }
+}

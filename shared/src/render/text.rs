@@ -1,0 +1,76 @@
+//! The human text report: findings grouped by namespace, worst first.
+
+use std::io::{self, Write};
+
+use anstyle::{AnsiColor, Effects, Style};
+
+use super::{severity_counts, severity_style};
+use crate::findings::{Finding, Report};
+
+pub(super) fn report(out: &mut dyn Write, report: &Report) -> io::Result<()> {
+    let bold = Style::new().effects(Effects::BOLD);
+    let dim = Style::new().effects(Effects::DIMMED);
+    let hint_style = AnsiColor::Green.on_default();
+    let mut current: Option<&Option<String>> = None;
+    for f in &report.results {
+        if current != Some(&f.namespace) {
+            if current.is_some() {
+                writeln!(out)?;
+            }
+            match &f.namespace {
+                Some(ns) => writeln!(out, "{bold}Namespace {ns}{bold:#}")?,
+                None => writeln!(out, "{bold}Cluster-scoped{bold:#}")?,
+            }
+            current = Some(&f.namespace);
+        }
+        finding(out, f, dim, hint_style)?;
+    }
+    if !report.results.is_empty() {
+        writeln!(out)?;
+    }
+    let scope = match &report.source.namespace {
+        Some(ns) => format!("namespace {ns}"),
+        None => "all namespaces".to_string(),
+    };
+    let partial = if report.partial {
+        " Results are partial: some kinds could not be read (see warnings)."
+    } else {
+        ""
+    };
+    match report.summary.problems {
+        0 => writeln!(out, "No problems found in {scope}.{partial}")?,
+        n => writeln!(
+            out,
+            "{bold}{n} problem{} found{bold:#} in {scope}: {}.{partial}",
+            if n == 1 { "" } else { "s" },
+            severity_counts(report)
+        )?,
+    }
+    Ok(())
+}
+
+fn finding(out: &mut dyn Write, f: &Finding, dim: Style, hint_style: Style) -> io::Result<()> {
+    let sev = severity_style(f.severity);
+    let parent = match &f.parent {
+        Some(p) => format!(" {dim}({} {}){dim:#}", p.kind, p.name),
+        None => String::new(),
+    };
+    writeln!(
+        out,
+        "  {sev}{:<8}{sev:#} {} {}{parent}  {sev}{}{sev:#}",
+        f.severity.as_str().to_uppercase(),
+        f.kind,
+        f.name,
+        f.reason
+    )?;
+    let indent = "           ";
+    writeln!(out, "{indent}{}", f.summary)?;
+    for m in &f.messages {
+        writeln!(
+            out,
+            "{indent}{dim}> {}{dim:#}",
+            m.split_whitespace().collect::<Vec<_>>().join(" ")
+        )?;
+    }
+    writeln!(out, "{indent}{hint_style}hint:{hint_style:#} {}", f.hint)
+}

@@ -1,0 +1,291 @@
+//! Snapshots from the live API: every needed kind listed concurrently and in pages.
+
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+
+use futures::{StreamExt as _, stream};
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{ListParams, LogParams};
+use kube::core::{ObjectList, Request};
+use serde::de::DeserializeOwned;
+
+use super::kinds::{self, Kind};
+use super::{ContainerLog, Snapshot, SnapshotInfo, Warning, selector_applies};
+use crate::cluster::{Cluster, Failure, Scope, classify};
+use crate::error::Error;
+use crate::runtime;
+
+/// Page size of list requests, like kubectl's.
+const PAGE_SIZE: u32 = 500;
+/// Upper bound of one log tail kept in a snapshot.
+const LOG_LIMIT_BYTES: i64 = 64 * 1024;
+
+/// What to read from the cluster.
+#[derive(Clone, Debug)]
+pub struct FetchPlan {
+    pub kinds: BTreeSet<Kind>,
+    pub scope: Scope,
+    /// `-l`: applies to namespaced kinds other than Events.
+    pub selector: Option<String>,
+    /// How many list (or log) requests run at once.
+    pub max_concurrency: usize,
+    /// Keep the last N log lines of failing containers (current and previous instance).
+    pub log_lines: Option<i64>,
+}
+
+impl Cluster {
+    /// Reads a snapshot. Transport, TLS and credential failures stop everything; a kind that cannot be
+    /// listed (403, 404, other API errors) is skipped with a warning and the snapshot is partial.
+    pub fn snapshot(&self, plan: &FetchPlan) -> Result<Snapshot, Error> {
+        runtime::block_on(self.snapshot_async(plan)).map_err(|e| Error::Api(e.to_string()))?
+    }
+
+    async fn snapshot_async(&self, plan: &FetchPlan) -> Result<Snapshot, Error> {
+        let server_version = self
+            .client
+            .apiserver_version()
+            .await
+            .map_err(|e| self.fatal(&e))?
+            .git_version;
+        let captured_at = Timestamp::now();
+        let namespace = plan.scope.namespace();
+        let results: Vec<(Kind, Result<kinds::Batch, kube::Error>)> =
+            stream::iter(plan.kinds.iter().copied())
+                .map(|kind| async move {
+                    let params = ListParams {
+                        label_selector: plan.selector.clone().filter(|_| selector_applies(kind)),
+                        limit: Some(PAGE_SIZE),
+                        ..ListParams::default()
+                    };
+                    let ns = if kind.namespaced() { namespace } else { None };
+                    (
+                        kind,
+                        kinds::list_kind(&self.client, kind, ns, &params).await,
+                    )
+                })
+                .buffer_unordered(plan.max_concurrency.max(1))
+                .collect()
+                .await;
+
+        let mut snapshot = Snapshot {
+            info: SnapshotInfo {
+                captured_at,
+                context: self.context.clone(),
+                server: Some(self.server.clone()),
+                server_version: Some(server_version),
+                namespace: namespace.map(str::to_string),
+                selector: plan.selector.clone(),
+                ..SnapshotInfo::default()
+            },
+            ..Snapshot::default()
+        };
+        for (kind, result) in results {
+            match result {
+                Ok(batch) => {
+                    snapshot.objects.absorb(batch);
+                    snapshot.info.kinds.insert(kind);
+                }
+                Err(err) => match classify(&err) {
+                    Failure::Unreachable(_) | Failure::Unauthorized => return Err(self.fatal(&err)),
+                    failure => snapshot
+                        .info
+                        .warnings
+                        .push(list_warning(kind, namespace, failure)),
+                },
+            }
+        }
+        snapshot.info.warnings.sort_by(|a, b| a.kind.cmp(&b.kind));
+        if snapshot.info.kinds.is_empty() && !plan.kinds.is_empty() {
+            let reasons: Vec<String> = snapshot
+                .info
+                .warnings
+                .iter()
+                .map(|w| w.message.clone())
+                .collect();
+            return Err(Error::Api(format!(
+                "nothing could be read: {}",
+                reasons.join("; ")
+            )));
+        }
+        snapshot.scrub();
+        if let Some(lines) = plan.log_lines {
+            snapshot.logs = self
+                .log_tails(&snapshot.objects.pods, lines, plan.max_concurrency)
+                .await;
+        }
+        Ok(snapshot)
+    }
+
+    /// Tails of the logs of failing containers; a log that cannot be read is left out.
+    async fn log_tails(&self, pods: &[Pod], lines: i64, concurrency: usize) -> Vec<ContainerLog> {
+        let targets: Vec<(String, String, String, bool)> = pods
+            .iter()
+            .flat_map(|pod| {
+                let ns = pod.metadata.namespace.clone().unwrap_or_default();
+                let name = pod.metadata.name.clone().unwrap_or_default();
+                log_targets(pod)
+                    .into_iter()
+                    .map(move |(c, prev)| (ns.clone(), name.clone(), c, prev))
+            })
+            .collect();
+        let mut logs: Vec<ContainerLog> = stream::iter(targets)
+            .map(|(namespace, pod, container, previous)| async move {
+                let api: kube::Api<Pod> = kube::Api::namespaced(self.client.clone(), &namespace);
+                let params = LogParams {
+                    container: Some(container.clone()),
+                    previous,
+                    tail_lines: Some(lines),
+                    limit_bytes: Some(LOG_LIMIT_BYTES),
+                    ..LogParams::default()
+                };
+                match api.logs(&pod, &params).await {
+                    Ok(text) => Some(ContainerLog {
+                        namespace,
+                        pod,
+                        container,
+                        previous,
+                        text,
+                    }),
+                    Err(err) => {
+                        tracing::debug!(
+                            "no log for {namespace}/{pod} {container} (previous={previous}): {err}"
+                        );
+                        None
+                    }
+                }
+            })
+            .buffer_unordered(concurrency.max(1))
+            .filter_map(|log| async move { log })
+            .collect()
+            .await;
+        logs.sort_by(|a, b| {
+            (&a.namespace, &a.pod, &a.container, a.previous).cmp(&(
+                &b.namespace,
+                &b.pod,
+                &b.container,
+                b.previous,
+            ))
+        });
+        logs
+    }
+}
+
+fn list_warning(kind: Kind, namespace: Option<&str>, failure: Failure) -> Warning {
+    let resource = kind.resource();
+    let place = namespace
+        .map(|ns| format!(" in namespace {ns:?}"))
+        .unwrap_or_else(|| " at the cluster scope".into());
+    let (reason, message) = match failure {
+        Failure::Status { code: 403, .. } => (
+            "Forbidden",
+            format!("cannot list {resource}{place}: forbidden"),
+        ),
+        Failure::Status { code: 404, .. } => (
+            "NotFound",
+            format!(
+                "the server does not serve {resource} ({})",
+                kind.api_version()
+            ),
+        ),
+        Failure::Status { code, message, .. } => (
+            "Error",
+            format!("cannot list {resource}: {message} ({code})"),
+        ),
+        Failure::Other(message) | Failure::Unreachable(message) => {
+            ("Error", format!("cannot list {resource}: {message}"))
+        }
+        Failure::Unauthorized => (
+            "Unauthorized",
+            format!("cannot list {resource}: unauthorized"),
+        ),
+    };
+    Warning {
+        kind: Some(kind.name().to_string()),
+        reason: reason.to_string(),
+        message,
+    }
+}
+
+/// Lists every page of one kind. A `continue` token that expired mid-way (410 Gone) restarts the
+/// listing once from the beginning, as the API conventions recommend.
+pub(crate) async fn list_all<K>(
+    client: &kube::Client,
+    kind: Kind,
+    namespace: Option<&str>,
+    params: &ListParams,
+) -> Result<Vec<K>, kube::Error>
+where
+    K: kube::Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
+{
+    let request = Request::new(K::url_path(&(), namespace));
+    let mut params = params.clone();
+    let mut items: Vec<K> = Vec::new();
+    let mut restarted = false;
+    loop {
+        let req = request.list(&params).map_err(kube::Error::BuildRequest)?;
+        match client.request::<ObjectList<K>>(req).await {
+            Ok(page) => {
+                items.extend(page.items.into_iter().map(|mut item| {
+                    item.meta_mut().managed_fields = None;
+                    item
+                }));
+                match page.metadata.continue_ {
+                    Some(token) if !token.is_empty() => params.continue_token = Some(token),
+                    _ => break,
+                }
+            }
+            Err(kube::Error::Api(status))
+                if status.code == 410 && params.continue_token.is_some() && !restarted =>
+            {
+                tracing::info!(
+                    "{}: continue token expired, listing again from the start",
+                    kind.resource()
+                );
+                restarted = true;
+                items.clear();
+                params.continue_token = None;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    tracing::debug!("listed {} {}", items.len(), kind.resource());
+    Ok(items)
+}
+
+/// The containers whose logs explain a failure: `(container, previous)` pairs.
+pub(crate) fn log_targets(pod: &Pod) -> Vec<(String, bool)> {
+    let Some(status) = &pod.status else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let all = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten());
+    for cs in all {
+        let waiting = cs
+            .state
+            .as_ref()
+            .and_then(|s| s.waiting.as_ref())
+            .and_then(|w| w.reason.as_deref());
+        let terminated_bad = cs
+            .state
+            .as_ref()
+            .and_then(|s| s.terminated.as_ref())
+            .is_some_and(|t| t.exit_code != 0);
+        let running = cs.state.as_ref().is_some_and(|s| s.running.is_some());
+        let had_previous = cs
+            .last_state
+            .as_ref()
+            .is_some_and(|s| s.terminated.is_some());
+        if had_previous && (waiting == Some("CrashLoopBackOff") || !cs.ready) {
+            out.push((cs.name.clone(), true));
+        }
+        if terminated_bad || (running && !cs.ready) {
+            out.push((cs.name.clone(), false));
+        }
+    }
+    out
+}

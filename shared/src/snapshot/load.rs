@@ -1,0 +1,275 @@
+//! Snapshots from files: `--snapshot FILE|-`.
+
+use std::io::Read as _;
+use std::path::Path;
+
+use jiff::Timestamp;
+use serde_json::Value;
+
+use super::{ContainerLog, EXTENSION_API_VERSION, Kind, Snapshot, SnapshotInfo, parse_documents};
+use crate::error::Error;
+
+impl Snapshot {
+    /// Reads a snapshot from a file, or from stdin when `path` is `-`.
+    pub fn from_file(path: &Path) -> Result<Snapshot, Error> {
+        let name = path.display().to_string();
+        let bytes = if name == "-" {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut buf)
+                .map_err(|e| Error::input("stdin", e))?;
+            buf
+        } else {
+            std::fs::read(path).map_err(|e| Error::input(&name, io_reason(&e)))?
+        };
+        let text = String::from_utf8(bytes).map_err(|_| Error::input(&name, "not UTF-8 text"))?;
+        let source = if name == "-" { "stdin" } else { &name };
+        Snapshot::from_text(source, &text)
+    }
+
+    /// Reads a snapshot from text; `source` names it in errors.
+    pub fn from_text(source: &str, text: &str) -> Result<Snapshot, Error> {
+        if text.trim().is_empty() {
+            return Err(Error::input(
+                source,
+                "is empty: expected Kubernetes objects as YAML or JSON",
+            ));
+        }
+        let docs = parse_documents(text).map_err(|e| Error::input(source, e))?;
+        let mut snapshot = Snapshot::default();
+        let mut info: Option<SnapshotInfo> = None;
+        let mut newest: Option<Timestamp> = None;
+        for doc in docs {
+            let api_version = doc.value["apiVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let kind_name = doc.value["kind"].as_str().unwrap_or_default().to_string();
+            let what = format!("line {}: {kind_name} {}", doc.line, describe(&doc.value));
+            let at = |e: &dyn std::fmt::Display| Error::input(source, format!("{what}: {e}"));
+            if api_version == EXTENSION_API_VERSION {
+                match kind_name.as_str() {
+                    "SnapshotInfo" => {
+                        info = Some(
+                            serde_json::from_value(strip_type(doc.value)).map_err(|e| at(&e))?,
+                        )
+                    }
+                    "ContainerLog" => snapshot
+                        .logs
+                        .push(container_log(&doc.value).map_err(|e| at(&e))?),
+                    _ => {
+                        *snapshot
+                            .skipped
+                            .entry(format!("{api_version}/{kind_name}"))
+                            .or_default() += 1
+                    }
+                }
+                continue;
+            }
+            match Kind::from_type(&api_version, &kind_name) {
+                Some(kind) => {
+                    newest = newest.max(newest_timestamp(&doc.value));
+                    snapshot
+                        .objects
+                        .insert_value(kind, doc.value)
+                        .map_err(|e| at(&e))?;
+                }
+                None => {
+                    *snapshot
+                        .skipped
+                        .entry(format!("{api_version}/{kind_name}"))
+                        .or_default() += 1
+                }
+            }
+        }
+        snapshot.info = match info {
+            Some(info) => info,
+            // A plain `kubectl get -o yaml`: the kinds present are the kinds read, and the state is as
+            // of the newest moment it records.
+            None => SnapshotInfo {
+                captured_at: newest.unwrap_or_else(Timestamp::now),
+                kinds: Kind::ALL
+                    .iter()
+                    .copied()
+                    .filter(|k| snapshot.objects.count(*k) > 0)
+                    .collect(),
+                ..SnapshotInfo::default()
+            },
+        };
+        for (what, count) in &snapshot.skipped {
+            tracing::info!(
+                "{source}: skipped {count} object(s) of {what}, which analyzers do not read"
+            );
+        }
+        snapshot.scrub();
+        Ok(snapshot)
+    }
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ if e.raw_os_error() == Some(21) => "is a directory, expected a file".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+fn describe(value: &Value) -> String {
+    let meta = &value["metadata"];
+    match (meta["namespace"].as_str(), meta["name"].as_str()) {
+        (Some(ns), Some(name)) => format!("{ns}/{name}"),
+        (None, Some(name)) => name.to_string(),
+        _ => "(unnamed)".to_string(),
+    }
+}
+
+fn strip_type(mut value: Value) -> Value {
+    if let Value::Object(map) = &mut value {
+        map.remove("apiVersion");
+        map.remove("kind");
+    }
+    value
+}
+
+fn container_log(value: &Value) -> Result<ContainerLog, String> {
+    let field = |v: &Value, what: &str| {
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("missing {what}"))
+    };
+    Ok(ContainerLog {
+        namespace: field(&value["metadata"]["namespace"], "metadata.namespace")?,
+        pod: field(&value["metadata"]["name"], "metadata.name")?,
+        container: field(&value["container"], "container")?,
+        previous: value["previous"].as_bool().unwrap_or(false),
+        text: field(&value["log"], "log")?,
+    })
+}
+
+/// The newest RFC 3339 timestamp anywhere in an object.
+fn newest_timestamp(value: &Value) -> Option<Timestamp> {
+    match value {
+        Value::String(s) if looks_like_timestamp(s) => s.parse().ok(),
+        Value::Array(items) => items.iter().filter_map(newest_timestamp).max(),
+        Value::Object(map) => map.values().filter_map(newest_timestamp).max(),
+        _ => None,
+    }
+}
+
+fn looks_like_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    (20..=35).contains(&b.len())
+        && b[0].is_ascii_digit()
+        && b[4] == b'-'
+        && b[10] == b'T'
+        && s.ends_with('Z')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATE: &str = r#"
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: web, namespace: shop, creationTimestamp: "2026-01-01T10:00:00Z", labels: {app: web}}
+- apiVersion: v1
+  kind: Secret
+  metadata:
+    name: creds
+    namespace: shop
+    annotations:
+      kubectl.kubernetes.io/last-applied-configuration: '{"data":{"password":"c2VjcmV0"}}'
+  data: {password: c2VjcmV0}
+  stringData: {token: plain}
+- apiVersion: example.com/v1
+  kind: Widget
+  metadata: {name: w}
+- apiVersion: v1
+  kind: Event
+  metadata: {name: e, namespace: shop}
+  lastTimestamp: "2026-01-01T10:05:00Z"
+"#;
+
+    #[test]
+    fn a_plain_kubectl_list_loads() {
+        let snap = Snapshot::from_text("s.yaml", STATE).unwrap();
+        assert_eq!(snap.objects.pods.len(), 1);
+        assert_eq!(snap.info.captured_at.to_string(), "2026-01-01T10:05:00Z");
+        assert!(snap.has(Kind::Pod) && snap.has(Kind::Secret) && !snap.has(Kind::Node));
+        assert_eq!(snap.skipped.get("example.com/v1/Widget"), Some(&1));
+    }
+
+    #[test]
+    fn secret_values_never_enter() {
+        let snap = Snapshot::from_text("s.yaml", STATE).unwrap();
+        let secret = &snap.objects.secrets[0];
+        let keys: Vec<_> = secret.data.as_ref().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["password", "token"]);
+        assert!(
+            secret
+                .data
+                .as_ref()
+                .unwrap()
+                .values()
+                .all(|v| v.0.is_empty())
+        );
+        assert!(secret.string_data.is_none());
+        assert!(
+            secret
+                .metadata
+                .annotations
+                .as_ref()
+                .is_none_or(|a| a.is_empty())
+        );
+        assert!(!format!("{snap:?}").contains("c2VjcmV0"));
+    }
+
+    #[test]
+    fn bad_input_names_the_object_and_line() {
+        let err = Snapshot::from_text(
+            "s.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: 3}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("s.yaml: line 1: Pod p: invalid type"),
+            "{err}"
+        );
+        let err = Snapshot::from_text("s.yaml", "  \n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "s.yaml: is empty: expected Kubernetes objects as YAML or JSON"
+        );
+    }
+
+    #[test]
+    fn snapshot_info_and_logs_are_read() {
+        let text = r#"
+apiVersion: opsagent.dev/v1
+kind: SnapshotInfo
+capturedAt: "2026-02-02T00:00:00Z"
+kinds: [Pod, Event]
+warnings: [{kind: ReplicaSet, reason: Forbidden, message: "no"}]
+---
+apiVersion: opsagent.dev/v1
+kind: ContainerLog
+metadata: {namespace: shop, name: web}
+container: app
+previous: true
+log: "boom\n"
+"#;
+        let snap = Snapshot::from_text("s.yaml", text).unwrap();
+        assert!(snap.has(Kind::Event) && snap.partial());
+        assert_eq!(snap.log("shop", "web", "app", true), Some("boom\n"));
+        assert_eq!(snap.info.captured_at.to_string(), "2026-02-02T00:00:00Z");
+    }
+}
