@@ -28,12 +28,7 @@ pub struct CommonArgs {
     pub namespace: Option<String>,
 
     /// Work across all namespaces
-    #[arg(
-        short = 'A',
-        long,
-        conflicts_with = "namespace",
-        help_heading = "Cluster"
-    )]
+    #[arg(short = 'A', long, conflicts_with = "namespace", help_heading = "Cluster")]
     pub all_namespaces: bool,
 
     /// Label selector to filter objects, e.g. -l app=web,tier!=cache
@@ -84,21 +79,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err("empty duration".into());
     }
     while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
         if digits == 0 {
-            return Err(format!(
-                "invalid duration {text:?}: expected a number, like 30s or 2m"
-            ));
+            return Err(format!("invalid duration {text:?}: expected a number, like 30s or 2m"));
         }
-        let value: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("invalid duration {text:?}"))?;
+        let value: u64 = rest[..digits].parse().map_err(|_| format!("invalid duration {text:?}"))?;
         rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         total += match unit {
@@ -107,9 +94,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "m" => Duration::from_secs(value * 60),
             "h" => Duration::from_secs(value * 3600),
             _ => {
-                return Err(format!(
-                    "invalid duration {text:?}: unknown unit {unit:?} (use ms, s, m or h)"
-                ));
+                return Err(format!("invalid duration {text:?}: unknown unit {unit:?} (use ms, s, m or h)"));
             }
         };
     }
@@ -132,22 +117,13 @@ fn init_logging(verbose: u8, color: bool) {
     let targets = match verbose {
         0 => Targets::new().with_target("opsagent", Level::ERROR),
         1 => Targets::new().with_target("opsagent", Level::INFO),
-        2 => Targets::new()
-            .with_target("opsagent", Level::DEBUG)
-            .with_target("kube", Level::DEBUG),
+        2 => Targets::new().with_target("opsagent", Level::DEBUG).with_target("kube", Level::DEBUG),
         _ => Targets::new().with_default(LevelFilter::TRACE),
     };
-    let ansi =
-        color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && is_terminal_stderr();
-    let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .with_target(verbose >= 2);
+    let ansi = color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && is_terminal_stderr();
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi).with_target(verbose >= 2);
     // A second init (tests calling in-process) is not an error worth reporting.
-    let _ = tracing_subscriber::registry()
-        .with(layer)
-        .with(targets)
-        .try_init();
+    let _ = tracing_subscriber::registry().with(layer).with(targets).try_init();
 }
 
 fn is_terminal_stderr() -> bool {
@@ -180,20 +156,10 @@ mod tests {
 
     #[test]
     fn durations() {
-        let cases: &[(&str, u64)] = &[
-            ("30", 30_000),
-            ("30s", 30_000),
-            ("2m", 120_000),
-            ("1m30s", 90_000),
-            ("500ms", 500),
-            ("1h", 3_600_000),
-        ];
+        let cases: &[(&str, u64)] =
+            &[("30", 30_000), ("30s", 30_000), ("2m", 120_000), ("1m30s", 90_000), ("500ms", 500), ("1h", 3_600_000)];
         for (text, ms) in cases {
-            assert_eq!(
-                parse_duration(text).map(|d| d.as_millis() as u64),
-                Ok(*ms),
-                "{text}"
-            );
+            assert_eq!(parse_duration(text).map(|d| d.as_millis() as u64), Ok(*ms), "{text}");
         }
         for bad in ["", "s", "10x", "1.5s", "-1s"] {
             assert!(parse_duration(bad).is_err(), "{bad}");

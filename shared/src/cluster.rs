@@ -48,10 +48,7 @@ pub struct Cluster {
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cluster")
-            .field("context", &self.context)
-            .field("server", &self.server)
-            .finish()
+        f.debug_struct("Cluster").field("context", &self.context).field("server", &self.server).finish()
     }
 }
 
@@ -59,11 +56,7 @@ impl Cluster {
     /// Connects using the shared flags: `--kubeconfig`, `$KUBECONFIG` (a list, merged like kubectl),
     /// `~/.kube/config`, and in-cluster configuration when none of them exists.
     pub fn connect(args: &CommonArgs) -> Result<Cluster, Error> {
-        Self::connect_to(
-            args.kubeconfig.as_deref(),
-            args.context.as_deref(),
-            args.request_timeout,
-        )
+        Self::connect_to(args.kubeconfig.as_deref(), args.context.as_deref(), args.request_timeout)
     }
 
     /// Connects to one named context (or the current one).
@@ -118,11 +111,7 @@ impl Cluster {
         if args.all_namespaces {
             Scope::All
         } else {
-            Scope::Namespace(
-                args.namespace
-                    .clone()
-                    .unwrap_or_else(|| self.default_namespace.clone()),
-            )
+            Scope::Namespace(args.namespace.clone().unwrap_or_else(|| self.default_namespace.clone()))
         }
     }
 
@@ -138,10 +127,7 @@ impl Cluster {
     /// The one-line error for a failure that stops everything (transport, TLS, 401).
     pub(crate) fn fatal(&self, err: &kube::Error) -> Error {
         match classify(err) {
-            Failure::Unreachable(reason) => Error::Unreachable {
-                server: self.server.clone(),
-                reason,
-            },
+            Failure::Unreachable(reason) => Error::Unreachable { server: self.server.clone(), reason },
             Failure::Unauthorized => Error::Unauthorized {
                 server: self.server.clone(),
                 hint: match &self.context {
@@ -165,18 +151,14 @@ impl KubeconfigSource {
     fn resolve(flag: Option<&Path>) -> Result<Self, Error> {
         if let Some(path) = flag {
             if !path.exists() {
-                return Err(Error::Kubeconfig(format!(
-                    "kubeconfig {} does not exist",
-                    path.display()
-                )));
+                return Err(Error::Kubeconfig(format!("kubeconfig {} does not exist", path.display())));
             }
             return Ok(KubeconfigSource::Files(vec![path.to_path_buf()]));
         }
         if let Some(list) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
             // Like kubectl: files of the list that do not exist are ignored.
-            let files: Vec<PathBuf> = std::env::split_paths(&list)
-                .filter(|p| !p.as_os_str().is_empty() && p.exists())
-                .collect();
+            let files: Vec<PathBuf> =
+                std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty() && p.exists()).collect();
             if files.is_empty() {
                 return Err(Error::Kubeconfig(format!(
                     "none of the files in $KUBECONFIG exists ({})",
@@ -195,48 +177,20 @@ impl KubeconfigSource {
 fn read_kubeconfigs(files: &[PathBuf]) -> Result<Kubeconfig, Error> {
     let mut merged = Kubeconfig::default();
     for file in files {
-        let next = Kubeconfig::read_from(file).map_err(|e| {
-            Error::Kubeconfig(format!(
-                "invalid kubeconfig {}: {}",
-                file.display(),
-                chain(&e)
-            ))
-        })?;
-        merged = merged.merge(next).map_err(|e| {
-            Error::Kubeconfig(format!(
-                "cannot merge kubeconfig {}: {}",
-                file.display(),
-                chain(&e)
-            ))
-        })?;
+        let next = Kubeconfig::read_from(file)
+            .map_err(|e| Error::Kubeconfig(format!("invalid kubeconfig {}: {}", file.display(), chain(&e))))?;
+        merged = merged
+            .merge(next)
+            .map_err(|e| Error::Kubeconfig(format!("cannot merge kubeconfig {}: {}", file.display(), chain(&e))))?;
     }
     Ok(merged)
 }
 
-fn pick_context(
-    kubeconfig: &Kubeconfig,
-    wanted: Option<&str>,
-    files: &[PathBuf],
-) -> Result<String, Error> {
-    let names: Vec<&str> = kubeconfig
-        .contexts
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect();
-    let where_ = files
-        .iter()
-        .map(|f| f.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let available = if names.is_empty() {
-        "none".to_string()
-    } else {
-        names.join(", ")
-    };
-    let name = match wanted
-        .or(kubeconfig.current_context.as_deref())
-        .filter(|n| !n.is_empty())
-    {
+fn pick_context(kubeconfig: &Kubeconfig, wanted: Option<&str>, files: &[PathBuf]) -> Result<String, Error> {
+    let names: Vec<&str> = kubeconfig.contexts.iter().map(|c| c.name.as_str()).collect();
+    let where_ = files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ");
+    let available = if names.is_empty() { "none".to_string() } else { names.join(", ") };
+    let name = match wanted.or(kubeconfig.current_context.as_deref()).filter(|n| !n.is_empty()) {
         Some(name) => name,
         None => {
             return Err(Error::Kubeconfig(format!(
@@ -245,9 +199,7 @@ fn pick_context(
         }
     };
     if !names.contains(&name) {
-        return Err(Error::Kubeconfig(format!(
-            "context {name:?} not found in {where_} (available: {available})"
-        )));
+        return Err(Error::Kubeconfig(format!("context {name:?} not found in {where_} (available: {available})")));
     }
     Ok(name.to_string())
 }
@@ -260,11 +212,7 @@ pub(crate) enum Failure {
     /// The credentials were rejected: stop.
     Unauthorized,
     /// The server answered with an error status for this request only.
-    Status {
-        code: u16,
-        reason: String,
-        message: String,
-    },
+    Status { code: u16, reason: String, message: String },
     /// Anything else (bad response body …).
     Other(String),
 }
@@ -275,11 +223,7 @@ pub(crate) fn classify(err: &kube::Error) -> Failure {
         kube::Error::Api(status) => Failure::Status {
             code: status.code,
             reason: status.reason.clone(),
-            message: if status.message.is_empty() {
-                status.reason.clone()
-            } else {
-                status.message.clone()
-            },
+            message: if status.message.is_empty() { status.reason.clone() } else { status.message.clone() },
         },
         kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::RustlsTls(_) => {
             Failure::Unreachable(root_cause(err))
@@ -304,9 +248,7 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
         return "the request timed out (see --request-timeout)".to_string();
     }
     if last.contains("UnknownIssuer") || last.contains("invalid peer certificate") {
-        return format!(
-            "{last}: the server's TLS certificate is not signed by the kubeconfig's certificate-authority"
-        );
+        return format!("{last}: the server's TLS certificate is not signed by the kubeconfig's certificate-authority");
     }
     last
 }
@@ -330,8 +272,7 @@ mod tests {
     use super::*;
 
     fn kubeconfig(contexts: &[&str], current: Option<&str>) -> Kubeconfig {
-        let mut yaml =
-            String::from("apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts:\n");
+        let mut yaml = String::from("apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts:\n");
         for c in contexts {
             yaml.push_str(&format!("- name: {c}\n  context: {{cluster: x}}\n"));
         }
@@ -347,13 +288,9 @@ mod tests {
         let kc = kubeconfig(&["a", "b"], Some("a"));
         assert_eq!(pick_context(&kc, None, &files).unwrap(), "a");
         assert_eq!(pick_context(&kc, Some("b"), &files).unwrap(), "b");
-        let err = pick_context(&kc, Some("c"), &files)
-            .unwrap_err()
-            .to_string();
+        let err = pick_context(&kc, Some("c"), &files).unwrap_err().to_string();
         assert_eq!(err, "context \"c\" not found in kc (available: a, b)");
-        let err = pick_context(&kubeconfig(&["a"], None), None, &files)
-            .unwrap_err()
-            .to_string();
+        let err = pick_context(&kubeconfig(&["a"], None), None, &files).unwrap_err().to_string();
         assert!(err.starts_with("no current context in kc"), "{err}");
     }
 

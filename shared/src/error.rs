@@ -41,10 +41,7 @@ pub enum Error {
     Usage(String),
     /// An input file (snapshot, manifest) that cannot be read or parsed.
     #[error("{source_name}: {message}")]
-    Input {
-        source_name: String,
-        message: String,
-    },
+    Input { source_name: String, message: String },
     /// No usable kubeconfig, or a context/cluster/user it does not define.
     #[error("{0}")]
     Kubeconfig(String),
@@ -63,34 +60,26 @@ impl Error {
     pub fn exit(&self) -> Exit {
         match self {
             Error::Usage(_) | Error::Input { .. } => Exit::Usage,
-            Error::Kubeconfig(_)
-            | Error::Unreachable { .. }
-            | Error::Unauthorized { .. }
-            | Error::Api(_) => Exit::Cluster,
+            Error::Kubeconfig(_) | Error::Unreachable { .. } | Error::Unauthorized { .. } | Error::Api(_) => {
+                Exit::Cluster
+            }
         }
     }
 
     pub fn input(source_name: impl fmt::Display, message: impl fmt::Display) -> Self {
-        Error::Input {
-            source_name: source_name.to_string(),
-            message: message.to_string(),
-        }
+        Error::Input { source_name: source_name.to_string(), message: message.to_string() }
     }
 }
 
 /// The exit code for an error that reached `main`.
 pub fn exit_for(err: &anyhow::Error) -> Exit {
-    err.chain()
-        .find_map(|cause| cause.downcast_ref::<Error>())
-        .map_or(Exit::Usage, Error::exit)
+    err.chain().find_map(|cause| cause.downcast_ref::<Error>()).map_or(Exit::Usage, Error::exit)
 }
 
 /// True when the error is a closed pipe on output (`… | head`): not a failure, like ripgrep.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }
 
@@ -98,11 +87,7 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 pub fn one_line(err: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in err.chain() {
-        let text = cause
-            .to_string()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let text = cause.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
         if text.is_empty() || parts.iter().any(|p| p.contains(&text)) {
             continue;
         }
@@ -121,13 +106,7 @@ mod tests {
             (Error::Usage("x".into()), 2),
             (Error::input("f.yaml", "bad"), 2),
             (Error::Kubeconfig("x".into()), 3),
-            (
-                Error::Unreachable {
-                    server: "s".into(),
-                    reason: "r".into(),
-                },
-                3,
-            ),
+            (Error::Unreachable { server: "s".into(), reason: "r".into() }, 3),
             (Error::Api("x".into()), 3),
         ];
         for (err, code) in cases {

@@ -11,19 +11,7 @@ use crate::snapshot::{Snapshot, Warning};
 pub const REPORT_API_VERSION: &str = "opsagent.dev/v1";
 
 /// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -93,11 +81,7 @@ pub struct Finding {
 
 impl Finding {
     pub fn object(&self) -> ObjectRef {
-        ObjectRef {
-            kind: self.kind.clone(),
-            namespace: self.namespace.clone(),
-            name: self.name.clone(),
-        }
+        ObjectRef { kind: self.kind.clone(), namespace: self.namespace.clone(), name: self.name.clone() }
     }
 }
 
@@ -164,11 +148,7 @@ impl Report {
                 captured_at: info.captured_at,
             },
             partial: snapshot.partial(),
-            summary: Summary {
-                problems: results.len(),
-                by_severity,
-                analyzers,
-            },
+            summary: Summary { problems: results.len(), by_severity, analyzers },
             results,
             warnings: info.warnings.clone(),
         }

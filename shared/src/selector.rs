@@ -29,9 +29,7 @@ impl LabelSelector {
             if part.is_empty() {
                 continue;
             }
-            requirements.push(
-                parse_requirement(part).map_err(|e| format!("invalid selector {text:?}: {e}"))?,
-            );
+            requirements.push(parse_requirement(part).map_err(|e| format!("invalid selector {text:?}: {e}"))?);
         }
         Ok(Self { requirements })
     }
@@ -58,12 +56,7 @@ impl LabelSelector {
 
     /// A selector of plain equalities, like a Service's `spec.selector`.
     pub fn from_map(map: &BTreeMap<String, String>) -> Self {
-        Self {
-            requirements: map
-                .iter()
-                .map(|(k, v)| Requirement::Equals(k.clone(), v.clone()))
-                .collect(),
-        }
+        Self { requirements: map.iter().map(|(k, v)| Requirement::Equals(k.clone(), v.clone())).collect() }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -107,10 +100,7 @@ fn parse_requirement(part: &str) -> Result<Requirement, String> {
         return Ok(Requirement::DoesNotExist(valid_key(key.trim())?));
     }
     for (op, make) in [
-        (
-            "!=",
-            Requirement::NotEquals as fn(String, String) -> Requirement,
-        ),
+        ("!=", Requirement::NotEquals as fn(String, String) -> Requirement),
         ("==", Requirement::Equals),
         ("=", Requirement::Equals),
     ] {
@@ -133,16 +123,9 @@ fn parse_requirement(part: &str) -> Result<Requirement, String> {
             .strip_prefix('(')
             .and_then(|l| l.strip_suffix(')'))
             .ok_or_else(|| format!("expected a parenthesised list after {op:?}"))?;
-        let values = inner
-            .split(',')
-            .map(|v| valid_value(v.trim()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let values = inner.split(',').map(|v| valid_value(v.trim())).collect::<Result<Vec<_>, _>>()?;
         let key = valid_key(key)?;
-        return Ok(if op == "in" {
-            Requirement::In(key, values)
-        } else {
-            Requirement::NotIn(key, values)
-        });
+        return Ok(if op == "in" { Requirement::In(key, values) } else { Requirement::NotIn(key, values) });
     }
     Ok(Requirement::Exists(valid_key(part)?))
 }
@@ -150,26 +133,13 @@ fn parse_requirement(part: &str) -> Result<Requirement, String> {
 fn valid_key(key: &str) -> Result<String, String> {
     let ok = !key.is_empty()
         && key.len() <= 317
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
-    if ok {
-        Ok(key.to_string())
-    } else {
-        Err(format!("invalid label key {key:?}"))
-    }
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+    if ok { Ok(key.to_string()) } else { Err(format!("invalid label key {key:?}")) }
 }
 
 fn valid_value(value: &str) -> Result<String, String> {
-    let ok = value.len() <= 63
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(value.to_string())
-    } else {
-        Err(format!("invalid label value {value:?}"))
-    }
+    let ok = value.len() <= 63 && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok { Ok(value.to_string()) } else { Err(format!("invalid label value {value:?}")) }
 }
 
 #[cfg(test)]
@@ -177,10 +147,7 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]

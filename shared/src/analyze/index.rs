@@ -55,9 +55,7 @@ impl<'a> Owner<'a> {
             Owner::ReplicaSet(o) => Some(o.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)),
             Owner::Deployment(o) => Some(o.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)),
             Owner::StatefulSet(o) => Some(o.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)),
-            Owner::ReplicationController(o) => {
-                Some(o.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1))
-            }
+            Owner::ReplicationController(o) => Some(o.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)),
             _ => None,
         }
     }
@@ -84,11 +82,7 @@ impl<'a> Index<'a> {
         for ev in &o.events {
             let io = &ev.involved_object;
             if let (Some(kind), Some(name)) = (io.kind.as_deref(), io.name.as_deref()) {
-                let ns = io
-                    .namespace
-                    .as_deref()
-                    .or(ev.metadata.namespace.as_deref())
-                    .unwrap_or("");
+                let ns = io.namespace.as_deref().or(ev.metadata.namespace.as_deref()).unwrap_or("");
                 events.entry((kind, ns, name)).or_default().push(ev);
             }
         }
@@ -104,11 +98,7 @@ impl<'a> Index<'a> {
             .chain(o.daemon_sets.iter().map(Owner::DaemonSet))
             .chain(o.jobs.iter().map(Owner::Job))
             .chain(o.cron_jobs.iter().map(Owner::CronJob))
-            .chain(
-                o.replication_controllers
-                    .iter()
-                    .map(Owner::ReplicationController),
-            );
+            .chain(o.replication_controllers.iter().map(Owner::ReplicationController));
         let mut by_uid = HashMap::new();
         let mut by_name = HashMap::new();
         for owner in owners {
@@ -117,29 +107,17 @@ impl<'a> Index<'a> {
                 by_uid.insert(uid, owner);
             }
             by_name.insert(
-                (
-                    owner.kind(),
-                    meta.namespace.as_deref().unwrap_or(""),
-                    meta.name.as_deref().unwrap_or(""),
-                ),
+                (owner.kind(), meta.namespace.as_deref().unwrap_or(""), meta.name.as_deref().unwrap_or("")),
                 owner,
             );
         }
-        Index {
-            events,
-            by_uid,
-            by_name,
-        }
+        Index { events, by_uid, by_name }
     }
 
     /// Events about an object, newest first. Events of an earlier object of the same name (another
     /// uid, e.g. a recreated StatefulSet pod) are left out.
     pub fn events(&self, kind: &str, meta: &ObjectMeta) -> Vec<&'a Event> {
-        let key = (
-            kind,
-            meta.namespace.as_deref().unwrap_or(""),
-            meta.name.as_deref().unwrap_or(""),
-        );
+        let key = (kind, meta.namespace.as_deref().unwrap_or(""), meta.name.as_deref().unwrap_or(""));
         let uid = meta.uid.as_deref();
         self.events
             .get(&key)
@@ -157,15 +135,10 @@ impl<'a> Index<'a> {
 
     /// The controller an owner reference points to, if the snapshot has it.
     pub fn owner(&self, namespace: &str, reference: &OwnerReference) -> Option<Owner<'a>> {
-        self.by_uid
-            .get(reference.uid.as_str())
-            .copied()
-            .or_else(|| {
-                let kind = KINDS.iter().find(|k| **k == reference.kind)?;
-                self.by_name
-                    .get(&(*kind, namespace, reference.name.as_str()))
-                    .copied()
-            })
+        self.by_uid.get(reference.uid.as_str()).copied().or_else(|| {
+            let kind = KINDS.iter().find(|k| **k == reference.kind)?;
+            self.by_name.get(&(*kind, namespace, reference.name.as_str())).copied()
+        })
     }
 
     /// The chain of controlling owners, nearest first: Pod → ReplicaSet → Deployment.
@@ -175,9 +148,7 @@ impl<'a> Index<'a> {
         let mut refs = meta.owner_references.as_deref().unwrap_or_default();
         while let Some(reference) = controller_of(refs) {
             if chain.len() > 8
-                || chain.iter().any(|l| {
-                    l.reference.name == reference.name && l.reference.kind == reference.kind
-                })
+                || chain.iter().any(|l| l.reference.name == reference.name && l.reference.kind == reference.kind)
             {
                 break; // a malformed cycle
             }
@@ -199,21 +170,12 @@ impl<'a> Index<'a> {
     }
 }
 
-const KINDS: [&str; 7] = [
-    "ReplicaSet",
-    "Deployment",
-    "StatefulSet",
-    "DaemonSet",
-    "Job",
-    "CronJob",
-    "ReplicationController",
-];
+const KINDS: [&str; 7] =
+    ["ReplicaSet", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicationController"];
 
 /// The controlling owner reference, else the first one.
 fn controller_of(refs: &[OwnerReference]) -> Option<&OwnerReference> {
-    refs.iter()
-        .find(|r| r.controller == Some(true))
-        .or_else(|| refs.first())
+    refs.iter().find(|r| r.controller == Some(true)).or_else(|| refs.first())
 }
 
 /// When an event last happened.

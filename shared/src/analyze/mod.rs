@@ -45,22 +45,10 @@ pub static ANALYZERS: &[&dyn Analyzer] = &[&pod::PodAnalyzer];
 
 /// Chooses analyzers by `--filter` (allow-list) and `--exclude` (deny-list), case-insensitively.
 pub fn select(filter: &[String], exclude: &[String]) -> Result<Vec<&'static dyn Analyzer>, Error> {
-    let known = || {
-        ANALYZERS
-            .iter()
-            .map(|a| a.name())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let known = || ANALYZERS.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ");
     for name in filter.iter().chain(exclude) {
-        if !ANALYZERS
-            .iter()
-            .any(|a| a.name().eq_ignore_ascii_case(name))
-        {
-            return Err(Error::Usage(format!(
-                "unknown analyzer {name:?} (known: {})",
-                known()
-            )));
+        if !ANALYZERS.iter().any(|a| a.name().eq_ignore_ascii_case(name)) {
+            return Err(Error::Usage(format!("unknown analyzer {name:?} (known: {})", known())));
         }
     }
     let picked: Vec<&'static dyn Analyzer> = ANALYZERS
@@ -70,29 +58,20 @@ pub fn select(filter: &[String], exclude: &[String]) -> Result<Vec<&'static dyn 
         .filter(|a| !exclude.iter().any(|x| a.name().eq_ignore_ascii_case(x)))
         .collect();
     if picked.is_empty() {
-        return Err(Error::Usage(
-            "--filter and --exclude leave no analyzer to run".to_string(),
-        ));
+        return Err(Error::Usage("--filter and --exclude leave no analyzer to run".to_string()));
     }
     Ok(picked)
 }
 
 /// The kinds the analyzers read, to fetch from a live cluster.
 pub fn kinds_needed(analyzers: &[&dyn Analyzer]) -> BTreeSet<Kind> {
-    analyzers
-        .iter()
-        .flat_map(|a| std::iter::once(a.subject()).chain(a.evidence().iter().copied()))
-        .collect()
+    analyzers.iter().flat_map(|a| std::iter::once(a.subject()).chain(a.evidence().iter().copied())).collect()
 }
 
 /// Runs the analyzers over the snapshot. Findings come out in a stable order: namespace, then
 /// severity (worst first), kind, name.
 pub fn run(snapshot: &Snapshot, analyzers: &[&dyn Analyzer]) -> Vec<Finding> {
-    let cx = Context {
-        snapshot,
-        index: Index::new(snapshot),
-        now: snapshot.info.captured_at,
-    };
+    let cx = Context { snapshot, index: Index::new(snapshot), now: snapshot.info.captured_at };
     let mut out = Vec::new();
     for analyzer in analyzers {
         if !snapshot.has(analyzer.subject()) {
@@ -106,20 +85,13 @@ pub fn run(snapshot: &Snapshot, analyzers: &[&dyn Analyzer]) -> Vec<Finding> {
         analyzer.analyze(&cx, &mut out);
     }
     out.sort_by(|a, b| {
-        (
-            &a.namespace,
-            std::cmp::Reverse(a.severity),
-            &a.kind,
-            &a.name,
-            &a.reason,
-        )
-            .cmp(&(
-                &b.namespace,
-                std::cmp::Reverse(b.severity),
-                &b.kind,
-                &b.name,
-                &b.reason,
-            ))
+        (&a.namespace, std::cmp::Reverse(a.severity), &a.kind, &a.name, &a.reason).cmp(&(
+            &b.namespace,
+            std::cmp::Reverse(b.severity),
+            &b.kind,
+            &b.name,
+            &b.reason,
+        ))
     });
     out
 }
@@ -133,10 +105,7 @@ mod tests {
         assert_eq!(select(&[], &[]).unwrap().len(), ANALYZERS.len());
         assert_eq!(select(&["pod".into()], &[]).unwrap()[0].name(), "Pod");
         let err = select(&["nope".into()], &[]).unwrap_err().to_string();
-        assert!(
-            err.starts_with("unknown analyzer \"nope\" (known: Pod"),
-            "{err}"
-        );
+        assert!(err.starts_with("unknown analyzer \"nope\" (known: Pod"), "{err}");
         assert!(select(&[], &["Pod".into()]).is_err());
     }
 }

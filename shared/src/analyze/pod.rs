@@ -6,9 +6,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{
-    Container, ContainerStatus, Event, Pod, PodSpec, PodStatus, Probe,
-};
+use k8s_openapi::api::core::v1::{Container, ContainerStatus, Event, Pod, PodSpec, PodStatus, Probe};
 
 use super::{Analyzer, Context, Owner, OwnerLink};
 use crate::findings::{Finding, Severity};
@@ -41,13 +39,8 @@ const CONFIG_REASONS: &[&str] = &[
     "PostStartHookError",
     "ContainerCannotRun",
 ];
-const CREATING_EVENTS: &[&str] = &[
-    "FailedMount",
-    "FailedAttachVolume",
-    "FailedCreatePodSandBox",
-    "FailedCreatePodContainer",
-    "NetworkNotReady",
-];
+const CREATING_EVENTS: &[&str] =
+    &["FailedMount", "FailedAttachVolume", "FailedCreatePodSandBox", "FailedCreatePodContainer", "NetworkNotReady"];
 
 impl Analyzer for PodAnalyzer {
     fn name(&self) -> &'static str {
@@ -145,11 +138,7 @@ impl<'a> PodView<'a> {
             name: self.name.to_string(),
             severity: primary.severity,
             reason: primary.reason.clone(),
-            summary: problems
-                .iter()
-                .map(|p| p.summary.as_str())
-                .collect::<Vec<_>>()
-                .join("; "),
+            summary: problems.iter().map(|p| p.summary.as_str()).collect::<Vec<_>>().join("; "),
             messages,
             hint: hints.join(" "),
             parent: owners.last().map(|l| l.reference.clone()),
@@ -178,10 +167,7 @@ impl<'a> PodView<'a> {
         }
         // Leftovers of a controller scaled to zero (or an old ReplicaSet after a rollout) are being
         // removed; they are not a problem.
-        if owners
-            .iter()
-            .any(|l| l.object.and_then(|o| o.desired_replicas()) == Some(0))
-        {
+        if owners.iter().any(|l| l.object.and_then(|o| o.desired_replicas()) == Some(0)) {
             return Vec::new();
         }
         match phase {
@@ -202,9 +188,7 @@ impl<'a> PodView<'a> {
     }
 
     fn node(&self) -> &str {
-        self.spec
-            .and_then(|s| s.node_name.as_deref())
-            .unwrap_or("(none)")
+        self.spec.and_then(|s| s.node_name.as_deref()).unwrap_or("(none)")
     }
 
     /// Problems of a Pending or Running pod.
@@ -220,15 +204,9 @@ impl<'a> PodView<'a> {
                 let prefix = if init { "Init:" } else { "" };
                 match reason {
                     "" | "ContainerCreating" | "PodInitializing" => creating = true,
-                    "CrashLoopBackOff" => {
-                        out.push(self.crash_loop(cs, spec, label, prefix, &message))
-                    }
-                    r if IMAGE_REASONS.contains(&r) => {
-                        out.push(self.image_pull(cs, label, prefix, r, &message))
-                    }
-                    r if CONFIG_REASONS.contains(&r) => {
-                        out.push(self.bad_config(cs, label, prefix, r, &message))
-                    }
+                    "CrashLoopBackOff" => out.push(self.crash_loop(cs, spec, label, prefix, &message)),
+                    r if IMAGE_REASONS.contains(&r) => out.push(self.image_pull(cs, label, prefix, r, &message)),
+                    r if CONFIG_REASONS.contains(&r) => out.push(self.bad_config(cs, label, prefix, r, &message)),
                     r => out.push(Problem {
                         severity: Severity::Medium,
                         reason: format!("{prefix}{r}"),
@@ -261,9 +239,9 @@ impl<'a> PodView<'a> {
             }
         }
         if creating
-            || self.status.is_some_and(|s| {
-                s.container_statuses.is_none() && self.spec.is_some_and(|sp| sp.node_name.is_some())
-            })
+            || self
+                .status
+                .is_some_and(|s| s.container_statuses.is_none() && self.spec.is_some_and(|sp| sp.node_name.is_some()))
         {
             out.extend(self.stuck_creating());
         }
@@ -276,18 +254,12 @@ impl<'a> PodView<'a> {
         let (Some(status), spec) = (self.status, self.spec) else {
             return Vec::new();
         };
-        let find = |list: Option<&'a Vec<Container>>, name: &str| {
-            list.and_then(|l| l.iter().find(|c| c.name == name))
-        };
+        let find = |list: Option<&'a Vec<Container>>, name: &str| list.and_then(|l| l.iter().find(|c| c.name == name));
         let mut out = Vec::new();
         for cs in status.init_container_statuses.iter().flatten() {
             let c = find(spec.and_then(|s| s.init_containers.as_ref()), &cs.name);
             let sidecar = c.and_then(|c| c.restart_policy.as_deref()) == Some("Always");
-            let done = cs
-                .state
-                .as_ref()
-                .and_then(|s| s.terminated.as_ref())
-                .is_some_and(|t| t.exit_code == 0);
+            let done = cs.state.as_ref().and_then(|s| s.terminated.as_ref()).is_some_and(|t| t.exit_code == 0);
             if done {
                 continue;
             }
@@ -304,20 +276,12 @@ impl<'a> PodView<'a> {
 
     fn scheduling(&self) -> Option<Problem> {
         let status = self.status?;
-        let cond = status
-            .conditions
-            .iter()
-            .flatten()
-            .find(|c| c.type_ == "PodScheduled");
+        let cond = status.conditions.iter().flatten().find(|c| c.type_ == "PodScheduled");
         match cond {
             Some(c) if c.status == "False" && c.reason.as_deref() == Some("Unschedulable") => {
                 let message = c.message.clone().unwrap_or_default();
                 let mut messages = vec![message.clone()];
-                messages.extend(
-                    self.warning_messages(&["FailedScheduling"], None)
-                        .into_iter()
-                        .take(1),
-                );
+                messages.extend(self.warning_messages(&["FailedScheduling"], None).into_iter().take(1));
                 Some(Problem {
                     severity: Severity::High,
                     reason: "Unschedulable".into(),
@@ -329,10 +293,7 @@ impl<'a> PodView<'a> {
             None if self.spec.and_then(|s| s.node_name.as_ref()).is_none()
                 && self.created_age().is_some_and(|a| a > UNSCHEDULED_FOR) =>
             {
-                let scheduler = self
-                    .spec
-                    .and_then(|s| s.scheduler_name.as_deref())
-                    .unwrap_or("default-scheduler");
+                let scheduler = self.spec.and_then(|s| s.scheduler_name.as_deref()).unwrap_or("default-scheduler");
                 Some(Problem {
                     severity: Severity::Medium,
                     reason: "NotScheduled".into(),
@@ -361,56 +322,23 @@ impl<'a> PodView<'a> {
             summary.push_str(&format!(
                 ": last exit code {}{}",
                 t.exit_code,
-                t.reason
-                    .as_deref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default()
+                t.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
             ));
         }
-        summary.push_str(&format!(
-            ", {} restart{}",
-            cs.restart_count,
-            if cs.restart_count == 1 { "" } else { "s" }
-        ));
+        summary.push_str(&format!(", {} restart{}", cs.restart_count, if cs.restart_count == 1 { "" } else { "s" }));
         let mut messages = vec![message.to_string()];
         messages.extend(last.and_then(|t| t.message.clone()));
-        messages.extend(
-            self.warning_messages(&["BackOff"], Some(&cs.name))
-                .into_iter()
-                .take(1),
-        );
+        messages.extend(self.warning_messages(&["BackOff"], Some(&cs.name)).into_iter().take(1));
         let logs = self.logs_cmd(&cs.name, true);
         let hint = match last {
-            Some(t) => exit_hint(
-                t.exit_code,
-                t.reason.as_deref(),
-                memory_limit(spec).as_deref(),
-                &logs,
-            ),
+            Some(t) => exit_hint(t.exit_code, t.reason.as_deref(), memory_limit(spec).as_deref(), &logs),
             None => format!("Its last run's output says why: {logs}"),
         };
-        Problem {
-            severity: Severity::High,
-            reason: format!("{prefix}CrashLoopBackOff"),
-            summary,
-            messages,
-            hint,
-        }
+        Problem { severity: Severity::High, reason: format!("{prefix}CrashLoopBackOff"), summary, messages, hint }
     }
 
-    fn image_pull(
-        &self,
-        cs: &ContainerStatus,
-        label: &str,
-        prefix: &str,
-        reason: &str,
-        message: &str,
-    ) -> Problem {
-        let image = if cs.image.is_empty() {
-            "(unknown)"
-        } else {
-            cs.image.as_str()
-        };
+    fn image_pull(&self, cs: &ContainerStatus, label: &str, prefix: &str, reason: &str, message: &str) -> Problem {
+        let image = if cs.image.is_empty() { "(unknown)" } else { cs.image.as_str() };
         let mut messages = vec![message.to_string()];
         let pulls: Vec<String> = self
             .warning_messages(&["Failed"], Some(&cs.name))
@@ -420,11 +348,7 @@ impl<'a> PodView<'a> {
             .collect();
         messages.extend(pulls);
         let words = messages.join(" ").to_ascii_lowercase();
-        let registry = image
-            .split('/')
-            .next()
-            .filter(|h| h.contains('.') || h.contains(':'))
-            .unwrap_or("docker.io");
+        let registry = image.split('/').next().filter(|h| h.contains('.') || h.contains(':')).unwrap_or("docker.io");
         let hint = if reason == "InvalidImageName" {
             format!("The image reference {image:?} is not valid: fix the image field.")
         } else if reason == "ErrImageNeverPull" {
@@ -432,40 +356,19 @@ impl<'a> PodView<'a> {
                 "imagePullPolicy is Never and {image} is not on node {}: load it there or change the policy.",
                 self.node()
             )
-        } else if [
-            "not found",
-            "manifest unknown",
-            "does not exist",
-            "no such image",
-        ]
-        .iter()
-        .any(|w| words.contains(w))
-        {
-            format!(
-                "The image {image} does not exist in the registry: check the repository name and the tag."
-            )
-        } else if [
-            "pull access denied",
-            "unauthorized",
-            "authentication required",
-            "forbidden",
-            "denied",
-        ]
-        .iter()
-        .any(|w| words.contains(w))
-        {
-            let sa = self
-                .spec
-                .and_then(|s| s.service_account_name.as_deref())
-                .unwrap_or("default");
-            format!(
-                "The registry refused to serve {image}: if it is private, create a pull secret (kubectl create secret docker-registry -n {} …) and list it in imagePullSecrets of the pod or of service account {sa}.",
-                self.ns
-            )
-        } else if ["toomanyrequests", "rate limit"]
+        } else if ["pull access denied", "unauthorized", "authentication required", "forbidden", "denied"]
             .iter()
             .any(|w| words.contains(w))
         {
+            let sa = self.spec.and_then(|s| s.service_account_name.as_deref()).unwrap_or("default");
+            format!(
+                "The registry refused to serve {image} (or the repository does not exist): if it is private, create a pull secret (kubectl create secret docker-registry -n {} …) and list it in imagePullSecrets of the pod or of service account {sa}.",
+                self.ns
+            )
+        } else if ["not found", "manifest unknown", "does not exist", "no such image"].iter().any(|w| words.contains(w))
+        {
+            format!("The image {image} does not exist in the registry: check the repository name and the tag.")
+        } else if ["toomanyrequests", "rate limit"].iter().any(|w| words.contains(w)) {
             format!("{registry} is rate-limiting pulls: authenticate the pulls or use a mirror.")
         } else if [
             "no such host",
@@ -478,15 +381,9 @@ impl<'a> PodView<'a> {
         .iter()
         .any(|w| words.contains(w))
         {
-            format!(
-                "Node {} cannot reach the registry {registry}: check its DNS, proxy and firewall.",
-                self.node()
-            )
+            format!("Node {} cannot reach the registry {registry}: check its DNS, proxy and firewall.", self.node())
         } else {
-            format!(
-                "Check the image name, tag and registry access: {}",
-                self.describe_cmd()
-            )
+            format!("Check the image name, tag and registry access: {}", self.describe_cmd())
         };
         Problem {
             severity: Severity::High,
@@ -497,34 +394,17 @@ impl<'a> PodView<'a> {
         }
     }
 
-    fn bad_config(
-        &self,
-        cs: &ContainerStatus,
-        label: &str,
-        prefix: &str,
-        reason: &str,
-        message: &str,
-    ) -> Problem {
+    fn bad_config(&self, cs: &ContainerStatus, label: &str, prefix: &str, reason: &str, message: &str) -> Problem {
         let mut messages = vec![message.to_string()];
-        messages.extend(
-            self.warning_messages(&["Failed"], Some(&cs.name))
-                .into_iter()
-                .filter(|m| m != message)
-                .take(1),
-        );
+        messages
+            .extend(self.warning_messages(&["Failed"], Some(&cs.name)).into_iter().filter(|m| m != message).take(1));
         let hint = reference_hint(self.ns, message).unwrap_or_else(|| {
-            if message.contains("executable file not found")
-                || message.contains("no such file or directory")
-            {
-                "The command does not exist in the image: fix command/args or the image."
-                    .to_string()
+            if message.contains("executable file not found") || message.contains("no such file or directory") {
+                "The command does not exist in the image: fix command/args or the image.".to_string()
             } else if message.contains("no command specified") {
                 "The image has no entrypoint: set command in the container spec.".to_string()
             } else {
-                format!(
-                    "The container cannot be created as specified: {}",
-                    self.describe_cmd()
-                )
+                format!("The container cannot be created as specified: {}", self.describe_cmd())
             }
         });
         Problem {
@@ -537,12 +417,8 @@ impl<'a> PodView<'a> {
     }
 
     fn not_ready(&self, cs: &ContainerStatus, spec: Option<&Container>) -> Option<Problem> {
-        let started = cs
-            .state
-            .as_ref()
-            .and_then(|s| s.running.as_ref())
-            .and_then(|r| r.started_at.as_ref())
-            .map(|t| t.0);
+        let started =
+            cs.state.as_ref().and_then(|s| s.running.as_ref()).and_then(|r| r.started_at.as_ref()).map(|t| t.0);
         let unhealthy: Vec<&Event> = self
             .warnings(&["Unhealthy"], Some(&cs.name))
             .into_iter()
@@ -554,23 +430,11 @@ impl<'a> PodView<'a> {
         if let Some(latest) = unhealthy.first() {
             let text = latest.message.as_deref().unwrap_or_default();
             let (kind, probe, severity) = if text.starts_with("Liveness") {
-                (
-                    "liveness",
-                    spec.and_then(|c| c.liveness_probe.as_ref()),
-                    Severity::High,
-                )
+                ("liveness", spec.and_then(|c| c.liveness_probe.as_ref()), Severity::High)
             } else if text.starts_with("Startup") {
-                (
-                    "startup",
-                    spec.and_then(|c| c.startup_probe.as_ref()),
-                    Severity::Medium,
-                )
+                ("startup", spec.and_then(|c| c.startup_probe.as_ref()), Severity::Medium)
             } else {
-                (
-                    "readiness",
-                    spec.and_then(|c| c.readiness_probe.as_ref()),
-                    Severity::Medium,
-                )
+                ("readiness", spec.and_then(|c| c.readiness_probe.as_ref()), Severity::Medium)
             };
             let mut messages: Vec<String> = Vec::new();
             for e in &unhealthy {
@@ -580,9 +444,7 @@ impl<'a> PodView<'a> {
                     }
                 }
             }
-            let what = probe
-                .map(describe_probe)
-                .unwrap_or_else(|| "the probe".to_string());
+            let what = probe.map(describe_probe).unwrap_or_else(|| "the probe".to_string());
             let mut hint = format!(
                 "Its {kind} probe ({what}) fails: check that the endpoint answers and that the app starts in time (initialDelaySeconds, startupProbe)."
             );
@@ -592,42 +454,26 @@ impl<'a> PodView<'a> {
             return Some(Problem {
                 severity,
                 reason: format!("{}ProbeFailed", capitalize(kind)),
-                summary: format!(
-                    "container {} is running but not ready: its {kind} probe fails",
-                    cs.name
-                ),
+                summary: format!("container {} is running but not ready: its {kind} probe fails", cs.name),
                 messages,
                 hint,
             });
         }
         let since = self
             .status
-            .and_then(|s| {
-                s.conditions
-                    .iter()
-                    .flatten()
-                    .find(|c| c.type_ == "Ready" && c.status == "False")
-            })
+            .and_then(|s| s.conditions.iter().flatten().find(|c| c.type_ == "Ready" && c.status == "False"))
             .and_then(|c| c.last_transition_time.as_ref().map(|t| t.0))
             .or(started);
         if self.age(since).is_some_and(|a| a > NOT_READY_FOR) {
-            let what = spec
-                .and_then(|c| c.readiness_probe.as_ref())
-                .map(describe_probe);
+            let what = spec.and_then(|c| c.readiness_probe.as_ref()).map(describe_probe);
             return Some(Problem {
                 severity: Severity::Medium,
                 reason: "NotReady".into(),
-                summary: format!(
-                    "container {} has been running but not ready for more than 10 minutes",
-                    cs.name
-                ),
+                summary: format!("container {} has been running but not ready for more than 10 minutes", cs.name),
                 messages: Vec::new(),
                 hint: match what {
                     Some(w) => format!("Check its readiness probe ({w}): {}", self.describe_cmd()),
-                    None => format!(
-                        "Check why the container is not ready: {}",
-                        self.describe_cmd()
-                    ),
+                    None => format!("Check why the container is not ready: {}", self.describe_cmd()),
                 },
             });
         }
@@ -681,6 +527,10 @@ impl<'a> PodView<'a> {
         let status = self.status?;
         let reason = status.reason.as_deref().unwrap_or("");
         let message = status.message.clone().unwrap_or_default();
+        let replaced = match owners.first() {
+            Some(owner) => format!("its {} {} replaces it", owner.reference.kind, owner.reference.name),
+            None => "nothing replaces a bare pod".to_string(),
+        };
         if reason == "Evicted" {
             let resource = message
                 .split("low on resource: ")
@@ -693,7 +543,7 @@ impl<'a> PodView<'a> {
                 summary: format!("the pod was evicted from node {}", self.node()),
                 messages: vec![message],
                 hint: format!(
-                    "Node {} ran low on {resource}; a controller replaces evicted pods. Set requests close to real use to avoid evictions; delete the record with kubectl delete pod -n {} {}.",
+                    "Node {} ran low on {resource} and {replaced}. Set requests close to real use to avoid evictions; delete the record with kubectl delete pod -n {} {}.",
                     self.node(),
                     self.ns,
                     self.name
@@ -701,23 +551,18 @@ impl<'a> PodView<'a> {
             });
         }
         // A Job retries failed pods; only a Job that gave up makes its pods' failures a problem.
-        if let Some(OwnerLink {
-            object: Some(Owner::Job(job)),
-            ..
-        }) = owners.first()
-        {
+        let mut job_messages = Vec::new();
+        if let Some(OwnerLink { object: Some(Owner::Job(job)), .. }) = owners.first() {
             if !job_failed(job) {
                 return None;
             }
+            job_messages = job_failure_messages(job);
         }
         if matches!(reason, "Shutdown" | "Terminated" | "NodeShutdown") {
             return Some(Problem {
                 severity: Severity::Low,
                 reason: reason.to_string(),
-                summary: format!(
-                    "the pod was stopped by the shutdown of node {}",
-                    self.node()
-                ),
+                summary: format!("the pod was stopped by the shutdown of node {}", self.node()),
                 messages: vec![message],
                 hint: format!(
                     "A controller replaces such pods; delete the record with kubectl delete pod -n {} {}.",
@@ -732,16 +577,12 @@ impl<'a> PodView<'a> {
             .chain(status.container_statuses.iter().flatten())
             .filter_map(|cs| {
                 let t = cs.state.as_ref()?.terminated.as_ref()?;
-                (t.exit_code != 0).then_some((
-                    cs,
-                    t.exit_code,
-                    t.reason.as_deref(),
-                    t.message.clone(),
-                ))
+                (t.exit_code != 0).then_some((cs, t.exit_code, t.reason.as_deref(), t.message.clone()))
             })
             .collect();
         let mut messages: Vec<String> = vec![message];
         messages.extend(failed.iter().filter_map(|f| f.3.clone()));
+        messages.extend(job_messages);
         let summary = match failed.first() {
             Some((cs, code, why, _)) => format!(
                 "the pod failed: container {} exited with code {code}{}",
@@ -752,25 +593,16 @@ impl<'a> PodView<'a> {
             None => "the pod failed".to_string(),
         };
         let hint = match failed.first() {
-            Some((cs, code, why, _)) => {
-                exit_hint(*code, *why, None, &self.logs_cmd(&cs.name, false))
-            }
+            Some((cs, code, why, _)) => exit_hint(*code, *why, None, &self.logs_cmd(&cs.name, false)),
             None => self.describe_hint(),
         };
         Some(Problem {
-            severity: if matches!(
-                reason,
-                "OutOfcpu" | "OutOfmemory" | "NodeAffinity" | "UnexpectedAdmissionError"
-            ) {
+            severity: if matches!(reason, "OutOfcpu" | "OutOfmemory" | "NodeAffinity" | "UnexpectedAdmissionError") {
                 Severity::Medium
             } else {
                 Severity::High
             },
-            reason: if reason.is_empty() {
-                "Failed".to_string()
-            } else {
-                reason.to_string()
-            },
+            reason: if reason.is_empty() { "Failed".to_string() } else { reason.to_string() },
             summary,
             messages,
             hint,
@@ -785,18 +617,11 @@ impl<'a> PodView<'a> {
                 reason: "NodeLost".into(),
                 summary: format!("the pod is lost with its node {}", self.node()),
                 messages: status.message.iter().cloned().collect(),
-                hint: format!(
-                    "Check node {}: kubectl get node {}.",
-                    self.node(),
-                    self.node()
-                ),
+                hint: format!("Check node {}: kubectl get node {}.", self.node(), self.node()),
             });
         }
         let deadline = self.pod.metadata.deletion_timestamp.as_ref()?.0;
-        if self
-            .age(Some(deadline))
-            .is_none_or(|late| late <= STUCK_TERMINATING)
-        {
+        if self.age(Some(deadline)).is_none_or(|late| late <= STUCK_TERMINATING) {
             return None; // terminating normally
         }
         let finalizers = self.pod.metadata.finalizers.clone().unwrap_or_default();
@@ -818,8 +643,7 @@ impl<'a> PodView<'a> {
         Some(Problem {
             severity: Severity::Medium,
             reason: "StuckTerminating".into(),
-            summary: "the pod has been terminating for more than 5 minutes past its grace period"
-                .into(),
+            summary: "the pod has been terminating for more than 5 minutes past its grace period".into(),
             messages: Vec::new(),
             hint,
         })
@@ -831,12 +655,10 @@ impl<'a> PodView<'a> {
             .copied()
             .filter(|e| e.type_.as_deref() == Some("Warning"))
             .filter(|e| e.reason.as_deref().is_some_and(|r| reasons.contains(&r)))
-            .filter(
-                |e| match (container, e.involved_object.field_path.as_deref()) {
-                    (Some(c), Some(path)) => path.ends_with(&format!("{{{c}}}")),
-                    _ => true,
-                },
-            )
+            .filter(|e| match (container, e.involved_object.field_path.as_deref()) {
+                (Some(c), Some(path)) => path.ends_with(&format!("{{{c}}}")),
+                _ => true,
+            })
             .collect()
     }
 
@@ -855,16 +677,10 @@ impl<'a> PodView<'a> {
     fn scheduling_hint(&self, message: &str) -> String {
         let m = message.to_ascii_lowercase();
         let mut hints: Vec<String> = Vec::new();
-        let insufficient: Vec<&str> = message
-            .split("Insufficient ")
-            .skip(1)
-            .filter_map(|rest| rest.split([',', '.', ' ']).next())
-            .collect();
+        let insufficient: Vec<&str> =
+            message.split("Insufficient ").skip(1).filter_map(|rest| rest.split([',', '.', ' ']).next()).collect();
         if !insufficient.is_empty() {
-            let requests: Vec<String> = insufficient
-                .iter()
-                .map(|r| format!("{r} {}", self.total_request(r)))
-                .collect();
+            let requests: Vec<String> = insufficient.iter().map(|r| format!("{r} {}", self.total_request(r))).collect();
             hints.push(format!(
                 "No node has enough free {} for the pod's requests ({}): lower the requests or add capacity (kubectl describe nodes, Allocated resources).",
                 insufficient.join(" and "),
@@ -874,33 +690,24 @@ impl<'a> PodView<'a> {
         if m.contains("untolerated taint") || m.contains("had taint") {
             hints.push("Nodes carry taints the pod does not tolerate: add a toleration or use other nodes (kubectl get nodes -o custom-columns=NAME:.metadata.name,TAINTS:.spec.taints).".into());
         }
-        if m.contains("node affinity/selector") || m.contains("node(s) didn't match node selector")
-        {
+        if m.contains("node affinity/selector") || m.contains("node(s) didn't match node selector") {
             let selector = self
                 .spec
                 .and_then(|s| s.node_selector.as_ref())
-                .map(|s| {
-                    s.iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
+                .map(|s| s.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
                 .filter(|s| !s.is_empty());
             hints.push(match selector {
                 Some(sel) => format!("No node matches the pod's nodeSelector {sel}: kubectl get nodes -l {sel}."),
-                None => "No node matches the pod's node affinity: compare it with kubectl get nodes --show-labels.".into(),
+                None => {
+                    "No node matches the pod's node affinity: compare it with kubectl get nodes --show-labels.".into()
+                }
             });
         }
         if m.contains("persistentvolumeclaim") {
-            hints.push(format!(
-                "A PersistentVolumeClaim of the pod is not bound: kubectl get pvc -n {}.",
-                self.ns
-            ));
+            hints.push(format!("A PersistentVolumeClaim of the pod is not bound: kubectl get pvc -n {}.", self.ns));
         }
         if m.contains("volume node affinity conflict") {
-            hints.push(
-                "The pod's volume is pinned to a zone where no node can take the pod.".into(),
-            );
+            hints.push("The pod's volume is pinned to a zone where no node can take the pod.".into());
         }
         if m.contains("free ports") {
             hints.push("Another pod already uses the requested hostPort on every node.".into());
@@ -912,14 +719,10 @@ impl<'a> PodView<'a> {
             hints.push("The pod's (anti-)affinity rules leave no node.".into());
         }
         if m.contains("were unschedulable") || m.contains("node(s) were unschedulable") {
-            hints
-                .push("Nodes are cordoned: kubectl uncordon NODE once maintenance is over.".into());
+            hints.push("Nodes are cordoned: kubectl uncordon NODE once maintenance is over.".into());
         }
         if hints.is_empty() {
-            hints.push(format!(
-                "The scheduler's reasons are above: {}",
-                self.describe_cmd()
-            ));
+            hints.push(format!("The scheduler's reasons are above: {}", self.describe_cmd()));
         }
         hints.join(" ")
     }
@@ -931,29 +734,13 @@ impl<'a> PodView<'a> {
             .map(|s| s.containers.iter())
             .into_iter()
             .flatten()
-            .filter_map(|c| {
-                c.resources
-                    .as_ref()?
-                    .requests
-                    .as_ref()?
-                    .get(resource)
-                    .map(|q| q.0.clone())
-            })
+            .filter_map(|c| c.resources.as_ref()?.requests.as_ref()?.get(resource).map(|q| q.0.clone()))
             .collect();
-        if requests.is_empty() {
-            "none set".to_string()
-        } else {
-            requests.join(" + ")
-        }
+        if requests.is_empty() { "none set".to_string() } else { requests.join(" + ") }
     }
 
     fn logs_cmd(&self, container: &str, previous: bool) -> String {
-        format!(
-            "kubectl logs -n {} {} -c {container}{}",
-            self.ns,
-            self.name,
-            if previous { " --previous" } else { "" }
-        )
+        format!("kubectl logs -n {} {} -c {container}{}", self.ns, self.name, if previous { " --previous" } else { "" })
     }
 
     fn describe_cmd(&self) -> String {
@@ -969,19 +756,22 @@ fn job_failed(job: &Job) -> bool {
     job.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| {
-            cs.iter()
-                .any(|c| (c.type_ == "Failed" || c.type_ == "FailureTarget") && c.status == "True")
-        })
+        .is_some_and(|cs| cs.iter().any(|c| (c.type_ == "Failed" || c.type_ == "FailureTarget") && c.status == "True"))
+}
+
+/// The Job's own words for giving up (`Job has reached the specified backoff limit`).
+fn job_failure_messages(job: &Job) -> Vec<String> {
+    let conditions = job.status.as_ref().and_then(|s| s.conditions.as_ref());
+    conditions
+        .into_iter()
+        .flatten()
+        .filter(|c| c.type_ == "Failed" && c.status == "True")
+        .filter_map(|c| c.message.clone())
+        .collect()
 }
 
 fn memory_limit(c: Option<&Container>) -> Option<String> {
-    c?.resources
-        .as_ref()?
-        .limits
-        .as_ref()?
-        .get("memory")
-        .map(|q| q.0.clone())
+    c?.resources.as_ref()?.limits.as_ref()?.get("memory").map(|q| q.0.clone())
 }
 
 /// What an exit code usually means, and what to look at.
@@ -1029,9 +819,7 @@ fn reference_hint(ns: &str, message: &str) -> Option<String> {
     let key = words.next()?;
     let kind = words.nth(1)?;
     let object = words.next()?.rsplit('/').next()?;
-    Some(format!(
-        "{kind} {object} has no key {key}: add the key or fix the key reference in the pod spec."
-    ))
+    Some(format!("{kind} {object} has no key {key}: add the key or fix the key reference in the pod spec."))
 }
 
 fn describe_probe(p: &Probe) -> String {
@@ -1040,10 +828,7 @@ fn describe_probe(p: &Probe) -> String {
             k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i) => i.to_string(),
             k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => s.clone(),
         };
-        format!(
-            "HTTP GET {} on port {port}",
-            h.path.as_deref().unwrap_or("/")
-        )
+        format!("HTTP GET {} on port {port}", h.path.as_deref().unwrap_or("/"))
     } else if let Some(t) = &p.tcp_socket {
         let port = match &t.port {
             k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i) => i.to_string(),
@@ -1061,9 +846,7 @@ fn describe_probe(p: &Probe) -> String {
 
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -1087,18 +870,12 @@ mod tests {
             ),
             (
                 "couldn't find key password in Secret shop/db-creds",
-                Some(
-                    "Secret db-creds has no key password: add the key or fix the key reference in the pod spec.",
-                ),
+                Some("Secret db-creds has no key password: add the key or fix the key reference in the pod spec."),
             ),
             ("something else", None),
         ];
         for (message, want) in cases {
-            assert_eq!(
-                reference_hint("shop", message).as_deref(),
-                *want,
-                "{message}"
-            );
+            assert_eq!(reference_hint("shop", message).as_deref(), *want, "{message}");
         }
     }
 

@@ -66,21 +66,11 @@ pub struct AnalyzeArgs {
     pub max_concurrency: u16,
 
     /// Run only these analyzers (comma-separated; see --list-analyzers)
-    #[arg(
-        long,
-        value_name = "NAMES",
-        value_delimiter = ',',
-        help_heading = "Analyzers"
-    )]
+    #[arg(long, value_name = "NAMES", value_delimiter = ',', help_heading = "Analyzers")]
     pub filter: Vec<String>,
 
     /// Do not run these analyzers (comma-separated)
-    #[arg(
-        long,
-        value_name = "NAMES",
-        value_delimiter = ',',
-        help_heading = "Analyzers"
-    )]
+    #[arg(long, value_name = "NAMES", value_delimiter = ',', help_heading = "Analyzers")]
     pub exclude: Vec<String>,
 
     /// List the analyzers and exit
@@ -99,16 +89,9 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
     }
     let analyzers = analyze::select(&args.filter, &args.exclude)?;
     let common = &args.common;
-    let selector = common
-        .selector
-        .as_deref()
-        .map(LabelSelector::parse)
-        .transpose()
-        .map_err(Error::Usage)?;
+    let selector = common.selector.as_deref().map(LabelSelector::parse).transpose().map_err(Error::Usage)?;
     if args.dump.as_deref().is_some_and(|p| p.as_os_str() == "-") {
-        return Err(
-            Error::Usage("--dump needs a file name (stdout carries the report)".into()).into(),
-        );
+        return Err(Error::Usage("--dump needs a file name (stdout carries the report)".into()).into());
     }
 
     let mut snapshot = match &args.snapshot {

@@ -21,12 +21,7 @@ pub struct AuditArgs {
     pub common: CommonArgs,
 
     /// Audit local manifests (file, directory or '-') instead of the cluster
-    #[arg(
-        short = 'f',
-        long = "filename",
-        value_name = "PATH",
-        help_heading = "Input"
-    )]
+    #[arg(short = 'f', long = "filename", value_name = "PATH", help_heading = "Input")]
     pub files: Vec<PathBuf>,
 
     /// Audit a saved snapshot instead of the cluster
@@ -46,21 +41,11 @@ pub struct AuditArgs {
     pub fail_on: Option<Severity>,
 
     /// Run only these checks (comma-separated ids)
-    #[arg(
-        long,
-        value_delimiter = ',',
-        value_name = "IDS",
-        help_heading = "Checks"
-    )]
+    #[arg(long, value_delimiter = ',', value_name = "IDS", help_heading = "Checks")]
     pub checks: Vec<String>,
 
     /// Skip these checks (comma-separated ids)
-    #[arg(
-        long,
-        value_delimiter = ',',
-        value_name = "IDS",
-        help_heading = "Checks"
-    )]
+    #[arg(long, value_delimiter = ',', value_name = "IDS", help_heading = "Checks")]
     pub skip_checks: Vec<String>,
 
     /// Scan images for vulnerabilities with trivy

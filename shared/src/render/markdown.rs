@@ -22,12 +22,7 @@ pub(super) fn report(out: &mut dyn Write, report: &Report) -> io::Result<()> {
     writeln!(out, "{}\n", facts.join(" · "))?;
     match report.summary.problems {
         0 => writeln!(out, "**No problems found.**\n")?,
-        n => writeln!(
-            out,
-            "**{n} problem{}**: {}.\n",
-            if n == 1 { "" } else { "s" },
-            severity_counts(report)
-        )?,
+        n => writeln!(out, "**{n} problem{}**: {}.\n", if n == 1 { "" } else { "s" }, severity_counts(report))?,
     }
     if report.partial {
         writeln!(out, "> Results are partial:")?;
@@ -45,14 +40,7 @@ pub(super) fn report(out: &mut dyn Write, report: &Report) -> io::Result<()> {
             }
             current = Some(&f.namespace);
         }
-        writeln!(
-            out,
-            "### {} · {} `{}` — {}\n",
-            f.severity.as_str().to_uppercase(),
-            f.kind,
-            f.name,
-            f.reason
-        )?;
+        writeln!(out, "### {} · {} `{}` — {}\n", f.severity.as_str().to_uppercase(), f.kind, f.name, f.reason)?;
         if let Some(p) = &f.parent {
             writeln!(out, "Owner: {} `{}`\n", p.kind, p.name)?;
         }

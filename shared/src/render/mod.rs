@@ -40,14 +40,7 @@ pub(crate) fn severity_style(s: Severity) -> anstyle::Style {
 
 /// "3 high, 1 low", worst first.
 pub(crate) fn severity_counts(report: &Report) -> String {
-    report
-        .summary
-        .by_severity
-        .iter()
-        .rev()
-        .map(|(s, n)| format!("{n} {}", s.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ")
+    report.summary.by_severity.iter().rev().map(|(s, n)| format!("{n} {}", s.as_str())).collect::<Vec<_>>().join(", ")
 }
 
 /// A duration the way kubectl prints ages: `45s`, `3m12s`, `15m`, `5h30m`, `3d4h`, `400d`, `2y10d`.
@@ -65,11 +58,7 @@ pub fn human_duration(d: SignedDuration) -> String {
     let minutes = secs / 60;
     if minutes < 10 {
         let s = secs % 60;
-        return if s == 0 {
-            format!("{minutes}m")
-        } else {
-            format!("{minutes}m{s}s")
-        };
+        return if s == 0 { format!("{minutes}m") } else { format!("{minutes}m{s}s") };
     }
     if minutes < 60 * 3 {
         return format!("{minutes}m");
@@ -77,33 +66,21 @@ pub fn human_duration(d: SignedDuration) -> String {
     let hours = minutes / 60;
     if hours < 8 {
         let m = minutes % 60;
-        return if m == 0 {
-            format!("{hours}h")
-        } else {
-            format!("{hours}h{m}m")
-        };
+        return if m == 0 { format!("{hours}h") } else { format!("{hours}h{m}m") };
     }
     if hours < 48 {
         return format!("{hours}h");
     }
     if hours < 24 * 8 {
         let h = hours % 24;
-        return if h == 0 {
-            format!("{}d", hours / 24)
-        } else {
-            format!("{}d{h}h", hours / 24)
-        };
+        return if h == 0 { format!("{}d", hours / 24) } else { format!("{}d{h}h", hours / 24) };
     }
     if hours < 24 * 365 * 2 {
         return format!("{}d", hours / 24);
     }
     if hours < 24 * 365 * 8 {
         let dy = (hours / 24) % 365;
-        return if dy == 0 {
-            format!("{}y", hours / 24 / 365)
-        } else {
-            format!("{}y{dy}d", hours / 24 / 365)
-        };
+        return if dy == 0 { format!("{}y", hours / 24 / 365) } else { format!("{}y{dy}d", hours / 24 / 365) };
     }
     format!("{}y", hours / 24 / 365)
 }
@@ -131,11 +108,7 @@ mod tests {
             (9 * 365 * 86400, "9y"),
         ];
         for (secs, want) in cases {
-            assert_eq!(
-                human_duration(SignedDuration::from_secs(*secs)),
-                *want,
-                "{secs}"
-            );
+            assert_eq!(human_duration(SignedDuration::from_secs(*secs)), *want, "{secs}");
         }
     }
 }

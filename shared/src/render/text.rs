@@ -32,11 +32,8 @@ pub(super) fn report(out: &mut dyn Write, report: &Report) -> io::Result<()> {
         Some(ns) => format!("namespace {ns}"),
         None => "all namespaces".to_string(),
     };
-    let partial = if report.partial {
-        " Results are partial: some kinds could not be read (see warnings)."
-    } else {
-        ""
-    };
+    let partial =
+        if report.partial { " Results are partial: some kinds could not be read (see warnings)." } else { "" };
     match report.summary.problems {
         0 => writeln!(out, "No problems found in {scope}.{partial}")?,
         n => writeln!(
@@ -66,11 +63,7 @@ fn finding(out: &mut dyn Write, f: &Finding, dim: Style, hint_style: Style) -> i
     let indent = "           ";
     writeln!(out, "{indent}{}", f.summary)?;
     for m in &f.messages {
-        writeln!(
-            out,
-            "{indent}{dim}> {}{dim:#}",
-            m.split_whitespace().collect::<Vec<_>>().join(" ")
-        )?;
+        writeln!(out, "{indent}{dim}> {}{dim:#}", m.split_whitespace().collect::<Vec<_>>().join(" "))?;
     }
     writeln!(out, "{indent}{hint_style}hint:{hint_style:#} {}", f.hint)
 }

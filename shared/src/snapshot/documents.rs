@@ -34,19 +34,10 @@ pub fn parse_documents(text: &str) -> Result<Vec<Document>, ParseError> {
             }) {
                 continue;
             }
-            let value: Value =
-                serde_saphyr::from_str_with_options(chunk, yaml_options(chunk.len())).map_err(
-                    |e| {
-                        let at = e
-                            .location()
-                            .map(|loc| line + loc.line() as usize - 1)
-                            .unwrap_or(line);
-                        ParseError {
-                            line: Some(at),
-                            message: first_line(&e.without_snippet().to_string()),
-                        }
-                    },
-                )?;
+            let value: Value = serde_saphyr::from_str_with_options(chunk, yaml_options(chunk.len())).map_err(|e| {
+                let at = e.location().map(|loc| line + loc.line() as usize - 1).unwrap_or(line);
+                ParseError { line: Some(at), message: first_line(&e.without_snippet().to_string()) }
+            })?;
             push_object(value, line + leading_blank_lines(chunk), &mut out)?;
         }
     }
@@ -75,10 +66,7 @@ fn parse_json(text: &str, out: &mut Vec<Document>) -> Result<(), ParseError> {
         let start = stream.byte_offset();
         let Some(next) = stream.next() else { break };
         let line = 1 + text[..start].matches('\n').count() + leading_newlines(&text[start..]);
-        let value = next.map_err(|e| ParseError {
-            line: Some(e.line()),
-            message: strip_json_position(&e),
-        })?;
+        let value = next.map_err(|e| ParseError { line: Some(e.line()), message: strip_json_position(&e) })?;
         match value {
             Value::Array(items) => {
                 for item in items {
@@ -114,12 +102,14 @@ fn strip_json_position(e: &serde_json::Error) -> String {
     }
 }
 
+/// The parser's message without its chunk-relative position or advice meant for library users.
 fn first_line(s: &str) -> String {
-    s.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("invalid YAML")
-        .to_string()
+    let line = s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("invalid YAML");
+    let line = line.split(", set DuplicateKeyPolicy").next().unwrap_or(line);
+    match line.rfind(" at line ") {
+        Some(i) if line[i..].contains(", column ") => line[..i].to_string(),
+        _ => line.to_string(),
+    }
 }
 
 /// Splits a YAML stream on `---` document markers, keeping each chunk's first line number.
@@ -135,11 +125,7 @@ fn split_yaml(text: &str) -> Vec<(usize, &str)> {
         if is_marker || is_end {
             chunks.push((start_line, &text[start..offset]));
             // Content after `--- ` on the marker line belongs to the next document.
-            start = if is_marker {
-                offset + 3
-            } else {
-                offset + line.len()
-            };
+            start = if is_marker { offset + 3 } else { offset + line.len() };
             start_line = idx + 1 + usize::from(is_end);
         }
         offset += line.len();
@@ -154,22 +140,12 @@ fn push_object(value: Value, line: usize, out: &mut Vec<Document>) -> Result<(),
         if value.is_null() {
             return Ok(());
         }
-        return Err(ParseError {
-            line: Some(line),
-            message: "expected a Kubernetes object (a mapping)".into(),
-        });
+        return Err(ParseError { line: Some(line), message: "expected a Kubernetes object (a mapping)".into() });
     };
-    let kind = map
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let kind = map.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
     if kind.ends_with("List") && map.get("items").is_some_and(Value::is_array) {
         let api_version = map.get("apiVersion").cloned();
-        let item_kind = kind
-            .strip_suffix("List")
-            .filter(|k| !k.is_empty())
-            .map(str::to_string);
+        let item_kind = kind.strip_suffix("List").filter(|k| !k.is_empty()).map(str::to_string);
         let Some(Value::Array(items)) = map.remove("items") else {
             return Ok(());
         };
@@ -189,15 +165,9 @@ fn push_object(value: Value, line: usize, out: &mut Vec<Document>) -> Result<(),
         return Ok(());
     }
     if kind.is_empty() || !map.get("apiVersion").is_some_and(Value::is_string) {
-        return Err(ParseError {
-            line: Some(line),
-            message: "object without apiVersion and kind".into(),
-        });
+        return Err(ParseError { line: Some(line), message: "object without apiVersion and kind".into() });
     }
-    out.push(Document {
-        value: Value::Object(map),
-        line,
-    });
+    out.push(Document { value: Value::Object(map), line });
     Ok(())
 }
 
@@ -230,15 +200,9 @@ mod tests {
     fn lists_are_flattened_and_raw_items_get_their_kind() {
         let text = r#"{"apiVersion":"v1","kind":"PodList","items":[{"metadata":{"name":"a"}}]}"#;
         let docs = parse_documents(text).unwrap();
-        assert_eq!(
-            docs[0].value,
-            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}})
-        );
+        assert_eq!(docs[0].value, json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}}));
         let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: apps/v1\n  kind: Deployment\n- apiVersion: v1\n  kind: Pod\n";
-        assert_eq!(
-            kinds(text),
-            vec![("Deployment".into(), 1), ("Pod".into(), 1)]
-        );
+        assert_eq!(kinds(text), vec![("Deployment".into(), 1), ("Pod".into(), 1)]);
     }
 
     #[test]
@@ -255,21 +219,15 @@ mod tests {
 
     #[test]
     fn errors_carry_the_line() {
-        let err =
-            parse_documents("apiVersion: v1\nkind: Pod\n---\napiVersion: v1\nkind: [unclosed\n")
-                .unwrap_err();
+        let err = parse_documents("apiVersion: v1\nkind: Pod\n---\napiVersion: v1\nkind: [unclosed\n").unwrap_err();
         assert!(matches!(err.line, Some(4..=6)), "{err:?}");
         let err = parse_documents("apiVersion: v1\nkind: Pod\n---\n- a\n- b\n").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "line 4: expected a Kubernetes object (a mapping)"
-        );
+        assert_eq!(err.to_string(), "line 4: expected a Kubernetes object (a mapping)");
         let err = parse_documents("{\"apiVersion\": \"v1\",\n \"kind\": }").unwrap_err();
         assert_eq!(err.line, Some(2));
+        let err = parse_documents("a: 1\na: 2\n").unwrap_err();
+        assert_eq!(err.to_string(), "line 2: duplicate mapping key: a");
         let err = parse_documents("metadata: {name: x}\n").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "line 1: object without apiVersion and kind"
-        );
+        assert_eq!(err.to_string(), "line 1: object without apiVersion and kind");
     }
 }

@@ -23,11 +23,8 @@ impl Snapshot {
             map.insert("kind".into(), "SnapshotInfo".into());
         }
         write_doc(out, &info)?;
-        let kinds: BTreeSet<Kind> = Kind::ALL
-            .iter()
-            .copied()
-            .filter(|k| self.has(*k) || self.objects.count(*k) > 0)
-            .collect();
+        let kinds: BTreeSet<Kind> =
+            Kind::ALL.iter().copied().filter(|k| self.has(*k) || self.objects.count(*k) > 0).collect();
         self.objects.for_each_serialize(&kinds, |object| {
             let mut value = object.to_json().map_err(std::io::Error::other)?;
             if value["kind"] == "Secret" {
@@ -116,10 +113,7 @@ items:
         snap.write_yaml(&mut out).unwrap();
         let dumped = String::from_utf8(out).unwrap();
         assert!(!dumped.contains("c2VjcmV0"), "{dumped}");
-        assert!(
-            dumped.contains(&format!("{SECRET_KEYS_ANNOTATION}: password")),
-            "{dumped}"
-        );
+        assert!(dumped.contains(&format!("{SECRET_KEYS_ANNOTATION}: password")), "{dumped}");
         let back = Snapshot::from_text("dump.yaml", &dumped).unwrap();
         assert_eq!(format!("{:?}", back.objects), format!("{:?}", snap.objects));
         assert_eq!(back.logs, snap.logs);

@@ -42,31 +42,22 @@ impl Cluster {
     }
 
     async fn snapshot_async(&self, plan: &FetchPlan) -> Result<Snapshot, Error> {
-        let server_version = self
-            .client
-            .apiserver_version()
-            .await
-            .map_err(|e| self.fatal(&e))?
-            .git_version;
+        let server_version = self.client.apiserver_version().await.map_err(|e| self.fatal(&e))?.git_version;
         let captured_at = Timestamp::now();
         let namespace = plan.scope.namespace();
-        let results: Vec<(Kind, Result<kinds::Batch, kube::Error>)> =
-            stream::iter(plan.kinds.iter().copied())
-                .map(|kind| async move {
-                    let params = ListParams {
-                        label_selector: plan.selector.clone().filter(|_| selector_applies(kind)),
-                        limit: Some(PAGE_SIZE),
-                        ..ListParams::default()
-                    };
-                    let ns = if kind.namespaced() { namespace } else { None };
-                    (
-                        kind,
-                        kinds::list_kind(&self.client, kind, ns, &params).await,
-                    )
-                })
-                .buffer_unordered(plan.max_concurrency.max(1))
-                .collect()
-                .await;
+        let results: Vec<(Kind, Result<kinds::Batch, kube::Error>)> = stream::iter(plan.kinds.iter().copied())
+            .map(|kind| async move {
+                let params = ListParams {
+                    label_selector: plan.selector.clone().filter(|_| selector_applies(kind)),
+                    limit: Some(PAGE_SIZE),
+                    ..ListParams::default()
+                };
+                let ns = if kind.namespaced() { namespace } else { None };
+                (kind, kinds::list_kind(&self.client, kind, ns, &params).await)
+            })
+            .buffer_unordered(plan.max_concurrency.max(1))
+            .collect()
+            .await;
 
         let mut snapshot = Snapshot {
             info: SnapshotInfo {
@@ -88,31 +79,18 @@ impl Cluster {
                 }
                 Err(err) => match classify(&err) {
                     Failure::Unreachable(_) | Failure::Unauthorized => return Err(self.fatal(&err)),
-                    failure => snapshot
-                        .info
-                        .warnings
-                        .push(list_warning(kind, namespace, failure)),
+                    failure => snapshot.info.warnings.push(list_warning(kind, namespace, failure)),
                 },
             }
         }
         snapshot.info.warnings.sort_by(|a, b| a.kind.cmp(&b.kind));
         if snapshot.info.kinds.is_empty() && !plan.kinds.is_empty() {
-            let reasons: Vec<String> = snapshot
-                .info
-                .warnings
-                .iter()
-                .map(|w| w.message.clone())
-                .collect();
-            return Err(Error::Api(format!(
-                "nothing could be read: {}",
-                reasons.join("; ")
-            )));
+            let reasons: Vec<String> = snapshot.info.warnings.iter().map(|w| w.message.clone()).collect();
+            return Err(Error::Api(format!("nothing could be read: {}", reasons.join("; "))));
         }
         snapshot.scrub();
         if let Some(lines) = plan.log_lines {
-            snapshot.logs = self
-                .log_tails(&snapshot.objects.pods, lines, plan.max_concurrency)
-                .await;
+            snapshot.logs = self.log_tails(&snapshot.objects.pods, lines, plan.max_concurrency).await;
         }
         Ok(snapshot)
     }
@@ -124,9 +102,7 @@ impl Cluster {
             .flat_map(|pod| {
                 let ns = pod.metadata.namespace.clone().unwrap_or_default();
                 let name = pod.metadata.name.clone().unwrap_or_default();
-                log_targets(pod)
-                    .into_iter()
-                    .map(move |(c, prev)| (ns.clone(), name.clone(), c, prev))
+                log_targets(pod).into_iter().map(move |(c, prev)| (ns.clone(), name.clone(), c, prev))
             })
             .collect();
         let mut logs: Vec<ContainerLog> = stream::iter(targets)
@@ -140,17 +116,9 @@ impl Cluster {
                     ..LogParams::default()
                 };
                 match api.logs(&pod, &params).await {
-                    Ok(text) => Some(ContainerLog {
-                        namespace,
-                        pod,
-                        container,
-                        previous,
-                        text,
-                    }),
+                    Ok(text) => Some(ContainerLog { namespace, pod, container, previous, text }),
                     Err(err) => {
-                        tracing::debug!(
-                            "no log for {namespace}/{pod} {container} (previous={previous}): {err}"
-                        );
+                        tracing::debug!("no log for {namespace}/{pod} {container} (previous={previous}): {err}");
                         None
                     }
                 }
@@ -160,12 +128,7 @@ impl Cluster {
             .collect()
             .await;
         logs.sort_by(|a, b| {
-            (&a.namespace, &a.pod, &a.container, a.previous).cmp(&(
-                &b.namespace,
-                &b.pod,
-                &b.container,
-                b.previous,
-            ))
+            (&a.namespace, &a.pod, &a.container, a.previous).cmp(&(&b.namespace, &b.pod, &b.container, b.previous))
         });
         logs
     }
@@ -173,38 +136,19 @@ impl Cluster {
 
 fn list_warning(kind: Kind, namespace: Option<&str>, failure: Failure) -> Warning {
     let resource = kind.resource();
-    let place = namespace
-        .map(|ns| format!(" in namespace {ns:?}"))
-        .unwrap_or_else(|| " at the cluster scope".into());
+    let place = namespace.map(|ns| format!(" in namespace {ns:?}")).unwrap_or_else(|| " at the cluster scope".into());
     let (reason, message) = match failure {
-        Failure::Status { code: 403, .. } => (
-            "Forbidden",
-            format!("cannot list {resource}{place}: forbidden"),
-        ),
-        Failure::Status { code: 404, .. } => (
-            "NotFound",
-            format!(
-                "the server does not serve {resource} ({})",
-                kind.api_version()
-            ),
-        ),
-        Failure::Status { code, message, .. } => (
-            "Error",
-            format!("cannot list {resource}: {message} ({code})"),
-        ),
+        Failure::Status { code: 403, .. } => ("Forbidden", format!("cannot list {resource}{place}: forbidden")),
+        Failure::Status { code: 404, .. } => {
+            ("NotFound", format!("the server does not serve {resource} ({})", kind.api_version()))
+        }
+        Failure::Status { code, message, .. } => ("Error", format!("cannot list {resource}: {message} ({code})")),
         Failure::Other(message) | Failure::Unreachable(message) => {
             ("Error", format!("cannot list {resource}: {message}"))
         }
-        Failure::Unauthorized => (
-            "Unauthorized",
-            format!("cannot list {resource}: unauthorized"),
-        ),
+        Failure::Unauthorized => ("Unauthorized", format!("cannot list {resource}: unauthorized")),
     };
-    Warning {
-        kind: Some(kind.name().to_string()),
-        reason: reason.to_string(),
-        message,
-    }
+    Warning { kind: Some(kind.name().to_string()), reason: reason.to_string(), message }
 }
 
 /// Lists every page of one kind. A `continue` token that expired mid-way (410 Gone) restarts the
@@ -235,13 +179,8 @@ where
                     _ => break,
                 }
             }
-            Err(kube::Error::Api(status))
-                if status.code == 410 && params.continue_token.is_some() && !restarted =>
-            {
-                tracing::info!(
-                    "{}: continue token expired, listing again from the start",
-                    kind.resource()
-                );
+            Err(kube::Error::Api(status)) if status.code == 410 && params.continue_token.is_some() && !restarted => {
+                tracing::info!("{}: continue token expired, listing again from the start", kind.resource());
                 restarted = true;
                 items.clear();
                 params.continue_token = None;
@@ -259,27 +198,12 @@ pub(crate) fn log_targets(pod: &Pod) -> Vec<(String, bool)> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    let all = status
-        .init_container_statuses
-        .iter()
-        .flatten()
-        .chain(status.container_statuses.iter().flatten());
+    let all = status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten());
     for cs in all {
-        let waiting = cs
-            .state
-            .as_ref()
-            .and_then(|s| s.waiting.as_ref())
-            .and_then(|w| w.reason.as_deref());
-        let terminated_bad = cs
-            .state
-            .as_ref()
-            .and_then(|s| s.terminated.as_ref())
-            .is_some_and(|t| t.exit_code != 0);
+        let waiting = cs.state.as_ref().and_then(|s| s.waiting.as_ref()).and_then(|w| w.reason.as_deref());
+        let terminated_bad = cs.state.as_ref().and_then(|s| s.terminated.as_ref()).is_some_and(|t| t.exit_code != 0);
         let running = cs.state.as_ref().is_some_and(|s| s.running.is_some());
-        let had_previous = cs
-            .last_state
-            .as_ref()
-            .is_some_and(|s| s.terminated.is_some());
+        let had_previous = cs.last_state.as_ref().is_some_and(|s| s.terminated.is_some());
         if had_previous && (waiting == Some("CrashLoopBackOff") || !cs.ready) {
             out.push((cs.name.clone(), true));
         }

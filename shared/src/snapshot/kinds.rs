@@ -2,8 +2,7 @@
 //! `Objects` store, decoding of loose documents into it, and typed listing from the API.
 
 use k8s_openapi::api::{
-    admissionregistration, apps, autoscaling, batch, core, discovery, networking, policy, rbac,
-    storage,
+    admissionregistration, apps, autoscaling, batch, core, discovery, networking, policy, rbac, storage,
 };
 use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
 use serde::Serialize;
@@ -188,25 +187,13 @@ mod tests {
     fn kind_table_is_consistent() {
         assert_eq!(Kind::Pod.plural(), "pods");
         assert_eq!(Kind::ReplicaSet.resource(), "replicasets.apps");
-        assert_eq!(
-            Kind::HorizontalPodAutoscaler.api_version(),
-            "autoscaling/v2"
-        );
+        assert_eq!(Kind::HorizontalPodAutoscaler.api_version(), "autoscaling/v2");
         assert!(Kind::Pod.namespaced());
         assert!(!Kind::Node.namespaced());
-        assert_eq!(
-            Kind::from_type("apps/v1", "Deployment"),
-            Some(Kind::Deployment)
-        );
-        assert_eq!(
-            Kind::from_type("autoscaling/v1", "HorizontalPodAutoscaler"),
-            None
-        );
+        assert_eq!(Kind::from_type("apps/v1", "Deployment"), Some(Kind::Deployment));
+        assert_eq!(Kind::from_type("autoscaling/v1", "HorizontalPodAutoscaler"), None);
         for kind in Kind::ALL {
-            assert_eq!(
-                Kind::from_type(kind.api_version(), kind.name()),
-                Some(*kind)
-            );
+            assert_eq!(Kind::from_type(kind.api_version(), kind.name()), Some(*kind));
         }
     }
 }

@@ -10,77 +10,115 @@ use super::{ContainerLog, EXTENSION_API_VERSION, Kind, Snapshot, SnapshotInfo, p
 use crate::error::Error;
 
 impl Snapshot {
-    /// Reads a snapshot from a file, or from stdin when `path` is `-`.
+    /// Reads a snapshot from a file, a directory, or stdin when `path` is `-`.
+    ///
+    /// A directory contributes its `*.yaml`, `*.yml` and `*.json` files (like `kubectl apply -f DIR`)
+    /// and the container logs under `logs/<namespace>/<pod>/<container>[.previous].log`.
     pub fn from_file(path: &Path) -> Result<Snapshot, Error> {
+        if path.is_dir() {
+            return Snapshot::from_dir(path);
+        }
         let name = path.display().to_string();
-        let bytes = if name == "-" {
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .lock()
-                .read_to_end(&mut buf)
-                .map_err(|e| Error::input("stdin", e))?;
-            buf
-        } else {
-            std::fs::read(path).map_err(|e| Error::input(&name, io_reason(&e)))?
-        };
-        let text = String::from_utf8(bytes).map_err(|_| Error::input(&name, "not UTF-8 text"))?;
-        let source = if name == "-" { "stdin" } else { &name };
-        Snapshot::from_text(source, &text)
+        Snapshot::from_text(if name == "-" { "stdin" } else { &name }, &read_text(path)?)
     }
 
+    fn from_dir(dir: &Path) -> Result<Snapshot, Error> {
+        let name = dir.display().to_string();
+        let listing = |d: &Path| -> Result<Vec<std::path::PathBuf>, Error> {
+            let mut entries: Vec<_> = std::fs::read_dir(d)
+                .map_err(|e| Error::input(d.display(), io_reason(&e)))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            entries.sort();
+            Ok(entries)
+        };
+        let mut text = String::new();
+        for file in listing(dir)? {
+            let is_state = file.extension().is_some_and(|x| x == "yaml" || x == "yml" || x == "json");
+            if file.is_file() && is_state {
+                let body = read_text(&file)?;
+                // Parse each file alone so that its errors name it.
+                crate::snapshot::parse_documents(&body).map_err(|e| Error::input(file.display(), e))?;
+                text.push_str("\n---\n");
+                text.push_str(&body);
+            }
+        }
+        if text.trim().is_empty() {
+            return Err(Error::input(&name, "holds no *.yaml, *.yml or *.json file"));
+        }
+        let mut snapshot = Snapshot::from_text(&name, &text)?;
+        let logs = dir.join("logs");
+        if logs.is_dir() {
+            for ns in listing(&logs)? {
+                for pod in listing(&ns)? {
+                    for file in listing(&pod)? {
+                        let Some(stem) = file.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".log"))
+                        else {
+                            continue;
+                        };
+                        let (container, previous) = match stem.strip_suffix(".previous") {
+                            Some(c) => (c, true),
+                            None => (stem, false),
+                        };
+                        let file_name =
+                            |p: &Path| p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+                        snapshot.logs.push(ContainerLog {
+                            namespace: file_name(&ns),
+                            pod: file_name(&pod),
+                            container: container.to_string(),
+                            previous,
+                            text: read_text(&file)?,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(snapshot)
+    }
+}
+
+/// Reads a whole file (or stdin for `-`) as UTF-8 text.
+fn read_text(path: &Path) -> Result<String, Error> {
+    let name = path.display().to_string();
+    let bytes = if name == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin().lock().read_to_end(&mut buf).map_err(|e| Error::input("stdin", e))?;
+        buf
+    } else {
+        std::fs::read(path).map_err(|e| Error::input(&name, io_reason(&e)))?
+    };
+    String::from_utf8(bytes).map_err(|_| Error::input(if name == "-" { "stdin" } else { &name }, "not UTF-8 text"))
+}
+
+impl Snapshot {
     /// Reads a snapshot from text; `source` names it in errors.
     pub fn from_text(source: &str, text: &str) -> Result<Snapshot, Error> {
         if text.trim().is_empty() {
-            return Err(Error::input(
-                source,
-                "is empty: expected Kubernetes objects as YAML or JSON",
-            ));
+            return Err(Error::input(source, "is empty: expected Kubernetes objects as YAML or JSON"));
         }
         let docs = parse_documents(text).map_err(|e| Error::input(source, e))?;
         let mut snapshot = Snapshot::default();
         let mut info: Option<SnapshotInfo> = None;
         let mut newest: Option<Timestamp> = None;
         for doc in docs {
-            let api_version = doc.value["apiVersion"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
+            let api_version = doc.value["apiVersion"].as_str().unwrap_or_default().to_string();
             let kind_name = doc.value["kind"].as_str().unwrap_or_default().to_string();
             let what = format!("line {}: {kind_name} {}", doc.line, describe(&doc.value));
             let at = |e: &dyn std::fmt::Display| Error::input(source, format!("{what}: {e}"));
             if api_version == EXTENSION_API_VERSION {
                 match kind_name.as_str() {
-                    "SnapshotInfo" => {
-                        info = Some(
-                            serde_json::from_value(strip_type(doc.value)).map_err(|e| at(&e))?,
-                        )
-                    }
-                    "ContainerLog" => snapshot
-                        .logs
-                        .push(container_log(&doc.value).map_err(|e| at(&e))?),
-                    _ => {
-                        *snapshot
-                            .skipped
-                            .entry(format!("{api_version}/{kind_name}"))
-                            .or_default() += 1
-                    }
+                    "SnapshotInfo" => info = Some(serde_json::from_value(strip_type(doc.value)).map_err(|e| at(&e))?),
+                    "ContainerLog" => snapshot.logs.push(container_log(&doc.value).map_err(|e| at(&e))?),
+                    _ => *snapshot.skipped.entry(format!("{api_version}/{kind_name}")).or_default() += 1,
                 }
                 continue;
             }
             match Kind::from_type(&api_version, &kind_name) {
                 Some(kind) => {
                     newest = newest.max(newest_timestamp(&doc.value));
-                    snapshot
-                        .objects
-                        .insert_value(kind, doc.value)
-                        .map_err(|e| at(&e))?;
+                    snapshot.objects.insert_value(kind, doc.value).map_err(|e| at(&e))?;
                 }
-                None => {
-                    *snapshot
-                        .skipped
-                        .entry(format!("{api_version}/{kind_name}"))
-                        .or_default() += 1
-                }
+                None => *snapshot.skipped.entry(format!("{api_version}/{kind_name}")).or_default() += 1,
             }
         }
         snapshot.info = match info {
@@ -89,18 +127,12 @@ impl Snapshot {
             // of the newest moment it records.
             None => SnapshotInfo {
                 captured_at: newest.unwrap_or_else(Timestamp::now),
-                kinds: Kind::ALL
-                    .iter()
-                    .copied()
-                    .filter(|k| snapshot.objects.count(*k) > 0)
-                    .collect(),
+                kinds: Kind::ALL.iter().copied().filter(|k| snapshot.objects.count(*k) > 0).collect(),
                 ..SnapshotInfo::default()
             },
         };
         for (what, count) in &snapshot.skipped {
-            tracing::info!(
-                "{source}: skipped {count} object(s) of {what}, which analyzers do not read"
-            );
+            tracing::info!("{source}: skipped {count} object(s) of {what}, which analyzers do not read");
         }
         snapshot.scrub();
         Ok(snapshot)
@@ -134,11 +166,7 @@ fn strip_type(mut value: Value) -> Value {
 }
 
 fn container_log(value: &Value) -> Result<ContainerLog, String> {
-    let field = |v: &Value, what: &str| {
-        v.as_str()
-            .map(str::to_string)
-            .ok_or_else(|| format!("missing {what}"))
-    };
+    let field = |v: &Value, what: &str| v.as_str().map(str::to_string).ok_or_else(|| format!("missing {what}"));
     Ok(ContainerLog {
         namespace: field(&value["metadata"]["namespace"], "metadata.namespace")?,
         pod: field(&value["metadata"]["name"], "metadata.name")?,
@@ -160,11 +188,7 @@ fn newest_timestamp(value: &Value) -> Option<Timestamp> {
 
 fn looks_like_timestamp(s: &str) -> bool {
     let b = s.as_bytes();
-    (20..=35).contains(&b.len())
-        && b[0].is_ascii_digit()
-        && b[4] == b'-'
-        && b[10] == b'T'
-        && s.ends_with('Z')
+    (20..=35).contains(&b.len()) && b[0].is_ascii_digit() && b[4] == b'-' && b[10] == b'T' && s.ends_with('Z')
 }
 
 #[cfg(test)]
@@ -211,44 +235,21 @@ items:
         let secret = &snap.objects.secrets[0];
         let keys: Vec<_> = secret.data.as_ref().unwrap().keys().cloned().collect();
         assert_eq!(keys, ["password", "token"]);
-        assert!(
-            secret
-                .data
-                .as_ref()
-                .unwrap()
-                .values()
-                .all(|v| v.0.is_empty())
-        );
+        assert!(secret.data.as_ref().unwrap().values().all(|v| v.0.is_empty()));
         assert!(secret.string_data.is_none());
-        assert!(
-            secret
-                .metadata
-                .annotations
-                .as_ref()
-                .is_none_or(|a| a.is_empty())
-        );
+        assert!(secret.metadata.annotations.as_ref().is_none_or(|a| a.is_empty()));
         assert!(!format!("{snap:?}").contains("c2VjcmV0"));
     }
 
     #[test]
     fn bad_input_names_the_object_and_line() {
-        let err = Snapshot::from_text(
-            "s.yaml",
-            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: 3}\n",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.starts_with("s.yaml: line 1: Pod p: invalid type"),
-            "{err}"
-        );
-        let err = Snapshot::from_text("s.yaml", "  \n")
-            .unwrap_err()
-            .to_string();
-        assert_eq!(
-            err,
-            "s.yaml: is empty: expected Kubernetes objects as YAML or JSON"
-        );
+        let err =
+            Snapshot::from_text("s.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: 3}\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.starts_with("s.yaml: line 1: Pod p: invalid type"), "{err}");
+        let err = Snapshot::from_text("s.yaml", "  \n").unwrap_err().to_string();
+        assert_eq!(err, "s.yaml: is empty: expected Kubernetes objects as YAML or JSON");
     }
 
     #[test]

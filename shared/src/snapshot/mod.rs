@@ -105,12 +105,7 @@ impl Snapshot {
     pub fn log(&self, namespace: &str, pod: &str, container: &str, previous: bool) -> Option<&str> {
         self.logs
             .iter()
-            .find(|l| {
-                l.namespace == namespace
-                    && l.pod == pod
-                    && l.container == container
-                    && l.previous == previous
-            })
+            .find(|l| l.namespace == namespace && l.pod == pod && l.container == container && l.previous == previous)
             .map(|l| l.text.as_str())
     }
 
@@ -137,21 +132,10 @@ impl Snapshot {
     /// its data), and managed fields (large, and of no use to an analyzer).
     pub(crate) fn scrub(&mut self) {
         for secret in &mut self.objects.secrets {
-            let mut keys: BTreeSet<String> =
-                secret.data.take().unwrap_or_default().into_keys().collect();
+            let mut keys: BTreeSet<String> = secret.data.take().unwrap_or_default().into_keys().collect();
             keys.extend(secret.string_data.take().unwrap_or_default().into_keys());
-            if let Some(listed) = secret
-                .metadata
-                .annotations
-                .as_mut()
-                .and_then(|a| a.remove(SECRET_KEYS_ANNOTATION))
-            {
-                keys.extend(
-                    listed
-                        .split(',')
-                        .filter(|k| !k.is_empty())
-                        .map(str::to_string),
-                );
+            if let Some(listed) = secret.metadata.annotations.as_mut().and_then(|a| a.remove(SECRET_KEYS_ANNOTATION)) {
+                keys.extend(listed.split(',').filter(|k| !k.is_empty()).map(str::to_string));
             }
             if !keys.is_empty() {
                 let empty = k8s_openapi::ByteString(Vec::new());
@@ -188,10 +172,7 @@ mod kind_names {
         let names: Vec<String> = Vec::deserialize(d)?;
         names
             .iter()
-            .map(|n| {
-                Kind::from_kind_name(n)
-                    .ok_or_else(|| serde::de::Error::custom(format!("unknown kind {n:?}")))
-            })
+            .map(|n| Kind::from_kind_name(n).ok_or_else(|| serde::de::Error::custom(format!("unknown kind {n:?}"))))
             .collect()
     }
 }
