@@ -438,10 +438,11 @@ impl<'a> PodView<'a> {
             };
             let mut messages: Vec<String> = Vec::new();
             for e in &unhealthy {
-                if let Some(m) = &e.message {
-                    if !messages.contains(m) && messages.len() < 3 {
-                        messages.push(m.clone());
-                    }
+                if let Some(m) = &e.message
+                    && !messages.contains(m)
+                    && messages.len() < 3
+                {
+                    messages.push(m.clone());
                 }
             }
             let what = probe.map(describe_probe).unwrap_or_else(|| "the probe".to_string());
@@ -665,10 +666,10 @@ impl<'a> PodView<'a> {
     fn warning_messages(&self, reasons: &[&str], container: Option<&str>) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for e in self.warnings(reasons, container) {
-            if let Some(m) = &e.message {
-                if !out.contains(m) {
-                    out.push(m.clone());
-                }
+            if let Some(m) = &e.message
+                && !out.contains(m)
+            {
+                out.push(m.clone());
             }
         }
         out

@@ -17,8 +17,10 @@ pub fn report(out: &mut dyn Write, report: &Report, format: OutputFormat) -> io:
         OutputFormat::Text => text::report(out, report),
         OutputFormat::Markdown => markdown::report(out, report),
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::other)?;
-            out.write_all(b"\n")
+            // Serialize first, then write: an I/O error (a closed pipe) stays an I/O error.
+            let mut text = serde_json::to_vec_pretty(report).map_err(io::Error::other)?;
+            text.push(b'\n');
+            out.write_all(&text)
         }
         OutputFormat::Yaml => {
             let text = serde_saphyr::to_string(report).map_err(io::Error::other)?;

@@ -17,12 +17,13 @@ impl Snapshot {
 
     /// Writes the snapshot as YAML documents: the `SnapshotInfo`, the objects, the log tails.
     pub fn write_yaml(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        let mut info = serde_json::to_value(&self.info).map_err(std::io::Error::other)?;
-        if let Value::Object(map) = &mut info {
-            map.insert("apiVersion".into(), EXTENSION_API_VERSION.into());
-            map.insert("kind".into(), "SnapshotInfo".into());
+        let mut info = serde_json::Map::new();
+        info.insert("apiVersion".into(), EXTENSION_API_VERSION.into());
+        info.insert("kind".into(), "SnapshotInfo".into());
+        if let Value::Object(fields) = serde_json::to_value(&self.info).map_err(std::io::Error::other)? {
+            info.extend(fields);
         }
-        write_doc(out, &info)?;
+        write_doc(out, &Value::Object(info))?;
         let kinds: BTreeSet<Kind> =
             Kind::ALL.iter().copied().filter(|k| self.has(*k) || self.objects.count(*k) > 0).collect();
         self.objects.for_each_serialize(&kinds, |object| {

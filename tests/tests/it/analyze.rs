@@ -1,0 +1,435 @@
+//! `kubectl-ai-analyze` end to end: live against the fixture cluster, from snapshots, and every
+//! documented failure with its exit code.
+
+use std::io::Read as _;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::support::{Fixture, bin, expected_lines, finding_lines, run, state};
+
+const ANALYZE: &str = "kubectl-ai-analyze";
+
+/// Every state with an `expected.txt` gives exactly those findings, live and from the files.
+#[test]
+fn every_corpus_state_gives_exactly_its_expected_findings() {
+    let mut corpora = 0;
+    for entry in std::fs::read_dir(crate::support::states()).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.join("expected.txt").exists() {
+            continue;
+        }
+        corpora += 1;
+        let expected = expected_lines(&dir);
+        let fx = Fixture::start(&dir, &[]);
+        let out = run(&mut fx.plugin(ANALYZE, &["-A", "-o", "json"]));
+        assert_eq!(out.code, if expected.is_empty() { 0 } else { 1 }, "{}: {}", dir.display(), out.stderr);
+        assert_eq!(finding_lines(&out.json()), expected, "live: {}", dir.display());
+        let offline = run(Command::new(bin(ANALYZE)).args(["--snapshot", dir.to_str().unwrap(), "-o", "json"]));
+        assert_eq!(finding_lines(&offline.json()), expected, "snapshot: {}", dir.display());
+    }
+    assert!(corpora >= 2, "the pods corpus and the demo");
+}
+
+#[test]
+fn the_report_is_versioned_and_names_its_source() {
+    let fx = Fixture::start(&state("pods"), &[]);
+    let out = run(&mut fx.plugin(ANALYZE, &["-A", "-o", "json"]));
+    let report = out.json();
+    assert_eq!(report["apiVersion"], "opsagent.dev/v1");
+    assert_eq!(report["kind"], "AnalysisReport");
+    assert_eq!(report["partial"], false);
+    assert_eq!(report["source"]["context"], "fixture");
+    assert_eq!(report["source"]["server"], fx.url.as_str());
+    assert_eq!(report["summary"]["problems"], 22);
+    assert_eq!(report["summary"]["bySeverity"], serde_json::json!({"high": 17, "medium": 4, "low": 1}));
+    for finding in report["results"].as_array().unwrap() {
+        for field in ["kind", "namespace", "name", "analyzer", "severity", "reason", "summary", "messages", "hint", "parent"] {
+            assert!(finding.get(field).is_some(), "{field} missing in {finding}");
+        }
+        assert!(!finding["hint"].as_str().unwrap().is_empty());
+    }
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+}
+
+#[test]
+fn a_snapshot_of_the_same_state_gives_the_same_findings() {
+    let fx = Fixture::start(&state("pods"), &[]);
+    let live = run(&mut fx.plugin(ANALYZE, &["-A", "-o", "json"])).json();
+    let offline =
+        run(Command::new(bin(ANALYZE)).args(["--snapshot", state("pods").to_str().unwrap(), "-o", "json"])).json();
+    assert_eq!(live["results"], offline["results"]);
+    assert!(live["results"].as_array().unwrap().len() > 20);
+}
+
+#[test]
+fn a_dump_reads_back_to_the_same_findings_with_log_tails() {
+    let fx = Fixture::start(&state("pods"), &[]);
+    let dump = fx.dir.path().join("dump.yaml");
+    let live = run(&mut fx.plugin(ANALYZE, &["-A", "-o", "json", "--dump", dump.to_str().unwrap()]));
+    assert_eq!(live.code, 1, "{}", live.stderr);
+    let text = std::fs::read_to_string(&dump).unwrap();
+    assert!(text.starts_with("---\napiVersion: opsagent.dev/v1\nkind: SnapshotInfo\n"), "{}", &text[..200]);
+    assert!(text.contains("kind: ContainerLog"));
+    assert!(text.contains("FATAL shutting down: database unavailable"), "log tail of the crashing container");
+    let back = run(Command::new(bin(ANALYZE)).args(["--snapshot", dump.to_str().unwrap(), "-o", "json"]));
+    assert_eq!(back.json()["results"], live.json()["results"]);
+    assert_eq!(back.json()["source"]["context"], "fixture", "the dump remembers where it came from");
+}
+
+#[test]
+fn secrets_never_reach_a_dump() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("dump.yaml");
+    let out = run(Command::new(bin(ANALYZE)).args([
+        "--snapshot",
+        state("secrets").join("state.yaml").to_str().unwrap(),
+        "--dump",
+        dump.to_str().unwrap(),
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = std::fs::read_to_string(&dump).unwrap();
+    for canary in ["Q0FOQVJZ", "CANARY", "YWRtaW4=", "last-applied-configuration"] {
+        assert!(!text.contains(canary), "{canary} leaked into the dump:\n{text}");
+    }
+    assert!(text.contains("opsagent.dev/secret-keys: password,token,username"), "{text}");
+}
+
+#[test]
+fn a_forbidden_kind_gives_partial_results_and_a_warning() {
+    let fx = Fixture::start(&state("pods"), &["--fault", "resource=replicasets,status=403"]);
+    let out = run(&mut fx.plugin(ANALYZE, &["-A", "-o", "json"]));
+    assert_eq!(out.code, 1, "problems are still found: {}", out.stderr);
+    assert_eq!(out.stderr.trim(), "warning: cannot list replicasets.apps at the cluster scope: forbidden");
+    let report = out.json();
+    assert_eq!(report["partial"], true);
+    assert_eq!(report["warnings"][0]["kind"], "ReplicaSet");
+    assert_eq!(report["warnings"][0]["reason"], "Forbidden");
+    let api = report["results"].as_array().unwrap().iter().find(|f| f["name"] == "api-5d4f8c7b9-x2x8k").unwrap();
+    assert_eq!(api["parent"]["kind"], "ReplicaSet", "the chain stops at what could not be read");
+    let text = run(&mut fx.plugin(ANALYZE, &["-A"]));
+    assert!(text.stdout.contains("Results are partial"), "{}", text.stdout);
+}
+
+#[test]
+fn partial_results_with_nothing_found_exit_4() {
+    let fx = Fixture::start(&state("pods"), &["--fault", "resource=events,status=403"]);
+    let out = run(&mut fx.plugin(ANALYZE, &["-n", "kube-system"]));
+    assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("warning: cannot list events in namespace \"kube-system\": forbidden"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_healthy_namespace_exits_0() {
+    let fx = Fixture::start(&state("pods"), &[]);
+    let out = run(&mut fx.plugin(ANALYZE, &["-n", "kube-system"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "No problems found in namespace kube-system.");
+}
+
+#[test]
+fn the_contexts_namespace_is_the_default() {
+    let fx = Fixture::start(&state("pods"), &["--namespace", "probes"]);
+    let report = run(&mut fx.plugin(ANALYZE, &["-o", "json"])).json();
+    assert_eq!(report["source"]["namespace"], "probes");
+    let lines = finding_lines(&report);
+    assert_eq!(lines.len(), 3);
+    assert!(lines.iter().all(|l| l.starts_with("probes/")), "{lines:?}");
+    let other = run(&mut fx.plugin(ANALYZE, &["-n", "images", "-o", "json"])).json();
+    assert_eq!(finding_lines(&other).len(), 3);
+}
+
+#[test]
+fn label_selectors_filter_pods() {
+    let fx = Fixture::start(&state("pods"), &[]);
+    let report = run(&mut fx.plugin(ANALYZE, &["-A", "-l", "app=api", "-o", "json"])).json();
+    assert_eq!(finding_lines(&report), ["crash/api-5d4f8c7b9-x2x8k CrashLoopBackOff high Deployment/api"]);
+    let offline = run(Command::new(bin(ANALYZE)).args([
+        "--snapshot",
+        state("pods").to_str().unwrap(),
+        "-l",
+        "app in (api)",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(finding_lines(&offline.json()), finding_lines(&report));
+    let bad = run(&mut fx.plugin(ANALYZE, &["-A", "-l", "app in web"]));
+    assert_eq!(bad.code, 2);
+    bad.assert_one_error_line();
+}
+
+#[test]
+fn tls_with_a_private_ca_and_a_bearer_token() {
+    let fx = Fixture::start(&state("pods"), &["--tls", "--token", "s3cr3t-token"]);
+    assert!(fx.url.starts_with("https://"));
+    let out = run(&mut fx.plugin(ANALYZE, &["-n", "images", "-o", "json"]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(finding_lines(&out.json()).len(), 3);
+
+    let kubeconfig = std::fs::read_to_string(fx.kubeconfig()).unwrap().replace("s3cr3t-token", "expired-token");
+    std::fs::write(fx.kubeconfig(), kubeconfig).unwrap();
+    let out = run(&mut fx.plugin(ANALYZE, &["-n", "images"]));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    out.assert_one_error_line();
+    assert!(out.stderr.contains("rejected the credentials (401 Unauthorized)"), "{}", out.stderr);
+    assert!(!out.stderr.contains("expired-token"), "no credential in messages");
+}
+
+#[test]
+fn a_certificate_from_an_unknown_ca_is_one_clear_error() {
+    let fx = Fixture::start(&state("pods"), &["--tls"]);
+    let other = Fixture::start(&state("secrets"), &["--tls"]);
+    let theirs = std::fs::read_to_string(other.kubeconfig()).unwrap();
+    let ca_line = |text: &str| text.lines().find(|l| l.contains("certificate-authority-data")).unwrap().to_string();
+    let ours = std::fs::read_to_string(fx.kubeconfig()).unwrap().replace(&ca_line(&ours_text(&fx)), &ca_line(&theirs));
+    std::fs::write(fx.kubeconfig(), ours).unwrap();
+    let out = run(&mut fx.plugin(ANALYZE, &["-A"]));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    out.assert_one_error_line();
+    assert!(out.stderr.contains(&format!("cannot reach the cluster at {}", fx.url)), "{}", out.stderr);
+    assert!(out.stderr.contains("certificate"), "{}", out.stderr);
+}
+
+fn ours_text(fx: &Fixture) -> String {
+    std::fs::read_to_string(fx.kubeconfig()).unwrap()
+}
+
+#[test]
+fn an_unreachable_server_is_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let kubeconfig = dir.path().join("kc");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: \"http://127.0.0.1:{port}\"}}}}]\nusers: [{{name: u, user: {{}}}}]\ncontexts: [{{name: down, context: {{cluster: c, user: u}}}}]\ncurrent-context: down\n"),
+    )
+    .unwrap();
+    let out = run(Command::new(bin(ANALYZE)).args(["-A", "--kubeconfig", kubeconfig.to_str().unwrap()]));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    out.assert_one_error_line();
+    assert!(
+        out.stderr.contains(&format!("error: cannot reach the cluster at http://127.0.0.1:{port}")),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.to_lowercase().contains("connection refused"), "{}", out.stderr);
+}
+
+#[test]
+fn kubeconfig_problems_are_one_clear_error() {
+    let fx = Fixture::start(&state("pods"), &[]);
+    let kc = fx.kubeconfig();
+    let kc = kc.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--context", "nope"], "context \"nope\" not found in"),
+        (vec!["--kubeconfig", "/nonexistent/kubeconfig"], "kubeconfig /nonexistent/kubeconfig does not exist"),
+    ];
+    for (args, want) in cases {
+        let out = run(&mut fx.plugin(ANALYZE, &args));
+        assert_eq!(out.code, 3, "{args:?}: {}", out.stderr);
+        out.assert_one_error_line();
+        assert!(out.stderr.contains(want), "{args:?}: {}", out.stderr);
+    }
+    let out = run(&mut fx.plugin(ANALYZE, &["--context", "nope"]));
+    assert!(out.stderr.contains("(available: fixture)"), "{}", out.stderr);
+
+    let garbage = fx.dir.path().join("garbage");
+    std::fs::write(&garbage, "clusters: [[[\n").unwrap();
+    let out = run(&mut fx.plugin(ANALYZE, &["--kubeconfig", garbage.to_str().unwrap()]));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    out.assert_one_error_line();
+    assert!(out.stderr.contains("invalid kubeconfig"), "{}", out.stderr);
+
+    // $KUBECONFIG lists are merged and missing files skipped, like kubectl.
+    let list = std::env::join_paths([std::path::Path::new("/nonexistent/one"), std::path::Path::new(kc)]).unwrap();
+    let out = run(fx.plugin(ANALYZE, &["-n", "kube-system"]).env("KUBECONFIG", list));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[test]
+fn no_kubeconfig_and_no_cluster_is_one_clear_error() {
+    let home = tempfile::tempdir().unwrap();
+    let out = run(Command::new(bin(ANALYZE))
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("KUBERNETES_SERVICE_PORT")
+        .env("HOME", home.path()));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    out.assert_one_error_line();
+    assert!(
+        out.stderr.contains("no kubeconfig found ($KUBECONFIG, ~/.kube/config) and no in-cluster configuration"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn usage_and_input_errors_exit_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_yaml = dir.path().join("bad.yaml");
+    std::fs::write(&bad_yaml, "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\napiVersion: v1\nkind: [oops\n")
+        .unwrap();
+    let not_utf8 = dir.path().join("latin1.yaml");
+    std::fs::write(&not_utf8, b"apiVersion: v1\nkind: Pod\nmetadata: {name: \xe9}\n").unwrap();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["--snapshot".into(), "/nonexistent.yaml".into()], "error: /nonexistent.yaml: no such file"),
+        (vec!["--snapshot".into(), bad_yaml.display().to_string()], "bad.yaml: line 6: unclosed bracket"),
+        (vec!["--snapshot".into(), not_utf8.display().to_string()], "latin1.yaml: not UTF-8 text"),
+        (vec!["--filter".into(), "nope".into()], "unknown analyzer \"nope\" (known: Pod)"),
+        (
+            vec!["--dump".into(), "-".into(), "--snapshot".into(), bad_yaml.display().to_string()],
+            "--dump needs a file name",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = run(Command::new(bin(ANALYZE)).args(&args));
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        out.assert_one_error_line();
+        assert!(out.stderr.contains(want), "{args:?}: {}", out.stderr);
+    }
+    for args in [
+        vec!["-o", "xml"],
+        vec!["-n", "a", "-A"],
+        vec!["--max-concurrency", "0"],
+        vec!["--snapshot", "x", "--context", "y"],
+    ] {
+        let out = run(Command::new(bin(ANALYZE)).args(&args));
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.starts_with("error: "), "{args:?}: {}", out.stderr);
+        assert!(!out.stderr.contains("panicked"));
+    }
+}
+
+#[test]
+fn list_filter_and_exclude_analyzers() {
+    let out = run(Command::new(bin(ANALYZE)).arg("--list-analyzers"));
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.starts_with("Pod "), "{}", out.stdout);
+    let snapshot = state("pods");
+    let with = run(Command::new(bin(ANALYZE)).args([
+        "--snapshot",
+        snapshot.to_str().unwrap(),
+        "--filter",
+        "pod",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(with.code, 1);
+    assert_eq!(with.json()["summary"]["analyzers"], serde_json::json!(["Pod"]));
+    let without = run(Command::new(bin(ANALYZE)).args(["--snapshot", snapshot.to_str().unwrap(), "--exclude", "Pod"]));
+    assert_eq!(without.code, 2, "nothing left to run");
+    without.assert_one_error_line();
+}
+
+#[test]
+fn kubectl_output_piped_in_is_a_snapshot() {
+    let fx = Fixture::start(&state("pods"), &[]);
+    let yaml = run(&mut fx.kubectl(&[
+        "get",
+        "pods,events,replicasets,deployments,statefulsets,jobs,cronjobs",
+        "-A",
+        "-o",
+        "yaml",
+    ]));
+    assert_eq!(yaml.code, 0, "{}", yaml.stderr);
+    let mut child = Command::new(bin(ANALYZE))
+        .args(["--snapshot", "-", "-o", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(yaml.stdout.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(finding_lines(&report), expected_lines(&state("pods")));
+}
+
+#[test]
+fn pagination_reads_every_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = String::new();
+    for i in 0..1234 {
+        let (waiting, ready) =
+            if i % 100 == 7 { ("{waiting: {reason: CrashLoopBackOff}}", "false") } else { ("{running: {}}", "true") };
+        state.push_str(&format!(
+            "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p-{i:04}, namespace: ns-{}, creationTimestamp: \"2026-05-01T12:00:00Z\"}}\nspec: {{containers: [{{name: c, image: \"x:1\"}}]}}\nstatus: {{phase: Running, containerStatuses: [{{name: c, image: \"x:1\", imageID: \"\", ready: {ready}, restartCount: 3, state: {waiting}}}]}}\n",
+            i % 7
+        ));
+    }
+    let path = dir.path().join("many.yaml");
+    std::fs::write(&path, state).unwrap();
+    let fx = Fixture::start(&path, &[]);
+    let out = run(&mut fx.plugin(ANALYZE, &["-A", "-o", "json", "--max-concurrency", "1"]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.json()["results"].as_array().unwrap().len(), 13, "pods 7, 107, …, 1207 crash");
+    let lists: Vec<_> = std::fs::read_to_string(fx.dir.path().join("record.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(lists.is_empty(), "analyze never mutates: {lists:?}");
+}
+
+#[test]
+fn text_and_markdown_reports() {
+    // Relative paths: the reports name the snapshot, and the checkout lives elsewhere in CI.
+    let analyze = |args: &[&str]| {
+        let mut cmd = Command::new(bin(ANALYZE));
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(["--snapshot", "states/pods"]).args(args);
+        run(&mut cmd)
+    };
+    let text = analyze(&["-n", "crash"]);
+    assert_eq!(text.code, 1);
+    assert!(!text.stdout.contains('\x1b'), "no colors when piped");
+    insta::assert_snapshot!("analyze_text_crash", text.stdout);
+    let md = analyze(&["-n", "sched", "-o", "markdown"]);
+    insta::assert_snapshot!("analyze_markdown_sched", md.stdout);
+    let yaml = analyze(&["-n", "probes", "-o", "yaml"]);
+    let parsed = opsagent::snapshot::parse_documents(&yaml.stdout).unwrap();
+    assert_eq!(parsed[0].value["results"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn colors_follow_the_terminal_and_no_color() {
+    let snapshot = state("pods");
+    let args = ["--snapshot", snapshot.to_str().unwrap(), "-n", "crash"];
+    let forced = run(Command::new(bin(ANALYZE)).args(args).env("CLICOLOR_FORCE", "1").env_remove("NO_COLOR"));
+    assert!(forced.stdout.contains("\x1b["), "forced colors");
+    let flag = run(Command::new(bin(ANALYZE)).args(args).arg("--no-color").env("CLICOLOR_FORCE", "1"));
+    assert!(!flag.stdout.contains('\x1b'), "--no-color wins");
+    let env = run(Command::new(bin(ANALYZE)).args(args).env("NO_COLOR", "1"));
+    assert!(!env.stdout.contains('\x1b'));
+}
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let snapshot = state("pods");
+    let mut child = Command::new(bin(ANALYZE))
+        .args(["--snapshot", snapshot.to_str().unwrap(), "-o", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[test]
+fn verbose_logs_go_to_stderr() {
+    let fx = Fixture::start(&state("pods"), &[]);
+    let out = run(&mut fx.plugin(ANALYZE, &["-n", "kube-system", "-vv"]));
+    assert_eq!(out.code, 0);
+    assert!(out.stderr.contains("listed"), "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "No problems found in namespace kube-system.");
+}

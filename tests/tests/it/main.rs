@@ -1,0 +1,9 @@
+//! Integration tests: the real binaries against the fixture cluster, and the real kubectl against
+//! the fixture cluster. One test binary for the whole crate (links once).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod analyze;
+mod kubectl;
+mod plugins;
+mod support;

@@ -1,0 +1,181 @@
+//! Test support: a running fixture cluster, and commands for the real kubectl and our binaries.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use assert_cmd::cargo::CommandCargoExt as _;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// The directory of the test states.
+pub fn states() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("states")
+}
+
+pub fn state(name: &str) -> PathBuf {
+    states().join(name)
+}
+
+/// A workspace binary beside kube-fixture (the Makefile builds them all before the tests run).
+pub fn bin(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_kube-fixture")).parent().expect("target dir").to_path_buf();
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace` (make test does) before the tests",
+        path.display()
+    );
+    path
+}
+
+/// A running kube-fixture with its own kubeconfig, kubectl cache and record file.
+pub struct Fixture {
+    child: Child,
+    pub dir: TempDir,
+    pub url: String,
+}
+
+impl Fixture {
+    /// Serves `state` with `--rebase-time` and the extra flags.
+    pub fn start(state: &Path, extra: &[&str]) -> Fixture {
+        Self::start_named(state, "fixture", extra)
+    }
+
+    pub fn start_named(state: &Path, context: &str, extra: &[&str]) -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut cmd = Command::cargo_bin("kube-fixture").expect("kube-fixture binary");
+        cmd.arg(state)
+            .arg("--rebase-time")
+            .arg("--context")
+            .arg(context)
+            .arg("--kubeconfig")
+            .arg(dir.path().join("kubeconfig"))
+            .arg("--record")
+            .arg(dir.path().join("record.jsonl"))
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("start kube-fixture");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read ready line");
+        let url = line
+            .trim()
+            .strip_prefix("ready ")
+            .unwrap_or_else(|| panic!("kube-fixture did not start: {line:?}"))
+            .to_string();
+        Fixture { child, dir, url }
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    /// The real kubectl, isolated from the user's config and discovery cache.
+    pub fn kubectl(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("kubectl");
+        cmd.args(args).envs(self.env()).env("PATH", path_with_bins());
+        cmd
+    }
+
+    /// One of our plugins, pointed at this fixture through `KUBECONFIG`.
+    pub fn plugin(&self, name: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin(name));
+        cmd.args(args).envs(self.env()).env_remove("NO_COLOR");
+        cmd
+    }
+
+    fn env(&self) -> Vec<(&'static str, PathBuf)> {
+        vec![
+            ("KUBECONFIG", self.kubeconfig()),
+            ("KUBECACHEDIR", self.dir.path().join("cache")),
+            ("HOME", self.dir.path().to_path_buf()),
+        ]
+    }
+
+    /// Mutating requests the fixture received, in order.
+    pub fn recorded(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(self.dir.path().join("record.jsonl")).unwrap_or_default();
+        text.lines().map(|l| serde_json::from_str(l).expect("record line")).collect()
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// PATH with our binaries first, so `kubectl ai analyze` finds the plugin.
+pub fn path_with_bins() -> std::ffi::OsString {
+    let dir = bin("kubectl-ai-analyze").parent().expect("bin dir").to_path_buf();
+    let mut paths = vec![dir];
+    paths.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    std::env::join_paths(paths).expect("PATH")
+}
+
+/// Output of a finished command.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    let out = cmd.stdin(Stdio::null()).output().expect("run command");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+    }
+
+    /// Asserts one clean error line: no panic, no backtrace.
+    pub fn assert_one_error_line(&self) {
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "expected one stderr line, got: {}", self.stderr);
+        assert!(lines[0].starts_with("error: "), "{}", self.stderr);
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+    }
+}
+
+/// `namespace/name reason severity parent` lines of a JSON report, sorted.
+pub fn finding_lines(report: &Value) -> Vec<String> {
+    let mut lines: Vec<String> = report["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|f| {
+            let parent = match &f["parent"] {
+                Value::Null => "-".to_string(),
+                p => format!("{}/{}", p["kind"].as_str().unwrap_or_default(), p["name"].as_str().unwrap_or_default()),
+            };
+            format!(
+                "{}/{} {} {} {parent}",
+                f["namespace"].as_str().unwrap_or("-"),
+                f["name"].as_str().unwrap_or_default(),
+                f["reason"].as_str().unwrap_or_default(),
+                f["severity"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// The expected findings of a corpus state (`expected.txt`).
+pub fn expected_lines(state: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(state.join("expected.txt")).expect("expected.txt");
+    let mut lines: Vec<String> =
+        text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string).collect();
+    lines.sort();
+    lines
+}
