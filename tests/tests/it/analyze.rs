@@ -44,7 +44,9 @@ fn the_report_is_versioned_and_names_its_source() {
     assert_eq!(report["summary"]["problems"], 22);
     assert_eq!(report["summary"]["bySeverity"], serde_json::json!({"high": 17, "medium": 4, "low": 1}));
     for finding in report["results"].as_array().unwrap() {
-        for field in ["kind", "namespace", "name", "analyzer", "severity", "reason", "summary", "messages", "hint", "parent"] {
+        for field in
+            ["kind", "namespace", "name", "analyzer", "severity", "reason", "summary", "messages", "hint", "parent"]
+        {
             assert!(finding.get(field).is_some(), "{field} missing in {finding}");
         }
         assert!(!finding["hint"].as_str().unwrap().is_empty());
