@@ -8,8 +8,13 @@ bin=${BIN_DIR:-$root/target/debug}
 work=$(mktemp -d)
 fixture_pid=
 cleanup() {
-    [ -n "$fixture_pid" ] && kill "$fixture_pid" 2>/dev/null && wait "$fixture_pid" 2>/dev/null
+    local status=$?
+    if [ -n "$fixture_pid" ]; then
+        kill "$fixture_pid" 2>/dev/null || true
+        wait "$fixture_pid" 2>/dev/null || true
+    fi
     rm -rf "$work"
+    exit "$status"
 }
 trap cleanup EXIT
 

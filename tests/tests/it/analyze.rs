@@ -114,6 +114,18 @@ fn a_forbidden_kind_gives_partial_results_and_a_warning() {
 }
 
 #[test]
+fn a_group_the_server_lacks_is_skipped_with_a_warning() {
+    let fx = Fixture::start(&state("pods"), &["--fault", "path=/apis/batch/v1/cronjobs,status=404"]);
+    let out = run(&mut fx.plugin(ANALYZE, &["-A", "-o", "json"]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.stderr.trim(), "warning: the server does not serve cronjobs.batch (batch/v1)");
+    let report = out.json();
+    assert_eq!(report["warnings"][0]["reason"], "NotFound");
+    let import = report["results"].as_array().unwrap().iter().find(|f| f["name"] == "import-29100720-q8z2x").unwrap();
+    assert_eq!(import["parent"]["kind"], "CronJob", "the chain still names the owner from the Job's reference");
+}
+
+#[test]
 fn partial_results_with_nothing_found_exit_4() {
     let fx = Fixture::start(&state("pods"), &["--fault", "resource=events,status=403"]);
     let out = run(&mut fx.plugin(ANALYZE, &["-n", "kube-system"]));
