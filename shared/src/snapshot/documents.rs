@@ -171,6 +171,22 @@ fn push_object(value: Value, line: usize, out: &mut Vec<Document>) -> Result<(),
     Ok(())
 }
 
+/// The newest RFC 3339 timestamp (`…Z`) anywhere in an object.
+pub fn newest_timestamp(value: &Value) -> Option<jiff::Timestamp> {
+    match value {
+        Value::String(s) if looks_like_timestamp(s) => s.parse().ok(),
+        Value::Array(items) => items.iter().filter_map(newest_timestamp).max(),
+        Value::Object(map) => map.values().filter_map(newest_timestamp).max(),
+        _ => None,
+    }
+}
+
+/// Whether a string has the shape of a Kubernetes timestamp (`2026-05-01T12:00:00Z`, fractions allowed).
+pub fn looks_like_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    (20..=35).contains(&b.len()) && b[0].is_ascii_digit() && b[4] == b'-' && b[10] == b'T' && s.ends_with('Z')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use std::path::Path;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use super::{ContainerLog, EXTENSION_API_VERSION, Kind, Snapshot, SnapshotInfo, parse_documents};
+use super::{ContainerLog, EXTENSION_API_VERSION, Kind, Snapshot, SnapshotInfo, newest_timestamp, parse_documents};
 use crate::error::Error;
 
 impl Snapshot {
@@ -24,14 +24,6 @@ impl Snapshot {
 
     fn from_dir(dir: &Path) -> Result<Snapshot, Error> {
         let name = dir.display().to_string();
-        let listing = |d: &Path| -> Result<Vec<std::path::PathBuf>, Error> {
-            let mut entries: Vec<_> = std::fs::read_dir(d)
-                .map_err(|e| Error::input(d.display(), io_reason(&e)))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .collect();
-            entries.sort();
-            Ok(entries)
-        };
         let mut text = String::new();
         for file in listing(dir)? {
             let is_state = file.extension().is_some_and(|x| x == "yaml" || x == "yml" || x == "json");
@@ -49,32 +41,47 @@ impl Snapshot {
         let mut snapshot = Snapshot::from_text(&name, &text)?;
         let logs = dir.join("logs");
         if logs.is_dir() {
-            for ns in listing(&logs)? {
-                for pod in listing(&ns)? {
-                    for file in listing(&pod)? {
-                        let Some(stem) = file.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".log"))
-                        else {
-                            continue;
-                        };
-                        let (container, previous) = match stem.strip_suffix(".previous") {
-                            Some(c) => (c, true),
-                            None => (stem, false),
-                        };
-                        let file_name =
-                            |p: &Path| p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-                        snapshot.logs.push(ContainerLog {
-                            namespace: file_name(&ns),
-                            pod: file_name(&pod),
-                            container: container.to_string(),
-                            previous,
-                            text: read_text(&file)?,
-                        });
-                    }
-                }
-            }
+            snapshot.logs.extend(read_log_dir(&logs)?);
         }
         Ok(snapshot)
     }
+}
+
+/// Reads container logs laid out as `<namespace>/<pod>/<container>.log` (the current instance) and
+/// `<container>.previous.log` (the previous one).
+pub fn read_log_dir(dir: &Path) -> Result<Vec<ContainerLog>, Error> {
+    let file_name = |p: &Path| p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+    let mut logs = Vec::new();
+    for ns in listing(dir)? {
+        for pod in listing(&ns)? {
+            for file in listing(&pod)? {
+                let name = file_name(&file);
+                let Some(stem) = name.strip_suffix(".log") else { continue };
+                let (container, previous) = match stem.strip_suffix(".previous") {
+                    Some(c) => (c, true),
+                    None => (stem, false),
+                };
+                logs.push(ContainerLog {
+                    namespace: file_name(&ns),
+                    pod: file_name(&pod),
+                    container: container.to_string(),
+                    previous,
+                    text: read_text(&file)?,
+                });
+            }
+        }
+    }
+    Ok(logs)
+}
+
+/// The entries of a directory, sorted.
+fn listing(dir: &Path) -> Result<Vec<std::path::PathBuf>, Error> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| Error::input(dir.display(), io_reason(&e)))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    Ok(entries)
 }
 
 /// Reads a whole file (or stdin for `-`) as UTF-8 text.
@@ -108,7 +115,7 @@ impl Snapshot {
             if api_version == EXTENSION_API_VERSION {
                 match kind_name.as_str() {
                     "SnapshotInfo" => info = Some(serde_json::from_value(strip_type(doc.value)).map_err(|e| at(&e))?),
-                    "ContainerLog" => snapshot.logs.push(container_log(&doc.value).map_err(|e| at(&e))?),
+                    "ContainerLog" => snapshot.logs.push(ContainerLog::from_document(&doc.value).map_err(|e| at(&e))?),
                     _ => *snapshot.skipped.entry(format!("{api_version}/{kind_name}")).or_default() += 1,
                 }
                 continue;
@@ -163,32 +170,6 @@ fn strip_type(mut value: Value) -> Value {
         map.remove("kind");
     }
     value
-}
-
-fn container_log(value: &Value) -> Result<ContainerLog, String> {
-    let field = |v: &Value, what: &str| v.as_str().map(str::to_string).ok_or_else(|| format!("missing {what}"));
-    Ok(ContainerLog {
-        namespace: field(&value["metadata"]["namespace"], "metadata.namespace")?,
-        pod: field(&value["metadata"]["name"], "metadata.name")?,
-        container: field(&value["container"], "container")?,
-        previous: value["previous"].as_bool().unwrap_or(false),
-        text: field(&value["log"], "log")?,
-    })
-}
-
-/// The newest RFC 3339 timestamp anywhere in an object.
-fn newest_timestamp(value: &Value) -> Option<Timestamp> {
-    match value {
-        Value::String(s) if looks_like_timestamp(s) => s.parse().ok(),
-        Value::Array(items) => items.iter().filter_map(newest_timestamp).max(),
-        Value::Object(map) => map.values().filter_map(newest_timestamp).max(),
-        _ => None,
-    }
-}
-
-fn looks_like_timestamp(s: &str) -> bool {
-    let b = s.as_bytes();
-    (20..=35).contains(&b.len()) && b[0].is_ascii_digit() && b[4] == b'-' && b[10] == b'T' && s.ends_with('Z')
 }
 
 #[cfg(test)]

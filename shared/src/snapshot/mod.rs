@@ -20,9 +20,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub use documents::{Document, ParseError, parse_documents};
+pub use documents::{Document, ParseError, looks_like_timestamp, newest_timestamp, parse_documents};
 pub use fetch::FetchPlan;
 pub use kinds::{Kind, Objects};
+pub use load::read_log_dir;
 
 use crate::cluster::Scope;
 use crate::selector::LabelSelector;
@@ -89,6 +90,21 @@ pub struct ContainerLog {
     /// The previous (terminated) instance rather than the current one.
     pub previous: bool,
     pub text: String,
+}
+
+impl ContainerLog {
+    /// Reads a `ContainerLog` extension document.
+    pub fn from_document(value: &serde_json::Value) -> Result<ContainerLog, String> {
+        let field =
+            |v: &serde_json::Value, what: &str| v.as_str().map(str::to_string).ok_or_else(|| format!("missing {what}"));
+        Ok(ContainerLog {
+            namespace: field(&value["metadata"]["namespace"], "metadata.namespace")?,
+            pod: field(&value["metadata"]["name"], "metadata.name")?,
+            container: field(&value["container"], "container")?,
+            previous: value["previous"].as_bool().unwrap_or(false),
+            text: field(&value["log"], "log")?,
+        })
+    }
 }
 
 impl Snapshot {
