@@ -11,9 +11,12 @@ use crate::snapshot::{Snapshot, Warning};
 pub const REPORT_API_VERSION: &str = "opsagent.dev/v1";
 
 /// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    #[default]
     Info,
     Low,
     Medium,
@@ -52,7 +55,7 @@ impl std::fmt::Display for ObjectRef {
 }
 
 /// One problem found by an analyzer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
     /// The kubeconfig context, when several clusters are analyzed at once.
@@ -77,9 +80,84 @@ pub struct Finding {
     /// The owner chain, nearest first (ReplicaSet, then Deployment).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub owners: Vec<ObjectRef>,
+    /// The pods of a finding that groups identical failures of one owner's pods.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pods: Vec<String>,
+    /// Log lines that look like errors (the Log analyzer), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<String>,
+    /// A consequence of another problem (a Deployment short of replicas because its pods crash): merged
+    /// into the finding of its cause when there is one, so a problem is reported once.
+    #[serde(skip)]
+    pub symptom: bool,
+    /// For a symptom: other objects (a Service's pods) whose findings would explain it.
+    #[serde(skip)]
+    pub causes: Vec<ObjectRef>,
 }
 
 impl Finding {
+    /// A finding on an object, to be completed with messages, a hint and owners.
+    pub fn on(
+        analyzer: &str,
+        kind: &str,
+        meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+        severity: Severity,
+        reason: impl Into<String>,
+        summary: impl Into<String>,
+    ) -> Finding {
+        Finding {
+            analyzer: analyzer.to_string(),
+            kind: kind.to_string(),
+            namespace: meta.namespace.clone(),
+            name: meta.name.clone().unwrap_or_default(),
+            severity,
+            reason: reason.into(),
+            summary: summary.into(),
+            ..Finding::default()
+        }
+    }
+
+    pub fn messages(mut self, messages: impl IntoIterator<Item = String>) -> Finding {
+        for m in messages {
+            if !m.is_empty() && !self.messages.contains(&m) {
+                self.messages.push(m);
+            }
+        }
+        self
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Finding {
+        self.hint = hint.into();
+        self
+    }
+
+    /// Sets the owner chain (nearest first); the parent is its last element.
+    pub fn owned_by(mut self, owners: Vec<ObjectRef>) -> Finding {
+        self.parent = owners.last().cloned();
+        self.owners = owners;
+        self
+    }
+
+    pub fn symptom(mut self) -> Finding {
+        self.symptom = true;
+        self
+    }
+
+    /// A symptom that findings on these objects would explain.
+    pub fn caused_by(mut self, causes: Vec<ObjectRef>) -> Finding {
+        self.symptom = true;
+        self.causes = causes;
+        self
+    }
+
+    /// Whether this finding is about `object`: the object itself, one of its pods (a grouped
+    /// finding), or something it owns.
+    pub fn concerns(&self, object: &ObjectRef) -> bool {
+        self.object() == *object
+            || self.owners.contains(object)
+            || (object.kind == "Pod" && object.namespace == self.namespace && self.pods.contains(&object.name))
+    }
+
     pub fn object(&self) -> ObjectRef {
         ObjectRef { kind: self.kind.clone(), namespace: self.namespace.clone(), name: self.name.clone() }
     }

@@ -63,6 +63,14 @@ impl LabelSelector {
         self.requirements.is_empty()
     }
 
+    /// One `key=value` requirement, when there is one: a narrow index key for candidates.
+    pub fn equality(&self) -> Option<(&str, &str)> {
+        self.requirements.iter().find_map(|r| match r {
+            Requirement::Equals(k, v) => Some((k.as_str(), v.as_str())),
+            _ => None,
+        })
+    }
+
     pub fn matches(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
         let get = |k: &str| labels.and_then(|l| l.get(k));
         self.requirements.iter().all(|r| match r {

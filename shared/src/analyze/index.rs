@@ -6,10 +6,15 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{Event, ReplicationController};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Endpoints, Event, Node, PersistentVolumeClaim, Pod, ReplicationController, Secret, Service,
+};
+use k8s_openapi::api::networking::v1::IngressClass;
+use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
 use crate::findings::ObjectRef;
+use crate::selector::LabelSelector;
 use crate::snapshot::Snapshot;
 
 /// A controller that can own pods (or other controllers).
@@ -68,11 +73,47 @@ pub struct OwnerLink<'a> {
     pub object: Option<Owner<'a>>,
 }
 
+type NsName<'a> = (&'a str, &'a str);
+
 /// Per-run lookups over a snapshot.
 pub struct Index<'a> {
     events: HashMap<(&'a str, &'a str, &'a str), Vec<&'a Event>>,
     by_uid: HashMap<&'a str, Owner<'a>>,
     by_name: HashMap<(&'static str, &'a str, &'a str), Owner<'a>>,
+    /// Pods and controllers by the uid of their controlling owner.
+    pods_by_owner: HashMap<&'a str, Vec<&'a Pod>>,
+    children: HashMap<&'a str, Vec<Owner<'a>>>,
+    pods_by_ns: HashMap<&'a str, Vec<&'a Pod>>,
+    pods_by_label: HashMap<(&'a str, &'a str, &'a str), Vec<&'a Pod>>,
+    pub services: HashMap<NsName<'a>, &'a Service>,
+    pub endpoints: HashMap<NsName<'a>, &'a Endpoints>,
+    pub config_maps: HashMap<NsName<'a>, &'a ConfigMap>,
+    pub secrets: HashMap<NsName<'a>, &'a Secret>,
+    pub claims: HashMap<NsName<'a>, &'a PersistentVolumeClaim>,
+    pub storage_classes: HashMap<&'a str, &'a StorageClass>,
+    pub ingress_classes: HashMap<&'a str, &'a IngressClass>,
+    pub nodes: HashMap<&'a str, &'a Node>,
+}
+
+/// Namespaced objects by (namespace, name).
+fn by_ns_name<T: k8s_openapi::Metadata<Ty = ObjectMeta>>(items: &[T]) -> HashMap<NsName<'_>, &T> {
+    items
+        .iter()
+        .map(|o| {
+            let m = o.metadata();
+            ((m.namespace.as_deref().unwrap_or(""), m.name.as_deref().unwrap_or("")), o)
+        })
+        .collect()
+}
+
+/// Cluster-scoped objects by name.
+fn by_cluster_name<T: k8s_openapi::Metadata<Ty = ObjectMeta>>(items: &[T]) -> HashMap<&str, &T> {
+    items.iter().map(|o| (o.metadata().name.as_deref().unwrap_or(""), o)).collect()
+}
+
+/// The uid of the controlling owner.
+fn controller_uid(meta: &ObjectMeta) -> Option<&str> {
+    controller_of(meta.owner_references.as_deref().unwrap_or_default()).map(|r| r.uid.as_str())
 }
 
 impl<'a> Index<'a> {
@@ -101,17 +142,100 @@ impl<'a> Index<'a> {
             .chain(o.replication_controllers.iter().map(Owner::ReplicationController));
         let mut by_uid = HashMap::new();
         let mut by_name = HashMap::new();
+        let mut children: HashMap<&str, Vec<Owner<'_>>> = HashMap::new();
         for owner in owners {
             let meta = owner.meta();
             if let Some(uid) = meta.uid.as_deref() {
                 by_uid.insert(uid, owner);
+            }
+            if let Some(parent) = controller_uid(meta) {
+                children.entry(parent).or_default().push(owner);
             }
             by_name.insert(
                 (owner.kind(), meta.namespace.as_deref().unwrap_or(""), meta.name.as_deref().unwrap_or("")),
                 owner,
             );
         }
-        Index { events, by_uid, by_name }
+        let mut pods_by_owner: HashMap<&str, Vec<&Pod>> = HashMap::new();
+        let mut pods_by_ns: HashMap<&str, Vec<&Pod>> = HashMap::new();
+        let mut pods_by_label: HashMap<(&str, &str, &str), Vec<&Pod>> = HashMap::new();
+        for pod in &o.pods {
+            let ns = pod.metadata.namespace.as_deref().unwrap_or("");
+            pods_by_ns.entry(ns).or_default().push(pod);
+            for (k, v) in pod.metadata.labels.iter().flatten() {
+                pods_by_label.entry((ns, k.as_str(), v.as_str())).or_default().push(pod);
+            }
+            if let Some(owner) = controller_uid(&pod.metadata) {
+                pods_by_owner.entry(owner).or_default().push(pod);
+            }
+        }
+        Index {
+            events,
+            by_uid,
+            by_name,
+            pods_by_owner,
+            children,
+            pods_by_ns,
+            pods_by_label,
+            services: by_ns_name(&o.services),
+            endpoints: by_ns_name(&o.endpoints),
+            config_maps: by_ns_name(&o.config_maps),
+            secrets: by_ns_name(&o.secrets),
+            claims: by_ns_name(&o.persistent_volume_claims),
+            storage_classes: by_cluster_name(&o.storage_classes),
+            ingress_classes: by_cluster_name(&o.ingress_classes),
+            nodes: by_cluster_name(&o.nodes),
+        }
+    }
+
+    /// A controller by kind, namespace and name.
+    pub fn controller(&self, kind: &str, namespace: &str, name: &str) -> Option<Owner<'a>> {
+        let kind = KINDS.iter().find(|k| **k == kind)?;
+        self.by_name.get(&(*kind, namespace, name)).copied()
+    }
+
+    /// The pods a controller owns directly (a ReplicaSet's, a StatefulSet's, a Job's).
+    pub fn pods_of(&self, owner: &ObjectMeta) -> &[&'a Pod] {
+        owner.uid.as_deref().and_then(|uid| self.pods_by_owner.get(uid)).map_or(&[], Vec::as_slice)
+    }
+
+    /// The controllers a controller owns directly (a Deployment's ReplicaSets, a CronJob's Jobs).
+    pub fn children_of(&self, owner: &ObjectMeta) -> &[Owner<'a>] {
+        owner.uid.as_deref().and_then(|uid| self.children.get(uid)).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether a Job is its CronJob's newest run (a Job without a CronJob always is). An older run
+    /// that failed is history once a newer one exists.
+    pub fn is_latest_run(&self, job: &Job) -> bool {
+        let Some(Owner::CronJob(cron)) = controller_of(job.metadata.owner_references.as_deref().unwrap_or_default())
+            .and_then(|r| self.owner(job.metadata.namespace.as_deref().unwrap_or(""), r))
+        else {
+            return true;
+        };
+        let created = |j: &Job| j.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        let newest = self
+            .children_of(&cron.metadata)
+            .iter()
+            .filter_map(|o| match o {
+                Owner::Job(j) => created(j),
+                _ => None,
+            })
+            .max();
+        newest.is_none_or(|n| created(job).is_some_and(|c| c >= n))
+    }
+
+    /// The pods of a namespace.
+    pub fn pods_in(&self, namespace: &str) -> &[&'a Pod] {
+        self.pods_by_ns.get(namespace).map_or(&[], Vec::as_slice)
+    }
+
+    /// The pods of a namespace that a selector matches; an equality requirement narrows the candidates.
+    pub fn pods_matching(&self, namespace: &str, selector: &LabelSelector) -> Vec<&'a Pod> {
+        let candidates = match selector.equality() {
+            Some((k, v)) => self.pods_by_label.get(&(namespace, k, v)).map_or(&[][..], Vec::as_slice),
+            None => self.pods_in(namespace),
+        };
+        candidates.iter().copied().filter(|p| selector.matches(p.metadata.labels.as_ref())).collect()
     }
 
     /// Events about an object, newest first. Events of an earlier object of the same name (another

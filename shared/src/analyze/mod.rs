@@ -1,16 +1,34 @@
 //! Rule-based analyzers: they read a [`Snapshot`] and report [`Finding`]s, with no model involved.
+//!
+//! Each analyzer reports on one kind (its subject) and reads others as evidence; a live run fetches
+//! exactly what the selected analyzers read. After they run, [`group`] makes each problem appear
+//! once: identical failures of one owner's pods become one finding on the owner, and symptoms (a
+//! Deployment short of replicas) are merged into the finding of their cause (its crashing pods).
 
+mod autoscaling;
+mod events;
+mod group;
 mod index;
+mod jobs;
+mod network;
+mod node;
 pub mod pod;
+mod quota;
+mod references;
+mod storage;
+mod webhooks;
+mod workloads;
 
 use std::collections::BTreeSet;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-pub use index::{Index, Owner, OwnerLink};
+pub use index::{Index, Owner, OwnerLink, event_time};
 
+use crate::cluster::Scope;
 use crate::error::Error;
-use crate::findings::Finding;
+use crate::findings::{Finding, ObjectRef, Severity};
 use crate::snapshot::{Kind, Snapshot};
 
 /// What an analyzer sees.
@@ -19,6 +37,33 @@ pub struct Context<'a> {
     pub index: Index<'a>,
     /// The moment the snapshot describes; ages are measured from it.
     pub now: Timestamp,
+    /// The Log analyzer is on: Pod findings carry error lines of their containers' logs.
+    pub log_evidence: bool,
+}
+
+impl Context<'_> {
+    /// How long ago `t` was, as of the snapshot.
+    pub fn age(&self, t: Timestamp) -> SignedDuration {
+        self.now.duration_since(t)
+    }
+
+    /// Warning events about an object, newest first, with their distinct messages.
+    pub fn warning_messages(&self, kind: &str, meta: &ObjectMeta, reasons: &[&str]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for e in self.index.events(kind, meta) {
+            let wanted = e.type_.as_deref() == Some("Warning")
+                && (reasons.is_empty() || e.reason.as_deref().is_some_and(|r| reasons.contains(&r)));
+            if let Some(m) = e.message.as_ref().filter(|m| wanted && !out.contains(m)) {
+                out.push(m.trim().to_string());
+            }
+        }
+        out
+    }
+
+    /// The owner chain of an object, as references.
+    pub fn owners(&self, meta: &ObjectMeta) -> Vec<ObjectRef> {
+        self.index.owner_chain(meta).into_iter().map(|l| l.reference).collect()
+    }
 }
 
 /// One analyzer of the catalog.
@@ -29,8 +74,13 @@ pub trait Analyzer: Sync {
     fn description(&self) -> &'static str;
     /// The kind it reports on; the analyzer is skipped when the snapshot lacks it.
     fn subject(&self) -> Kind;
-    /// Other kinds it reads for context (events, owners…).
+    /// Other kinds it reads (events, owners…). Kinds it only uses when present (Secrets) are not here.
     fn evidence(&self) -> &'static [Kind];
+    /// In the default set. Analyzers that need extra permissions (reading Secrets) or add cost (logs)
+    /// run only when asked for with `--filter`.
+    fn default_enabled(&self) -> bool {
+        true
+    }
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>);
 }
 
@@ -41,9 +91,34 @@ impl std::fmt::Debug for dyn Analyzer {
 }
 
 /// The catalog, in reporting order.
-pub static ANALYZERS: &[&dyn Analyzer] = &[&pod::PodAnalyzer];
+pub static ANALYZERS: &[&dyn Analyzer] = &[
+    &pod::PodAnalyzer,
+    &workloads::DeploymentAnalyzer,
+    &workloads::ReplicaSetAnalyzer,
+    &workloads::StatefulSetAnalyzer,
+    &workloads::DaemonSetAnalyzer,
+    &jobs::JobAnalyzer,
+    &jobs::CronJobAnalyzer,
+    &network::ServiceAnalyzer,
+    &network::IngressAnalyzer,
+    &network::NetworkPolicyAnalyzer,
+    &storage::ClaimAnalyzer,
+    &storage::VolumeAnalyzer,
+    &storage::StorageClassAnalyzer,
+    &node::NodeAnalyzer,
+    &autoscaling::HpaAnalyzer,
+    &autoscaling::PdbAnalyzer,
+    &webhooks::ValidatingWebhookAnalyzer,
+    &webhooks::MutatingWebhookAnalyzer,
+    &references::ConfigMapAnalyzer,
+    &references::SecretAnalyzer,
+    &quota::QuotaAnalyzer,
+    &events::EventsAnalyzer,
+    &pod::LogAnalyzer,
+];
 
-/// Chooses analyzers by `--filter` (allow-list) and `--exclude` (deny-list), case-insensitively.
+/// Chooses analyzers: the default set, or the `--filter` allow-list; minus the `--exclude` deny-list.
+/// Names are case-insensitive.
 pub fn select(filter: &[String], exclude: &[String]) -> Result<Vec<&'static dyn Analyzer>, Error> {
     let known = || ANALYZERS.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ");
     for name in filter.iter().chain(exclude) {
@@ -54,7 +129,10 @@ pub fn select(filter: &[String], exclude: &[String]) -> Result<Vec<&'static dyn 
     let picked: Vec<&'static dyn Analyzer> = ANALYZERS
         .iter()
         .copied()
-        .filter(|a| filter.is_empty() || filter.iter().any(|f| a.name().eq_ignore_ascii_case(f)))
+        .filter(|a| match filter.is_empty() {
+            true => a.default_enabled(),
+            false => filter.iter().any(|f| a.name().eq_ignore_ascii_case(f)),
+        })
         .filter(|a| !exclude.iter().any(|x| a.name().eq_ignore_ascii_case(x)))
         .collect();
     if picked.is_empty() {
@@ -63,16 +141,33 @@ pub fn select(filter: &[String], exclude: &[String]) -> Result<Vec<&'static dyn 
     Ok(picked)
 }
 
+/// The analyzers that apply to a scope: cluster-scoped subjects (nodes, volumes, webhooks…) only
+/// when all namespaces are analyzed, so that `-n shop` reports what concerns that namespace.
+pub fn for_scope<'a>(analyzers: &[&'a dyn Analyzer], scope: &Scope) -> Vec<&'a dyn Analyzer> {
+    analyzers.iter().copied().filter(|a| *scope == Scope::All || a.subject().namespaced()).collect()
+}
+
 /// The kinds the analyzers read, to fetch from a live cluster.
 pub fn kinds_needed(analyzers: &[&dyn Analyzer]) -> BTreeSet<Kind> {
     analyzers.iter().flat_map(|a| std::iter::once(a.subject()).chain(a.evidence().iter().copied())).collect()
 }
 
-/// Runs the analyzers over the snapshot. Findings come out in a stable order: namespace, then
-/// severity (worst first), kind, name.
+/// Whether the analyzers want log tails (the Log analyzer).
+pub fn wants_logs(analyzers: &[&dyn Analyzer]) -> bool {
+    analyzers.iter().any(|a| a.name() == pod::LogAnalyzer.name())
+}
+
+/// Runs the analyzers over the snapshot, makes each problem appear once, and sorts the findings:
+/// namespace, then severity (worst first), kind, name.
 pub fn run(snapshot: &Snapshot, analyzers: &[&dyn Analyzer]) -> Vec<Finding> {
-    let cx = Context { snapshot, index: Index::new(snapshot), now: snapshot.info.captured_at };
+    let cx = Context {
+        snapshot,
+        index: Index::new(snapshot),
+        now: snapshot.info.captured_at,
+        log_evidence: wants_logs(analyzers),
+    };
     let mut out = Vec::new();
+    let mut events = false;
     for analyzer in analyzers {
         if !snapshot.has(analyzer.subject()) {
             tracing::info!(
@@ -82,10 +177,20 @@ pub fn run(snapshot: &Snapshot, analyzers: &[&dyn Analyzer]) -> Vec<Finding> {
             );
             continue;
         }
+        if analyzer.name() == events::EventsAnalyzer.name() {
+            events = true; // runs last: it reports what nothing else explains
+            continue;
+        }
         analyzer.analyze(&cx, &mut out);
     }
+    let mut out = group::consolidate(&cx, out);
+    if events {
+        let unexplained = events::unexplained(&cx, &out);
+        out.extend(unexplained);
+    }
     out.sort_by(|a, b| {
-        (&a.namespace, std::cmp::Reverse(a.severity), &a.kind, &a.name, &a.reason).cmp(&(
+        (&a.cluster, &a.namespace, std::cmp::Reverse(a.severity), &a.kind, &a.name, &a.reason).cmp(&(
+            &b.cluster,
             &b.namespace,
             std::cmp::Reverse(b.severity),
             &b.kind,
@@ -96,16 +201,177 @@ pub fn run(snapshot: &Snapshot, analyzers: &[&dyn Analyzer]) -> Vec<Finding> {
     out
 }
 
+/// One thing wrong with an object; a finding gathers an object's problems, worst first.
+#[derive(Debug, Clone)]
+pub(crate) struct Problem {
+    pub severity: Severity,
+    pub reason: String,
+    pub summary: String,
+    pub messages: Vec<String>,
+    pub hint: String,
+}
+
+impl Problem {
+    pub fn new(severity: Severity, reason: impl Into<String>, summary: impl Into<String>) -> Problem {
+        Problem { severity, reason: reason.into(), summary: summary.into(), messages: Vec::new(), hint: String::new() }
+    }
+
+    pub fn messages(mut self, messages: impl IntoIterator<Item = String>) -> Problem {
+        self.messages.extend(messages);
+        self
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Problem {
+        self.hint = hint.into();
+        self
+    }
+}
+
+/// One finding from an object's problems: the worst problem gives severity, reason and the start of
+/// the summary; messages and hints are gathered without repeats.
+pub(crate) fn combine(analyzer: &str, kind: &str, meta: &ObjectMeta, mut problems: Vec<Problem>) -> Option<Finding> {
+    if problems.is_empty() {
+        return None;
+    }
+    problems.sort_by_key(|p| std::cmp::Reverse(p.severity));
+    let primary = &problems[0];
+    let summary = problems.iter().map(|p| p.summary.as_str()).collect::<Vec<_>>().join("; ");
+    let mut hints: Vec<&str> = Vec::new();
+    for p in &problems {
+        if !p.hint.is_empty() && !hints.contains(&p.hint.as_str()) {
+            hints.push(&p.hint);
+        }
+    }
+    let hint = hints.join(" ");
+    Some(
+        Finding::on(analyzer, kind, meta, primary.severity, primary.reason.clone(), summary)
+            .messages(problems.iter().flat_map(|p| p.messages.iter().cloned()))
+            .hint(hint),
+    )
+}
+
+/// `kubectl describe` of an object, for hints.
+pub(crate) fn describe(kind: &str, meta: &ObjectMeta) -> String {
+    match meta.namespace.as_deref() {
+        Some(ns) => {
+            format!("kubectl describe {} -n {ns} {}", kind.to_ascii_lowercase(), meta.name.as_deref().unwrap_or(""))
+        }
+        None => format!("kubectl describe {} {}", kind.to_ascii_lowercase(), meta.name.as_deref().unwrap_or("")),
+    }
+}
+
+/// Whether a selector targets the pods of a workload scaled to zero: matching nothing is then intended.
+pub(crate) fn targets_scaled_to_zero(
+    cx: &Context<'_>,
+    namespace: &str,
+    selector: &crate::selector::LabelSelector,
+) -> bool {
+    let o = &cx.snapshot.objects;
+    let zero = |replicas: Option<i32>| replicas == Some(0);
+    let in_ns = |m: &ObjectMeta| m.namespace.as_deref() == Some(namespace);
+    let deployments = o
+        .deployments
+        .iter()
+        .filter(|d| in_ns(&d.metadata))
+        .filter_map(|d| d.spec.as_ref())
+        .filter(|s| zero(s.replicas))
+        .map(|s| &s.template);
+    let sets = o
+        .stateful_sets
+        .iter()
+        .filter(|d| in_ns(&d.metadata))
+        .filter_map(|d| d.spec.as_ref())
+        .filter(|s| zero(s.replicas))
+        .map(|s| &s.template);
+    deployments.chain(sets).any(|t| selector.matches(t.metadata.as_ref().and_then(|m| m.labels.as_ref())))
+}
+
+/// A label selector the way `-l` takes it: `app=web,tier in (a,b)`.
+pub(crate) fn selector_text(sel: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector) -> String {
+    let mut parts: Vec<String> = sel.match_labels.iter().flatten().map(|(k, v)| format!("{k}={v}")).collect();
+    for e in sel.match_expressions.iter().flatten() {
+        let values = e.values.clone().unwrap_or_default().join(",");
+        parts.push(match e.operator.as_str() {
+            "In" => format!("{} in ({values})", e.key),
+            "NotIn" => format!("{} notin ({values})", e.key),
+            "Exists" => e.key.clone(),
+            _ => format!("!{}", e.key),
+        });
+    }
+    parts.join(",")
+}
+
+/// A condition of any Kubernetes status, seen through its common fields.
+pub(crate) trait Condition {
+    fn type_(&self) -> &str;
+    fn status(&self) -> &str;
+    fn reason(&self) -> Option<&str>;
+    fn message(&self) -> Option<&str>;
+}
+
+macro_rules! condition {
+    ($($ty:ty),* $(,)?) => {$(
+        impl Condition for $ty {
+            fn type_(&self) -> &str { &self.type_ }
+            fn status(&self) -> &str { &self.status }
+            fn reason(&self) -> Option<&str> { self.reason.as_deref() }
+            fn message(&self) -> Option<&str> { self.message.as_deref() }
+        }
+    )*};
+}
+
+condition!(
+    k8s_openapi::api::apps::v1::DeploymentCondition,
+    k8s_openapi::api::apps::v1::ReplicaSetCondition,
+    k8s_openapi::api::apps::v1::StatefulSetCondition,
+    k8s_openapi::api::batch::v1::JobCondition,
+    k8s_openapi::api::core::v1::NodeCondition,
+    k8s_openapi::api::core::v1::PodCondition,
+    k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerCondition,
+    k8s_openapi::api::core::v1::PersistentVolumeClaimCondition,
+);
+
+/// The condition of a type, if present.
+pub(crate) fn condition<'c, C: Condition>(conditions: Option<&'c Vec<C>>, type_: &str) -> Option<&'c C> {
+    conditions.into_iter().flatten().find(|c| c.type_() == type_)
+}
+
+/// A condition of a type with a status.
+pub(crate) fn condition_is<'c, C: Condition>(
+    conditions: Option<&'c Vec<C>>,
+    type_: &str,
+    status: &str,
+) -> Option<&'c C> {
+    condition(conditions, type_).filter(|c| c.status() == status)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn selection() {
-        assert_eq!(select(&[], &[]).unwrap().len(), ANALYZERS.len());
+        let defaults = select(&[], &[]).unwrap();
+        assert!(defaults.iter().all(|a| a.default_enabled()));
+        assert!(!defaults.iter().any(|a| a.name() == "Secret" || a.name() == "Log"), "opt-in analyzers");
         assert_eq!(select(&["pod".into()], &[]).unwrap()[0].name(), "Pod");
+        assert_eq!(select(&["secret".into()], &[]).unwrap()[0].name(), "Secret", "--filter enables opt-in ones");
         let err = select(&["nope".into()], &[]).unwrap_err().to_string();
-        assert!(err.starts_with("unknown analyzer \"nope\" (known: Pod"), "{err}");
-        assert!(select(&[], &["Pod".into()]).is_err());
+        assert!(err.starts_with("unknown analyzer \"nope\" (known: Pod, Deployment"), "{err}");
+        assert!(select(&["Pod".into()], &["Pod".into()]).is_err());
+        let names: Vec<&str> = ANALYZERS.iter().map(|a| a.name()).collect();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "analyzer names are unique");
+    }
+
+    #[test]
+    fn cluster_scoped_analyzers_need_all_namespaces() {
+        let all = select(&[], &[]).unwrap();
+        let ns = for_scope(&all, &Scope::Namespace("shop".into()));
+        assert!(ns.iter().all(|a| a.subject().namespaced()));
+        assert!(!ns.iter().any(|a| a.name() == "Node"));
+        assert_eq!(for_scope(&all, &Scope::All).len(), all.len());
     }
 }

@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Container, ContainerStatus, Event, Pod, PodSpec, PodStatus, Probe};
 
-use super::{Analyzer, Context, Owner, OwnerLink};
+use super::{Analyzer, Context, Owner, OwnerLink, Problem, combine};
 use crate::findings::{Finding, Severity};
 use crate::snapshot::Kind;
 
@@ -72,24 +72,15 @@ impl Analyzer for PodAnalyzer {
         for pod in &cx.snapshot.objects.pods {
             let owners = cx.index.owner_chain(&pod.metadata);
             let view = PodView::new(cx, pod);
-            let mut problems = view.problems(&owners);
-            if problems.is_empty() {
-                continue;
+            let problems = view.problems(&owners);
+            let Some(mut finding) = combine("Pod", "Pod", &pod.metadata, problems) else { continue };
+            finding = finding.owned_by(owners.into_iter().map(|l| l.reference).collect());
+            if cx.log_evidence {
+                finding.logs = view.log_evidence(cx);
             }
-            problems.sort_by_key(|p| std::cmp::Reverse(p.severity));
-            out.push(view.finding(problems, &owners));
+            out.push(finding);
         }
     }
-}
-
-/// One thing wrong with a pod; a finding gathers a pod's problems.
-#[derive(Debug)]
-struct Problem {
-    severity: Severity,
-    reason: String,
-    summary: String,
-    messages: Vec<String>,
-    hint: String,
 }
 
 /// A pod with what the analyzer needs close at hand.
@@ -101,10 +92,11 @@ struct PodView<'a> {
     status: Option<&'a PodStatus>,
     events: Vec<&'a Event>,
     now: Timestamp,
+    index: &'a super::Index<'a>,
 }
 
 impl<'a> PodView<'a> {
-    fn new(cx: &Context<'a>, pod: &'a Pod) -> Self {
+    fn new(cx: &'a Context<'a>, pod: &'a Pod) -> Self {
         PodView {
             pod,
             ns: pod.metadata.namespace.as_deref().unwrap_or("default"),
@@ -113,37 +105,25 @@ impl<'a> PodView<'a> {
             status: pod.status.as_ref(),
             events: cx.index.events("Pod", &pod.metadata),
             now: cx.now,
+            index: &cx.index,
         }
     }
 
-    fn finding(&self, problems: Vec<Problem>, owners: &[OwnerLink<'_>]) -> Finding {
-        let mut messages: Vec<String> = Vec::new();
-        let mut hints: Vec<String> = Vec::new();
-        for p in &problems {
-            for m in &p.messages {
-                if !m.is_empty() && !messages.contains(m) {
-                    messages.push(m.clone());
+    /// Error-looking lines of the failing containers' log tails (previous instance first).
+    fn log_evidence(&self, cx: &Context<'_>) -> Vec<String> {
+        let Some(status) = self.status else { return Vec::new() };
+        let statuses =
+            status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten());
+        let mut lines = Vec::new();
+        for cs in statuses.filter(|cs| !cs.ready) {
+            for previous in [true, false] {
+                if let Some(text) = cx.snapshot.log(self.ns, self.name, &cs.name, previous) {
+                    lines.extend(error_lines(text).into_iter().map(|l| format!("{}: {l}", cs.name)));
                 }
             }
-            if !hints.contains(&p.hint) {
-                hints.push(p.hint.clone());
-            }
         }
-        let primary = &problems[0];
-        Finding {
-            cluster: None,
-            analyzer: "Pod".to_string(),
-            kind: "Pod".to_string(),
-            namespace: Some(self.ns.to_string()),
-            name: self.name.to_string(),
-            severity: primary.severity,
-            reason: primary.reason.clone(),
-            summary: problems.iter().map(|p| p.summary.as_str()).collect::<Vec<_>>().join("; "),
-            messages,
-            hint: hints.join(" "),
-            parent: owners.last().map(|l| l.reference.clone()),
-            owners: owners.iter().map(|l| l.reference.clone()).collect(),
-        }
+        let skip = lines.len().saturating_sub(MAX_LOG_LINES);
+        lines.into_iter().skip(skip).collect()
     }
 
     fn age(&self, t: Option<Timestamp>) -> Option<SignedDuration> {
@@ -185,6 +165,10 @@ impl<'a> PodView<'a> {
             }],
             _ => self.active(),
         }
+    }
+
+    fn latest_run(&self, job: &Job) -> bool {
+        self.index.is_latest_run(job)
     }
 
     fn node(&self) -> &str {
@@ -554,7 +538,7 @@ impl<'a> PodView<'a> {
         // A Job retries failed pods; only a Job that gave up makes its pods' failures a problem.
         let mut job_messages = Vec::new();
         if let Some(OwnerLink { object: Some(Owner::Job(job)), .. }) = owners.first() {
-            if !job_failed(job) {
+            if !job_failed(job) || !self.latest_run(job) {
                 return None;
             }
             job_messages = job_failure_messages(job);
@@ -753,6 +737,62 @@ impl<'a> PodView<'a> {
     }
 }
 
+/// How many log lines a finding carries.
+const MAX_LOG_LINES: usize = 5;
+
+/// Lines that look like errors: levels, panics, exceptions, tracebacks.
+fn error_lines(text: &str) -> Vec<&str> {
+    const WORDS: &[&str] = &[
+        "error",
+        "fatal",
+        "panic",
+        "exception",
+        "traceback",
+        "critical",
+        "failed",
+        "refused",
+        "denied",
+        "timeout",
+        "oomkilled",
+    ];
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .filter(|l| {
+            let lower = l.to_ascii_lowercase();
+            WORDS.iter().any(|w| lower.contains(w))
+        })
+        .collect()
+}
+
+/// The Log analyzer: no findings of its own. When selected, log tails of failing containers are
+/// fetched and their error lines become evidence on the Pod findings.
+pub struct LogAnalyzer;
+
+impl Analyzer for LogAnalyzer {
+    fn name(&self) -> &'static str {
+        "Log"
+    }
+
+    fn description(&self) -> &'static str {
+        "(opt-in) error lines of crashing containers' logs, current and previous, as evidence on Pod findings"
+    }
+
+    fn subject(&self) -> Kind {
+        Kind::Pod
+    }
+
+    fn evidence(&self) -> &'static [Kind] {
+        &[]
+    }
+
+    fn default_enabled(&self) -> bool {
+        false
+    }
+
+    fn analyze(&self, _cx: &Context<'_>, _out: &mut Vec<Finding>) {}
+}
+
 fn job_failed(job: &Job) -> bool {
     job.status
         .as_ref()
@@ -878,6 +918,12 @@ mod tests {
         for (message, want) in cases {
             assert_eq!(reference_hint("shop", message).as_deref(), *want, "{message}");
         }
+    }
+
+    #[test]
+    fn error_lines_are_picked() {
+        let text = "starting\nERROR db unreachable\n\nok\npanic: boom\n";
+        assert_eq!(error_lines(text), ["ERROR db unreachable", "panic: boom"]);
     }
 
     #[test]

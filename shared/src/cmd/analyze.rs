@@ -57,7 +57,7 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "FILE", help_heading = "Input")]
     pub dump: Option<PathBuf>,
 
-    /// Log lines kept per failing container in a dump
+    /// Log lines read per failing container (for a dump and the Log analyzer)
     #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=10_000), help_heading = "Input")]
     pub log_lines: i64,
 
@@ -82,8 +82,9 @@ pub struct AnalyzeArgs {
 pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
     let mut stdout = anstream::stdout().lock();
     if args.list_analyzers {
+        let width = ANALYZERS.iter().map(|a| a.name().len()).max().unwrap_or(0);
         for a in ANALYZERS {
-            writeln!(stdout, "{:<12} {}", a.name(), a.description())?;
+            writeln!(stdout, "{:<width$}  {}", a.name(), a.description())?;
         }
         return Ok(Exit::Clean);
     }
@@ -94,7 +95,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
         return Err(Error::Usage("--dump needs a file name (stdout carries the report)".into()).into());
     }
 
-    let mut snapshot = match &args.snapshot {
+    let (mut snapshot, analyzers) = match &args.snapshot {
         Some(path) => {
             let scope = match &common.namespace {
                 Some(ns) if !common.all_namespaces => Scope::Namespace(ns.clone()),
@@ -102,21 +103,22 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
             };
             let mut snapshot = Snapshot::from_file(path)?;
             snapshot.restrict(&scope, selector.as_ref());
-            snapshot
+            (snapshot, analyze::for_scope(&analyzers, &scope))
         }
         None => {
             let cluster = Cluster::connect(common)?;
             let scope = cluster.scope(common);
+            let analyzers = analyze::for_scope(&analyzers, &scope);
             let plan = FetchPlan {
                 kinds: analyze::kinds_needed(&analyzers),
                 scope: scope.clone(),
                 selector: common.selector.clone(),
                 max_concurrency: usize::from(args.max_concurrency),
-                log_lines: args.dump.as_ref().map(|_| args.log_lines),
+                log_lines: (args.dump.is_some() || analyze::wants_logs(&analyzers)).then_some(args.log_lines),
             };
             let mut snapshot = cluster.snapshot(&plan)?;
             snapshot.restrict(&scope, selector.as_ref());
-            snapshot
+            (snapshot, analyzers)
         }
     };
     snapshot.info.selector = common.selector.clone().or(snapshot.info.selector.take());

@@ -45,14 +45,24 @@ pub(super) fn report(out: &mut dyn Write, report: &Report) -> io::Result<()> {
             writeln!(out, "Owner: {} `{}`\n", p.kind, p.name)?;
         }
         writeln!(out, "{}\n", f.summary)?;
-        if !f.messages.is_empty() {
-            writeln!(out, "```text")?;
-            for m in &f.messages {
-                writeln!(out, "{}", m.replace("```", "'''"))?;
-            }
-            writeln!(out, "```\n")?;
+        if !f.pods.is_empty() {
+            writeln!(out, "Pods: {}\n", f.pods.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "))?;
         }
+        code_block(out, f.messages.iter().chain(&f.logs))?;
         writeln!(out, "**Hint:** {}\n", f.hint)?;
     }
     Ok(())
+}
+
+/// Lines in a fenced block (none: no block); fences inside are defused.
+fn code_block<'a>(out: &mut dyn Write, lines: impl Iterator<Item = &'a String>) -> io::Result<()> {
+    let mut lines = lines.peekable();
+    if lines.peek().is_none() {
+        return Ok(());
+    }
+    writeln!(out, "```text")?;
+    for line in lines {
+        writeln!(out, "{}", line.replace("```", "'''"))?;
+    }
+    writeln!(out, "```\n")
 }

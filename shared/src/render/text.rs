@@ -62,8 +62,23 @@ fn finding(out: &mut dyn Write, f: &Finding, dim: Style, hint_style: Style) -> i
     )?;
     let indent = "           ";
     writeln!(out, "{indent}{}", f.summary)?;
+    if !f.pods.is_empty() {
+        writeln!(out, "{indent}pods: {}", list(&f.pods, 5))?;
+    }
     for m in &f.messages {
         writeln!(out, "{indent}{dim}> {}{dim:#}", m.split_whitespace().collect::<Vec<_>>().join(" "))?;
     }
+    for line in &f.logs {
+        writeln!(out, "{indent}{dim}log| {line}{dim:#}")?;
+    }
     writeln!(out, "{indent}{hint_style}hint:{hint_style:#} {}", f.hint)
+}
+
+/// The first `n` items, then how many more.
+fn list(items: &[String], n: usize) -> String {
+    let shown = items.iter().take(n).cloned().collect::<Vec<_>>().join(", ");
+    match items.len().saturating_sub(n) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
+    }
 }

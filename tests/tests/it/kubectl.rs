@@ -10,9 +10,15 @@ fn row<'a>(out: &'a str, name: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// The Pod corpus with its look-alikes: completed, sidecar, terminating pods…
+fn pods_and_look_alikes() -> Fixture {
+    let look_alikes = state("healthy").join("pods.yaml");
+    Fixture::start(&state("pods"), &[look_alikes.to_str().unwrap()])
+}
+
 #[test]
 fn get_pods_prints_the_server_side_columns() {
-    let fx = Fixture::start(&state("pods"), &[]);
+    let fx = pods_and_look_alikes();
     let out = run(&mut fx.kubectl(&["get", "pods", "-A"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let header: Vec<&str> = out.stdout.lines().next().unwrap().split_whitespace().collect();
@@ -36,7 +42,7 @@ fn get_pods_prints_the_server_side_columns() {
 
 #[test]
 fn selectors_pagination_and_json() {
-    let fx = Fixture::start(&state("pods"), &[]);
+    let fx = pods_and_look_alikes();
     let out = run(&mut fx.kubectl(&["get", "pods", "-n", "crash", "-l", "app=api", "-o", "json"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let list: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();

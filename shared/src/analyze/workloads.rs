@@ -1,0 +1,311 @@
+//! Workload controllers: Deployment, ReplicaSet, StatefulSet, DaemonSet.
+//!
+//! A controller short of ready replicas is a symptom: when its pods have findings, those are the
+//! cause and the controller's own words are added to them. What only the controller can tell — a
+//! stuck rollout, pods it cannot create, a missing governing Service or StorageClass — is reported
+//! here.
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+
+use super::{Analyzer, Context, Problem, combine, condition_is, describe, selector_text};
+use crate::findings::{Finding, Severity};
+use crate::snapshot::Kind;
+
+pub struct DeploymentAnalyzer;
+
+impl Analyzer for DeploymentAnalyzer {
+    fn name(&self) -> &'static str {
+        "Deployment"
+    }
+
+    fn description(&self) -> &'static str {
+        "Deployments with fewer available replicas than desired, and rollouts stuck past their deadline"
+    }
+
+    fn subject(&self) -> Kind {
+        Kind::Deployment
+    }
+
+    fn evidence(&self) -> &'static [Kind] {
+        &[Kind::ReplicaSet, Kind::Pod, Kind::Event]
+    }
+
+    fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {
+        for d in &cx.snapshot.objects.deployments {
+            out.extend(deployment(d));
+        }
+    }
+}
+
+fn deployment(d: &Deployment) -> Option<Finding> {
+    let spec = d.spec.as_ref()?;
+    let desired = spec.replicas.unwrap_or(1);
+    if desired == 0 {
+        return None;
+    }
+    let status = d.status.clone().unwrap_or_default();
+    let available = status.available_replicas.unwrap_or(0);
+    let updated = status.updated_replicas.unwrap_or(0);
+    let conditions = status.conditions.as_ref();
+    let ns = d.metadata.namespace.as_deref().unwrap_or("default");
+    let name = d.metadata.name.as_deref().unwrap_or("");
+    let problem = if let Some(c) = condition_is(conditions, "Progressing", "False")
+        .filter(|c| c.reason.as_deref() == Some("ProgressDeadlineExceeded"))
+    {
+        Problem::new(
+            Severity::High,
+            "ProgressDeadlineExceeded",
+            format!("the rollout is stuck: {updated}/{desired} replicas updated, {available} available"),
+        )
+        .messages(c.message.clone())
+        .hint(format!(
+            "The new ReplicaSet's pods say why (kubectl rollout status deployment/{name} -n {ns}); to go back, kubectl rollout undo deployment/{name} -n {ns}."
+        ))
+    } else if available < desired {
+        let rolling = condition_is(conditions, "Progressing", "True").is_some_and(|c| {
+            matches!(c.reason.as_deref(), Some("ReplicaSetUpdated" | "NewReplicaSetCreated" | "FoundNewReplicaSet"))
+        });
+        let unavailable = condition_is(conditions, "Available", "False");
+        if rolling && unavailable.is_none() {
+            return None; // a rollout in progress within its deadline
+        }
+        let selector = selector_text(&spec.selector);
+        Problem::new(Severity::High, "ReplicasUnavailable", format!("{available}/{desired} replicas available"))
+            .messages(unavailable.and_then(|c| c.message.clone()))
+            .hint(format!("Its pods say why: kubectl get pods -n {ns} -l {selector}"))
+    } else {
+        return None;
+    };
+    Some(combine("Deployment", "Deployment", &d.metadata, vec![problem])?.symptom())
+}
+
+pub struct ReplicaSetAnalyzer;
+
+impl Analyzer for ReplicaSetAnalyzer {
+    fn name(&self) -> &'static str {
+        "ReplicaSet"
+    }
+
+    fn description(&self) -> &'static str {
+        "ReplicaSets that cannot create pods: exceeded quota, missing service account, admission denied"
+    }
+
+    fn subject(&self) -> Kind {
+        Kind::ReplicaSet
+    }
+
+    fn evidence(&self) -> &'static [Kind] {
+        &[Kind::Event, Kind::Deployment]
+    }
+
+    fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {
+        for rs in &cx.snapshot.objects.replica_sets {
+            let Some(c) =
+                condition_is(rs.status.as_ref().and_then(|s| s.conditions.as_ref()), "ReplicaFailure", "True")
+            else {
+                continue;
+            };
+            let message = c.message.clone().unwrap_or_default();
+            let mut messages = vec![message.clone()];
+            messages.extend(cx.warning_messages("ReplicaSet", &rs.metadata, &["FailedCreate"]).into_iter().take(2));
+            let reason = c.reason.clone().unwrap_or_else(|| "FailedCreate".into());
+            let problem = Problem::new(Severity::High, reason, "the ReplicaSet cannot create its pods")
+                .messages(messages)
+                .hint(create_hint(rs, &message));
+            if let Some(f) = combine("ReplicaSet", "ReplicaSet", &rs.metadata, vec![problem]) {
+                out.push(f.owned_by(cx.owners(&rs.metadata)));
+            }
+        }
+    }
+}
+
+/// What to do when pods cannot be created, from the API server's refusal.
+fn create_hint(rs: &ReplicaSet, message: &str) -> String {
+    let ns = rs.metadata.namespace.as_deref().unwrap_or("default");
+    if let Some(rest) = message.split("exceeded quota: ").nth(1) {
+        let quota = rest.split([',', ' ']).next().unwrap_or(rest);
+        return format!(
+            "ResourceQuota {quota} in namespace {ns} is used up: kubectl describe quota {quota} -n {ns}; free some room, raise the quota, or lower the pods' requests."
+        );
+    }
+    if message.contains("serviceaccount") && message.contains("not found") {
+        let sa = rs
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.as_ref())
+            .and_then(|t| t.spec.as_ref())
+            .and_then(|s| s.service_account_name.clone())
+            .unwrap_or_else(|| "default".into());
+        return format!(
+            "Service account {sa} does not exist: kubectl create serviceaccount {sa} -n {ns}, or fix serviceAccountName."
+        );
+    }
+    if message.contains("violates PodSecurity") {
+        return format!(
+            "The pod template breaks the Pod Security level enforced on namespace {ns}: fix its securityContext (kubectl ai audit -n {ns} shows what), or relabel the namespace."
+        );
+    }
+    if message.contains("admission webhook") {
+        return "An admission webhook refused the pods: its message above says why; fix the template or the webhook's policy.".into();
+    }
+    format!("The API server refused the pods: {}", describe("ReplicaSet", &rs.metadata))
+}
+
+pub struct StatefulSetAnalyzer;
+
+impl Analyzer for StatefulSetAnalyzer {
+    fn name(&self) -> &'static str {
+        "StatefulSet"
+    }
+
+    fn description(&self) -> &'static str {
+        "StatefulSets with a missing governing Service or StorageClass, or ordinal pods not running"
+    }
+
+    fn subject(&self) -> Kind {
+        Kind::StatefulSet
+    }
+
+    fn evidence(&self) -> &'static [Kind] {
+        &[Kind::Service, Kind::StorageClass, Kind::Pod]
+    }
+
+    fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {
+        for sts in &cx.snapshot.objects.stateful_sets {
+            out.extend(stateful_set(cx, sts));
+        }
+    }
+}
+
+fn stateful_set(cx: &Context<'_>, sts: &StatefulSet) -> Vec<Finding> {
+    let Some(spec) = &sts.spec else { return Vec::new() };
+    let ns = sts.metadata.namespace.as_deref().unwrap_or("default");
+    let name = sts.metadata.name.as_deref().unwrap_or("");
+    let mut causes = Vec::new();
+    if let Some(service) = spec.service_name.as_deref().filter(|s| !s.is_empty())
+        && cx.snapshot.has(Kind::Service)
+        && !cx.index.services.contains_key(&(ns, service))
+    {
+        causes.push(
+                Problem::new(Severity::Medium, "MissingService", format!("its governing Service {service} does not exist"))
+                    .hint(format!("Pods get no stable DNS names without it: create a headless Service {service} (clusterIP: None) in {ns} selecting the pods.")),
+            );
+    }
+    if cx.snapshot.has(Kind::StorageClass) {
+        for template in spec.volume_claim_templates.iter().flatten() {
+            let class = template.spec.as_ref().and_then(|s| s.storage_class_name.as_deref()).filter(|c| !c.is_empty());
+            if let Some(class) = class.filter(|c| !cx.index.storage_classes.contains_key(c)) {
+                let claim = template.metadata.name.as_deref().unwrap_or("");
+                causes.push(
+                    Problem::new(Severity::High, "MissingStorageClass", format!("volume claim template {claim} asks for StorageClass {class}, which does not exist"))
+                        .hint(format!("Its claims stay Pending: use an existing class (kubectl get storageclass) — claim templates cannot be changed, so recreate the StatefulSet {name} with --cascade=orphan.")),
+                );
+            }
+        }
+    }
+    let mut out: Vec<Finding> = combine("StatefulSet", "StatefulSet", &sts.metadata, causes).into_iter().collect();
+    let desired = spec.replicas.unwrap_or(1);
+    let ready = sts.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
+    if cx.snapshot.has(Kind::Pod) && ready < desired {
+        let pods = cx.index.pods_of(&sts.metadata);
+        let missing: Vec<String> = (0..desired)
+            .map(|i| format!("{name}-{i}"))
+            .filter(|ordinal| {
+                !pods.iter().any(|p| {
+                    p.metadata.name.as_deref() == Some(ordinal)
+                        && condition_is(p.status.as_ref().and_then(|s| s.conditions.as_ref()), "Ready", "True")
+                            .is_some()
+                })
+            })
+            .collect();
+        let problem = Problem::new(
+            Severity::High,
+            "ReplicasNotReady",
+            format!("{ready}/{desired} replicas ready; not running: {}", missing.join(", ")),
+        )
+        .hint(format!(
+            "With podManagementPolicy OrderedReady a pod starts only when the one before it is ready: look at {} first (kubectl describe pod -n {ns} {}).",
+            missing.first().map(String::as_str).unwrap_or(name),
+            missing.first().map(String::as_str).unwrap_or(name)
+        ));
+        out.extend(combine("StatefulSet", "StatefulSet", &sts.metadata, vec![problem]).map(Finding::symptom));
+    }
+    out
+}
+
+pub struct DaemonSetAnalyzer;
+
+impl Analyzer for DaemonSetAnalyzer {
+    fn name(&self) -> &'static str {
+        "DaemonSet"
+    }
+
+    fn description(&self) -> &'static str {
+        "DaemonSets with fewer ready pods than nodes to run on, and missing image pull secrets"
+    }
+
+    fn subject(&self) -> Kind {
+        Kind::DaemonSet
+    }
+
+    fn evidence(&self) -> &'static [Kind] {
+        &[Kind::Pod, Kind::Event]
+    }
+
+    fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {
+        for ds in &cx.snapshot.objects.daemon_sets {
+            out.extend(daemon_set(cx, ds));
+        }
+    }
+}
+
+fn daemon_set(cx: &Context<'_>, ds: &DaemonSet) -> Vec<Finding> {
+    let ns = ds.metadata.namespace.as_deref().unwrap_or("default");
+    let mut out = Vec::new();
+    let pull_secrets: Vec<String> = ds
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|s| s.image_pull_secrets.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|r| r.name.clone())
+        .collect();
+    let missing: Vec<String> = if cx.snapshot.has(Kind::Secret) {
+        pull_secrets.iter().filter(|s| !cx.index.secrets.contains_key(&(ns, s.as_str()))).cloned().collect()
+    } else {
+        Vec::new()
+    };
+    // Without Secrets to look at, the kubelet's own complaint on the pods tells.
+    let complaints: Vec<String> = cx
+        .index
+        .pods_of(&ds.metadata)
+        .iter()
+        .flat_map(|p| cx.warning_messages("Pod", &p.metadata, &["FailedToRetrieveImagePullSecret"]))
+        .fold(Vec::new(), |mut acc, m| {
+            if !acc.contains(&m) {
+                acc.push(m);
+            }
+            acc
+        });
+    if !missing.is_empty() || !complaints.is_empty() {
+        let which = if missing.is_empty() { pull_secrets.join(", ") } else { missing.join(", ") };
+        let problem = Problem::new(Severity::High, "MissingImagePullSecret", format!("image pull secret {which} does not exist in {ns}"))
+            .messages(complaints)
+            .hint(format!("Create it in every namespace the DaemonSet runs in: kubectl create secret docker-registry {which} -n {ns} …"));
+        out.extend(combine("DaemonSet", "DaemonSet", &ds.metadata, vec![problem]));
+    }
+    if let Some(status) = &ds.status
+        && status.number_ready < status.desired_number_scheduled
+    {
+        let selector = ds.spec.as_ref().map(|s| selector_text(&s.selector)).unwrap_or_default();
+        let problem = Problem::new(
+            Severity::High,
+            "PodsNotReady",
+            format!("{}/{} pods ready", status.number_ready, status.desired_number_scheduled),
+        )
+        .hint(format!("Its pods say why: kubectl get pods -n {ns} -l {selector} -o wide"));
+        out.extend(combine("DaemonSet", "DaemonSet", &ds.metadata, vec![problem]).map(Finding::symptom));
+    }
+    out
+}
