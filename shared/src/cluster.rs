@@ -106,6 +106,16 @@ impl Cluster {
         .map_err(|e| Error::Kubeconfig(e.to_string()))?
     }
 
+    /// The contexts a kubeconfig defines (for `--all-contexts`).
+    pub fn contexts(kubeconfig: Option<&Path>) -> Result<Vec<String>, Error> {
+        match KubeconfigSource::resolve(kubeconfig)? {
+            KubeconfigSource::Files(files) => {
+                Ok(read_kubeconfigs(&files)?.contexts.into_iter().map(|c| c.name).collect())
+            }
+            KubeconfigSource::InCluster => Err(Error::Kubeconfig("--all-contexts needs a kubeconfig".into())),
+        }
+    }
+
     /// The namespaces to look at, following kubectl: `-A`, else `-n`, else the context's namespace.
     pub fn scope(&self, args: &CommonArgs) -> Scope {
         if args.all_namespaces {

@@ -178,6 +178,9 @@ pub struct ReportSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     pub captured_at: Timestamp,
+    /// The contexts analyzed together (`--context a,b`, `--all-contexts`); each result names its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<String>,
 }
 
 /// Counts for a one-line summary.
@@ -224,11 +227,57 @@ impl Report {
                 snapshot: snapshot_file,
                 namespace: info.namespace.clone(),
                 captured_at: info.captured_at,
+                clusters: Vec::new(),
             },
             partial: snapshot.partial(),
             summary: Summary { problems: results.len(), by_severity, analyzers },
             results,
             warnings: info.warnings.clone(),
+        }
+    }
+
+    /// One report for several clusters: results and warnings carry their cluster; `extra` are the
+    /// warnings of clusters that could not be read at all.
+    pub fn merge(reports: Vec<(String, Report)>, extra: Vec<Warning>) -> Report {
+        let mut clusters = Vec::new();
+        let mut results = Vec::new();
+        let mut warnings = Vec::new();
+        let mut analyzers: Vec<String> = Vec::new();
+        let mut captured_at = Timestamp::UNIX_EPOCH;
+        for (cluster, report) in reports {
+            captured_at = captured_at.max(report.source.captured_at);
+            for a in report.summary.analyzers {
+                if !analyzers.contains(&a) {
+                    analyzers.push(a);
+                }
+            }
+            results.extend(report.results.into_iter().map(|f| Finding { cluster: Some(cluster.clone()), ..f }));
+            warnings.extend(report.warnings.into_iter().map(|w| Warning { cluster: Some(cluster.clone()), ..w }));
+            clusters.push(cluster);
+        }
+        warnings.extend(extra);
+        results.sort_by(|a, b| {
+            (&a.cluster, &a.namespace, std::cmp::Reverse(a.severity), &a.kind, &a.name, &a.reason).cmp(&(
+                &b.cluster,
+                &b.namespace,
+                std::cmp::Reverse(b.severity),
+                &b.kind,
+                &b.name,
+                &b.reason,
+            ))
+        });
+        let mut by_severity = BTreeMap::new();
+        for f in &results {
+            *by_severity.entry(f.severity).or_insert(0) += 1;
+        }
+        Report {
+            api_version: REPORT_API_VERSION.to_string(),
+            kind: "AnalysisReport".to_string(),
+            source: ReportSource { captured_at, clusters, ..ReportSource::default() },
+            partial: !warnings.is_empty(),
+            summary: Summary { problems: results.len(), by_severity, analyzers },
+            results,
+            warnings,
         }
     }
 }

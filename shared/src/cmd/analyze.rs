@@ -5,14 +5,14 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use crate::analyze::{self, ANALYZERS};
+use crate::analyze::{self, ANALYZERS, Analyzer};
 use crate::cli::{self, CommonArgs};
 use crate::cluster::{Cluster, Scope};
 use crate::error::{Error, Exit};
 use crate::findings::Report;
 use crate::render;
 use crate::selector::LabelSelector;
-use crate::snapshot::{FetchPlan, Snapshot};
+use crate::snapshot::{FetchPlan, Snapshot, Warning};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -29,6 +29,10 @@ Examples:
 
   # Analyze what kubectl prints
   kubectl get pods,events -A -o yaml | kubectl ai analyze --snapshot -
+
+  # Several clusters at once, in one report
+  kubectl ai analyze -A --context prod-eu,prod-us
+  kubectl ai analyze -A --all-contexts
 
 Exit codes: 0 nothing found, 1 problems found, 2 usage or input error,
 3 cluster unreachable or credentials rejected, 4 partial results with nothing found.";
@@ -76,6 +80,111 @@ pub struct AnalyzeArgs {
     /// List the analyzers and exit
     #[arg(long, help_heading = "Analyzers")]
     pub list_analyzers: bool,
+
+    /// Analyze every context of the kubeconfig concurrently, in one report (or several: --context a,b)
+    #[arg(long, conflicts_with_all = ["snapshot", "context"], help_heading = "Cluster")]
+    pub all_contexts: bool,
+}
+
+/// One cluster, live or from a snapshot file; `--dump` writes what was read.
+fn analyze_one(
+    args: &AnalyzeArgs,
+    analyzers: &[&'static dyn Analyzer],
+    selector: Option<&LabelSelector>,
+) -> anyhow::Result<Report> {
+    let common = &args.common;
+    let (mut snapshot, analyzers) = match &args.snapshot {
+        Some(path) => {
+            let scope = match &common.namespace {
+                Some(ns) if !common.all_namespaces => Scope::Namespace(ns.clone()),
+                _ => Scope::All,
+            };
+            let mut snapshot = Snapshot::from_file(path)?;
+            snapshot.restrict(&scope, selector);
+            (snapshot, analyze::for_scope(analyzers, &scope))
+        }
+        None => {
+            let cluster = Cluster::connect(common)?;
+            let scope = cluster.scope(common);
+            let analyzers = analyze::for_scope(analyzers, &scope);
+            let plan = plan(args, &analyzers, scope.clone());
+            let mut snapshot = cluster.snapshot(&plan)?;
+            snapshot.restrict(&scope, selector);
+            (snapshot, analyzers)
+        }
+    };
+    snapshot.info.selector = common.selector.clone().or(snapshot.info.selector.take());
+    if let Some(path) = &args.dump {
+        snapshot.write_dump(path)?;
+    }
+    let results = analyze::run(&snapshot, &analyzers);
+    let names = analyzers.iter().map(|a| a.name().to_string()).collect();
+    let file = args.snapshot.as_ref().map(|p| p.display().to_string());
+    Ok(Report::new(&snapshot, file, names, results))
+}
+
+/// Several contexts, read concurrently and merged; a context that cannot be read is a warning.
+fn analyze_clusters(
+    args: &AnalyzeArgs,
+    analyzers: &[&'static dyn Analyzer],
+    selector: Option<&LabelSelector>,
+    contexts: Vec<String>,
+) -> anyhow::Result<Report> {
+    let common = &args.common;
+    if args.dump.is_some() {
+        return Err(Error::Usage("--dump writes one cluster: give a single --context".into()).into());
+    }
+    if contexts.is_empty() {
+        return Err(Error::Kubeconfig("the kubeconfig defines no context".into()).into());
+    }
+    let unreachable = |cluster: &str, err: &Error| Warning {
+        cluster: Some(cluster.to_string()),
+        kind: None,
+        reason: "Unreachable".into(),
+        message: err.to_string(),
+    };
+    let mut failed = Vec::new();
+    let mut targets = Vec::new();
+    for name in contexts {
+        match Cluster::connect_to(common.kubeconfig.as_deref(), Some(&name), common.request_timeout) {
+            Ok(cluster) => {
+                let scope = cluster.scope(common);
+                let chosen = analyze::for_scope(analyzers, &scope);
+                let plan = plan(args, &chosen, scope.clone());
+                targets.push((name, cluster, plan, chosen, scope));
+            }
+            Err(err) => failed.push(unreachable(&name, &err)),
+        }
+    }
+    let reads: Vec<(Cluster, FetchPlan)> = targets.iter().map(|t| (t.1.clone(), t.2.clone())).collect();
+    let mut reports = Vec::new();
+    for ((name, _, _, chosen, scope), result) in targets.into_iter().zip(Cluster::snapshot_all(&reads)?) {
+        match result {
+            Ok(mut snapshot) => {
+                snapshot.restrict(&scope, selector);
+                let results = analyze::run(&snapshot, &chosen);
+                let names = chosen.iter().map(|a| a.name().to_string()).collect();
+                reports.push((name, Report::new(&snapshot, None, names, results)));
+            }
+            Err(err) => failed.push(unreachable(&name, &err)),
+        }
+    }
+    if reports.is_empty() {
+        let why: Vec<String> =
+            failed.iter().map(|w| format!("{}: {}", w.cluster.as_deref().unwrap_or(""), w.message)).collect();
+        return Err(Error::Api(format!("no context could be analyzed ({})", why.join("; "))).into());
+    }
+    Ok(Report::merge(reports, failed))
+}
+
+fn plan(args: &AnalyzeArgs, analyzers: &[&dyn Analyzer], scope: Scope) -> FetchPlan {
+    FetchPlan {
+        kinds: analyze::kinds_needed(analyzers),
+        scope,
+        selector: args.common.selector.clone(),
+        max_concurrency: usize::from(args.max_concurrency),
+        log_lines: (args.dump.is_some() || analyze::wants_logs(analyzers)).then_some(args.log_lines),
+    }
 }
 
 /// Runs `kubectl ai analyze`.
@@ -95,43 +204,22 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
         return Err(Error::Usage("--dump needs a file name (stdout carries the report)".into()).into());
     }
 
-    let (mut snapshot, analyzers) = match &args.snapshot {
-        Some(path) => {
-            let scope = match &common.namespace {
-                Some(ns) if !common.all_namespaces => Scope::Namespace(ns.clone()),
-                _ => Scope::All,
-            };
-            let mut snapshot = Snapshot::from_file(path)?;
-            snapshot.restrict(&scope, selector.as_ref());
-            (snapshot, analyze::for_scope(&analyzers, &scope))
+    let several = match (&common.context, args.all_contexts) {
+        (_, true) => Some(Cluster::contexts(common.kubeconfig.as_deref())?),
+        (Some(list), false) if list.contains(',') => {
+            Some(list.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_string).collect())
         }
-        None => {
-            let cluster = Cluster::connect(common)?;
-            let scope = cluster.scope(common);
-            let analyzers = analyze::for_scope(&analyzers, &scope);
-            let plan = FetchPlan {
-                kinds: analyze::kinds_needed(&analyzers),
-                scope: scope.clone(),
-                selector: common.selector.clone(),
-                max_concurrency: usize::from(args.max_concurrency),
-                log_lines: (args.dump.is_some() || analyze::wants_logs(&analyzers)).then_some(args.log_lines),
-            };
-            let mut snapshot = cluster.snapshot(&plan)?;
-            snapshot.restrict(&scope, selector.as_ref());
-            (snapshot, analyzers)
-        }
+        _ => None,
     };
-    snapshot.info.selector = common.selector.clone().or(snapshot.info.selector.take());
-    if let Some(path) = &args.dump {
-        snapshot.write_dump(path)?;
-    }
-
-    let results = analyze::run(&snapshot, &analyzers);
-    let names = analyzers.iter().map(|a| a.name().to_string()).collect();
-    let file = args.snapshot.as_ref().map(|p| p.display().to_string());
-    let report = Report::new(&snapshot, file, names, results);
+    let report = match several {
+        Some(contexts) => analyze_clusters(args, &analyzers, selector.as_ref(), contexts)?,
+        None => analyze_one(args, &analyzers, selector.as_ref())?,
+    };
     for w in &report.warnings {
-        cli::warn(&w.message);
+        match &w.cluster {
+            Some(cluster) => cli::warn(format!("context {cluster}: {}", w.message)),
+            None => cli::warn(&w.message),
+        }
     }
     render::report(&mut stdout, &report, common.output)?;
     stdout.flush()?;

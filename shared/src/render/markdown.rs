@@ -11,6 +11,12 @@ pub(super) fn report(out: &mut dyn Write, report: &Report) -> io::Result<()> {
     if let Some(ctx) = &report.source.context {
         facts.push(format!("context `{ctx}`"));
     }
+    if !report.source.clusters.is_empty() {
+        facts.push(format!(
+            "contexts {}",
+            report.source.clusters.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+        ));
+    }
     if let Some(file) = &report.source.snapshot {
         facts.push(format!("snapshot `{file}`"));
     }
@@ -27,18 +33,22 @@ pub(super) fn report(out: &mut dyn Write, report: &Report) -> io::Result<()> {
     if report.partial {
         writeln!(out, "> Results are partial:")?;
         for w in &report.warnings {
-            writeln!(out, "> - {}", w.message)?;
+            match &w.cluster {
+                Some(c) => writeln!(out, "> - context `{c}`: {}", w.message)?,
+                None => writeln!(out, "> - {}", w.message)?,
+            }
         }
         writeln!(out)?;
     }
-    let mut current: Option<&Option<String>> = None;
+    let mut current: Option<(&Option<String>, &Option<String>)> = None;
     for f in &report.results {
-        if current != Some(&f.namespace) {
+        if current != Some((&f.cluster, &f.namespace)) {
+            let cluster = f.cluster.as_ref().map(|c| format!("Cluster `{c}` · ")).unwrap_or_default();
             match &f.namespace {
-                Some(ns) => writeln!(out, "## Namespace `{ns}`\n")?,
-                None => writeln!(out, "## Cluster-scoped\n")?,
+                Some(ns) => writeln!(out, "## {cluster}Namespace `{ns}`\n")?,
+                None => writeln!(out, "## {cluster}Cluster-scoped\n")?,
             }
-            current = Some(&f.namespace);
+            current = Some((&f.cluster, &f.namespace));
         }
         writeln!(out, "### {} · {} `{}` — {}\n", f.severity.as_str().to_uppercase(), f.kind, f.name, f.reason)?;
         if let Some(p) = &f.parent {

@@ -11,26 +11,28 @@ pub(super) fn report(out: &mut dyn Write, report: &Report) -> io::Result<()> {
     let bold = Style::new().effects(Effects::BOLD);
     let dim = Style::new().effects(Effects::DIMMED);
     let hint_style = AnsiColor::Green.on_default();
-    let mut current: Option<&Option<String>> = None;
+    let mut current: Option<(&Option<String>, &Option<String>)> = None;
     for f in &report.results {
-        if current != Some(&f.namespace) {
+        if current != Some((&f.cluster, &f.namespace)) {
             if current.is_some() {
                 writeln!(out)?;
             }
+            let cluster = f.cluster.as_ref().map(|c| format!("Cluster {c} · ")).unwrap_or_default();
             match &f.namespace {
-                Some(ns) => writeln!(out, "{bold}Namespace {ns}{bold:#}")?,
-                None => writeln!(out, "{bold}Cluster-scoped{bold:#}")?,
+                Some(ns) => writeln!(out, "{bold}{cluster}Namespace {ns}{bold:#}")?,
+                None => writeln!(out, "{bold}{cluster}Cluster-scoped{bold:#}")?,
             }
-            current = Some(&f.namespace);
+            current = Some((&f.cluster, &f.namespace));
         }
         finding(out, f, dim, hint_style)?;
     }
     if !report.results.is_empty() {
         writeln!(out)?;
     }
-    let scope = match &report.source.namespace {
-        Some(ns) => format!("namespace {ns}"),
-        None => "all namespaces".to_string(),
+    let scope = match (&report.source.namespace, report.source.clusters.as_slice()) {
+        (_, [_, ..]) => format!("{} clusters", report.source.clusters.len()),
+        (Some(ns), []) => format!("namespace {ns}"),
+        (None, []) => "all namespaces".to_string(),
     };
     let partial =
         if report.partial { " Results are partial: some kinds could not be read (see warnings)." } else { "" };

@@ -41,6 +41,13 @@ impl Cluster {
         runtime::block_on(self.snapshot_async(plan)).map_err(|e| Error::Api(e.to_string()))?
     }
 
+    /// Reads several clusters at once; each result stands alone (one unreachable cluster does not
+    /// stop the others).
+    pub fn snapshot_all(targets: &[(Cluster, FetchPlan)]) -> Result<Vec<Result<Snapshot, Error>>, Error> {
+        let reads = targets.iter().map(|(cluster, plan)| cluster.snapshot_async(plan));
+        runtime::block_on(futures::future::join_all(reads)).map_err(|e| Error::Api(e.to_string()))
+    }
+
     async fn snapshot_async(&self, plan: &FetchPlan) -> Result<Snapshot, Error> {
         let server_version = self.client.apiserver_version().await.map_err(|e| self.fatal(&e))?.git_version;
         let captured_at = Timestamp::now();
@@ -148,7 +155,7 @@ fn list_warning(kind: Kind, namespace: Option<&str>, failure: Failure) -> Warnin
         }
         Failure::Unauthorized => ("Unauthorized", format!("cannot list {resource}: unauthorized")),
     };
-    Warning { kind: Some(kind.name().to_string()), reason: reason.to_string(), message }
+    Warning { cluster: None, kind: Some(kind.name().to_string()), reason: reason.to_string(), message }
 }
 
 /// Lists every page of one kind. A `continue` token that expired mid-way (410 Gone) restarts the

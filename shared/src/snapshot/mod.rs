@@ -73,6 +73,9 @@ pub struct SnapshotInfo {
 /// Something that could not be read; the results are partial.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Warning {
+    /// The kubeconfig context, when several clusters are analyzed at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
     /// The kind concerned, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,

@@ -547,3 +547,55 @@ fn verbose_logs_go_to_stderr() {
     assert!(out.stderr.contains("listed"), "{}", out.stderr);
     assert_eq!(out.stdout.trim(), "No problems found in namespace kube-system.");
 }
+
+#[test]
+fn several_clusters_in_one_report_and_one_down_is_a_warning() {
+    let eu = Fixture::start_named(&state("demo"), "eu", &[]);
+    let us = Fixture::start_named(&state("catalog"), "us", &[]);
+    // Copies: a fixture removes its directory when it stops, and the kubeconfigs must outlive it.
+    let home = tempfile::tempdir().unwrap();
+    for (fx, name) in [(&eu, "eu"), (&us, "us")] {
+        std::fs::copy(fx.kubeconfig(), home.path().join(name)).unwrap();
+    }
+    let kubeconfigs = std::env::join_paths([home.path().join("eu"), home.path().join("us")]).unwrap();
+    let analyze = |args: &[&str]| {
+        run(Command::new(bin(ANALYZE)).args(args).env("KUBECONFIG", &kubeconfigs).env("HOME", home.path()))
+    };
+
+    let both = analyze(&["-A", "--context", "eu,us", "-o", "json"]);
+    assert_eq!(both.code, 1, "{}", both.stderr);
+    let report = both.json();
+    assert_eq!(report["source"]["clusters"], serde_json::json!(["eu", "us"]));
+    let results = report["results"].as_array().unwrap();
+    let count = |cluster: &str| results.iter().filter(|f| f["cluster"] == cluster).count();
+    assert_eq!(count("eu"), expected_lines(&state("demo")).len());
+    assert_eq!(count("us"), expected_lines(&state("catalog")).len());
+    assert_eq!(count("eu") + count("us"), results.len(), "every result names its cluster");
+    assert_eq!(analyze(&["-A", "--all-contexts", "-o", "json"]).json()["results"], report["results"]);
+    let text = analyze(&["-A", "--all-contexts"]);
+    assert!(text.stdout.contains("Cluster eu · Namespace shop"), "{}", text.stdout);
+
+    drop(us);
+    let one = analyze(&["-A", "--all-contexts", "-o", "json"]);
+    assert_eq!(one.code, 1, "{}", one.stderr);
+    assert!(
+        one.stderr.starts_with("warning: context us: cannot reach the cluster at http://127.0.0.1:"),
+        "{}",
+        one.stderr
+    );
+    let report = one.json();
+    assert_eq!(report["partial"], true);
+    assert_eq!(report["warnings"][0]["cluster"], "us");
+    assert_eq!(report["warnings"][0]["reason"], "Unreachable");
+    assert!(report["results"].as_array().unwrap().iter().all(|f| f["cluster"] == "eu"));
+    assert_eq!(count("eu"), report["results"].as_array().unwrap().len());
+
+    drop(eu);
+    let none = analyze(&["-A", "--context", "eu,us"]);
+    assert_eq!(none.code, 3, "{}", none.stderr);
+    assert!(none.stderr.lines().last().unwrap().starts_with("error: no context could be analyzed"), "{}", none.stderr);
+    assert!(!none.stderr.contains("panicked"));
+    let dump = analyze(&["-A", "--context", "eu,us", "--dump", "x.yaml"]);
+    assert_eq!(dump.code, 2);
+    dump.assert_one_error_line();
+}
