@@ -150,14 +150,6 @@ impl Finding {
         self
     }
 
-    /// Whether this finding is about `object`: the object itself, one of its pods (a grouped
-    /// finding), or something it owns.
-    pub fn concerns(&self, object: &ObjectRef) -> bool {
-        self.object() == *object
-            || self.owners.contains(object)
-            || (object.kind == "Pod" && object.namespace == self.namespace && self.pods.contains(&object.name))
-    }
-
     pub fn object(&self) -> ObjectRef {
         ObjectRef { kind: self.kind.clone(), namespace: self.namespace.clone(), name: self.name.clone() }
     }

@@ -4,7 +4,7 @@
 //! finding. Old events (more than an hour before the snapshot), events about pods that are healthy
 //! now, and events about objects that no longer exist are history, not problems.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use jiff::SignedDuration;
 use k8s_openapi::api::core::v1::Event;
@@ -42,9 +42,9 @@ impl Analyzer for EventsAnalyzer {
 }
 
 pub(super) fn unexplained(cx: &Context<'_>, findings: &[Finding]) -> Vec<Finding> {
-    let mut explained: Vec<ObjectRef> = Vec::new();
+    let mut explained: HashSet<ObjectRef> = HashSet::new();
     for f in findings {
-        explained.push(f.object());
+        explained.insert(f.object());
         explained.extend(f.owners.iter().cloned());
         explained.extend(f.pods.iter().map(|p| ObjectRef {
             kind: "Pod".into(),

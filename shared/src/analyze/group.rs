@@ -96,23 +96,32 @@ fn group_pods(cx: &Context<'_>, findings: Vec<Finding>) -> Vec<Finding> {
 
 /// Merges each symptom into the finding of its cause: a finding on the same object, on something
 /// the object owns, or on an object the symptom names as a possible cause (a Service's pods).
+/// Causes are indexed by every object they concern, so this is linear in the findings.
 fn absorb_symptoms(findings: Vec<Finding>) -> Vec<Finding> {
     let (symptoms, mut causes): (Vec<Finding>, Vec<Finding>) = findings.into_iter().partition(|f| f.symptom);
+    let mut concerned: HashMap<ObjectRef, Vec<usize>> = HashMap::new();
+    for (i, c) in causes.iter().enumerate() {
+        let pods = c.pods.iter().map(|p| ObjectRef { kind: "Pod".into(), namespace: c.namespace.clone(), name: p.clone() });
+        for object in std::iter::once(c.object()).chain(c.owners.iter().cloned()).chain(pods) {
+            concerned.entry(object).or_default().push(i);
+        }
+    }
     let mut kept = Vec::new();
     for symptom in symptoms {
-        let object = symptom.object();
-        let cause = causes
-            .iter_mut()
-            .filter(|c| c.concerns(&object) || symptom.causes.iter().any(|o| c.concerns(o)))
-            .max_by_key(|c| c.severity);
-        match cause {
-            Some(cause) => {
+        let candidates = std::iter::once(symptom.object()).chain(symptom.causes.iter().cloned());
+        let best = candidates
+            .filter_map(|o| concerned.get(&o))
+            .flatten()
+            .copied()
+            .max_by_key(|i| (causes[*i].severity, std::cmp::Reverse(*i)));
+        match best {
+            Some(i) => {
                 // A symptom without words of the cluster's own says what it knows in its summary.
                 let words = if symptom.messages.is_empty() { vec![symptom.summary] } else { symptom.messages };
-                let mut merged = std::mem::take(cause).messages(words);
+                let mut merged = std::mem::take(&mut causes[i]).messages(words);
                 // The symptom measures the impact: a readiness failure that takes a Service down is high.
                 merged.severity = merged.severity.max(symptom.severity);
-                *cause = merged;
+                causes[i] = merged;
             }
             None => kept.push(symptom),
         }
