@@ -4,7 +4,7 @@ CARGO  ?= cargo
 PREFIX ?= $(HOME)/.local/bin
 PLUGINS := kubectl-ai-analyze kubectl-ai-audit kubectl-ai-gen kubectl-ai-exec
 
-.PHONY: all build demo test lint fmt fmt-check clippy release install uninstall clean
+.PHONY: all build demo test bench lint fmt fmt-check clippy release install uninstall clean
 
 all: build
 
@@ -27,6 +27,11 @@ test: build
 		$(CARGO) test --workspace --lib --bins --tests; \
 	fi
 	$(CARGO) test --workspace --doc
+
+## bench: analyze vs kubectl on a 10,000-pod fixture cluster (figures go to BENCHMARKS.md)
+bench:
+	$(CARGO) build --release -p kubectl-ai-analyze -p opsagent-tests --bins
+	python3 tests/bench/bench.py
 
 ## lint: formatting and clippy, as CI runs them
 lint: fmt-check clippy

@@ -101,7 +101,8 @@ fn absorb_symptoms(findings: Vec<Finding>) -> Vec<Finding> {
     let (symptoms, mut causes): (Vec<Finding>, Vec<Finding>) = findings.into_iter().partition(|f| f.symptom);
     let mut concerned: HashMap<ObjectRef, Vec<usize>> = HashMap::new();
     for (i, c) in causes.iter().enumerate() {
-        let pods = c.pods.iter().map(|p| ObjectRef { kind: "Pod".into(), namespace: c.namespace.clone(), name: p.clone() });
+        let pods =
+            c.pods.iter().map(|p| ObjectRef { kind: "Pod".into(), namespace: c.namespace.clone(), name: p.clone() });
         for object in std::iter::once(c.object()).chain(c.owners.iter().cloned()).chain(pods) {
             concerned.entry(object).or_default().push(i);
         }

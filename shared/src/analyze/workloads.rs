@@ -70,13 +70,22 @@ fn deployment(d: &Deployment) -> Option<Finding> {
             return None; // a rollout in progress within its deadline
         }
         let selector = selector_text(&spec.selector);
-        Problem::new(Severity::High, "ReplicasUnavailable", format!("{available}/{desired} replicas available"))
-            .messages(unavailable.and_then(|c| c.message.clone()))
-            .hint(format!("Its pods say why: kubectl get pods -n {ns} -l {selector}"))
+        Problem::new(
+            shortfall(available, desired),
+            "ReplicasUnavailable",
+            format!("{available}/{desired} replicas available"),
+        )
+        .messages(unavailable.and_then(|c| c.message.clone()))
+        .hint(format!("Its pods say why: kubectl get pods -n {ns} -l {selector}"))
     } else {
         return None;
     };
     Some(combine("Deployment", "Deployment", &d.metadata, vec![problem])?.symptom())
+}
+
+/// How bad a shortfall of ready replicas is: most of them missing is high, a minority medium.
+fn shortfall(ready: i32, desired: i32) -> Severity {
+    if ready * 2 < desired { Severity::High } else { Severity::Medium }
 }
 
 pub struct ReplicaSetAnalyzer;
@@ -219,7 +228,7 @@ fn stateful_set(cx: &Context<'_>, sts: &StatefulSet) -> Vec<Finding> {
             })
             .collect();
         let problem = Problem::new(
-            Severity::High,
+            shortfall(ready, desired),
             "ReplicasNotReady",
             format!("{ready}/{desired} replicas ready; not running: {}", missing.join(", ")),
         )

@@ -41,6 +41,9 @@ struct Args {
     /// Append every mutating request as a JSON line to this file
     #[arg(long, value_name = "PATH")]
     record: Option<PathBuf>,
+    /// Append every request (method, path, query, status) as a JSON line to this file
+    #[arg(long, value_name = "PATH")]
+    access_log: Option<PathBuf>,
     /// Inject a fault, e.g. resource=replicasets,status=403 or path=/api/v1/pods,status=500,times=1
     #[arg(long, value_name = "RULE", value_parser = Fault::parse)]
     fault: Vec<Fault>,
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         namespace: a.namespace,
         ca_out: a.ca_out,
         record: a.record,
+        access_log: a.access_log,
         faults: a.fault,
         rebase_time: a.rebase_time,
         server_version: a.server_version,

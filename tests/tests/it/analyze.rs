@@ -119,6 +119,20 @@ fn a_namespace_run_leaves_cluster_scoped_analyzers_out() {
     let report = out.json();
     assert!(report["results"].as_array().unwrap().iter().all(|f| f["namespace"] == "apps"));
     assert_eq!(report["partial"], false);
+    let paths: Vec<String> = fx.requests().iter().map(|r| r["path"].as_str().unwrap().to_string()).collect();
+    assert!(paths.iter().all(|p| !p.ends_with("/nodes") && !p.contains("webhookconfigurations")), "{paths:?}");
+    assert!(paths.contains(&"/api/v1/namespaces/apps/pods".to_string()), "{paths:?}");
+}
+
+#[test]
+fn kinds_are_listed_concurrently_in_pages() {
+    let fx = Fixture::start(&state("catalog"), &[]);
+    let out = run(&mut fx.plugin(ANALYZE, &["-A", "-o", "json"]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let lists: Vec<serde_json::Value> = fx.requests().into_iter().filter(|r| r["path"] != "/version").collect();
+    assert!(lists.iter().all(|r| r["method"] == "GET" && r["query"]["limit"] == "500"), "{lists:?}");
+    let want = opsagent::analyze::kinds_needed(&opsagent::analyze::select(&[], &[]).unwrap());
+    assert_eq!(lists.len(), want.len(), "one list per kind: {lists:?}");
 }
 
 #[test]

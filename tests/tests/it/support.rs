@@ -53,6 +53,8 @@ impl Fixture {
             .arg(dir.path().join("kubeconfig"))
             .arg("--record")
             .arg(dir.path().join("record.jsonl"))
+            .arg("--access-log")
+            .arg(dir.path().join("access.jsonl"))
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -92,6 +94,12 @@ impl Fixture {
             ("KUBECACHEDIR", self.dir.path().join("cache")),
             ("HOME", self.dir.path().to_path_buf()),
         ]
+    }
+
+    /// Every request the fixture answered, in order.
+    pub fn requests(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(self.dir.path().join("access.jsonl")).unwrap_or_default();
+        text.lines().map(|l| serde_json::from_str(l).expect("access log line")).collect()
     }
 
     /// Mutating requests the fixture received, in order.

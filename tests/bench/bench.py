@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""make bench: `kubectl-ai-analyze -A -o json` against `kubectl get <the same kinds> -A -o json`, side
+by side on one fixture cluster of 10,000 pods. Runs are interleaved (A, B, A, B, ...) so that a noisy
+machine affects both alike; medians are reported, with the ratios that matter.
+
+Peak RSS is the process's own maximum resident set (wait4's ru_maxrss). kubectl is the real binary
+behind the dispatcher (kubectl.1.32), so the dispatcher's extra process and /version call are not
+counted against it.
+"""
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RELEASE = os.path.join(ROOT, "target", "release")
+RUNS = int(os.environ.get("BENCH_RUNS", "7"))
+PODS = int(os.environ.get("BENCH_PODS", "10000"))
+
+
+def kubectl_binary():
+    found = shutil.which("kubectl")
+    if not found:
+        sys.exit("make bench: kubectl is required")
+    real = os.path.join(os.path.dirname(os.path.realpath(found)), "kubectl.1.32")
+    return real if os.path.exists(real) else found
+
+
+def measure(cmd, env):
+    """Wall seconds, peak RSS in MiB, exit code of one run."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    return wall, usage.ru_maxrss / 1024.0, os.waitstatus_to_exitcode(status)
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="opsagent-bench-")
+    state = os.path.join(ROOT, "target", "bench", f"cluster-{PODS}.json")
+    os.makedirs(os.path.dirname(state), exist_ok=True)
+    if not os.path.exists(state):
+        subprocess.run([os.path.join(RELEASE, "gen-cluster"), "--pods", str(PODS), "--out", state], check=True)
+    kubeconfig = os.path.join(work, "kubeconfig")
+    access = os.path.join(work, "access.jsonl")
+    fixture = subprocess.Popen(
+        [os.path.join(RELEASE, "kube-fixture"), state, "--rebase-time", "--kubeconfig", kubeconfig, "--access-log", access],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        ready = fixture.stdout.readline().strip()
+        if not ready.startswith("ready "):
+            sys.exit(f"make bench: kube-fixture did not start: {ready!r}")
+        env = dict(os.environ, KUBECONFIG=kubeconfig, KUBECACHEDIR=os.path.join(work, "cache"), HOME=work)
+        analyze = [os.path.join(RELEASE, "kubectl-ai-analyze"), "-A", "-o", "json"]
+
+        # One untimed run: check it works, count its findings, and learn which kinds it lists.
+        out = subprocess.run(analyze, env=env, capture_output=True, text=True)
+        if out.returncode not in (0, 1):
+            sys.exit(f"make bench: analyze failed ({out.returncode}): {out.stderr}")
+        report = json.loads(out.stdout)
+        resources = []
+        with open(access) as f:
+            for line in f:
+                r = json.loads(line)
+                parts = r["path"].strip("/").split("/")
+                if r["method"] != "GET" or "continue" in r["query"] or "limit" not in r["query"]:
+                    continue
+                plural = parts[-1]
+                group = parts[1] if parts[0] == "apis" else ""
+                name = f"{plural}.{group}" if group else plural
+                if name not in resources:
+                    resources.append(name)
+        kubectl = [kubectl_binary(), "get", ",".join(resources), "-A", "-o", "json"]
+        # Warm kubectl's discovery cache, and count what it prints.
+        listed = subprocess.run(kubectl, env=env, capture_output=True, text=True)
+        if listed.returncode != 0:
+            sys.exit(f"make bench: kubectl failed: {listed.stderr}")
+        items = len(json.loads(listed.stdout)["items"])
+
+        samples = {"analyze": [], "kubectl": []}
+        for _ in range(RUNS):
+            for name, cmd in (("analyze", analyze), ("kubectl", kubectl)):
+                wall, rss, code = measure(cmd, env)
+                if code not in (0, 1):
+                    sys.exit(f"make bench: {name} exited {code}")
+                samples[name].append((wall, rss))
+    finally:
+        fixture.terminate()
+        fixture.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+    med = {k: (statistics.median(w for w, _ in v), statistics.median(r for _, r in v)) for k, v in samples.items()}
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    print(f"machine: {os.cpu_count()} cores, {cpu}; {platform.system()} {platform.release()}")
+    print(f"state: {PODS} pods in 50 namespaces, {os.path.getsize(state) / 1e6:.1f} MB of JSON; kubectl listed {items} objects "
+          f"of {len(resources)} kinds; analyze reported {report['summary']['problems']} problems")
+    print(f"runs: {RUNS} of each, interleaved; medians\n")
+    print("| command | wall time (s) | peak RSS (MiB) |")
+    print("|---|---:|---:|")
+    print(f"| `kubectl-ai-analyze -A -o json` | {med['analyze'][0]:.2f} | {med['analyze'][1]:.0f} |")
+    print(f"| `kubectl get <{len(resources)} kinds> -A -o json` | {med['kubectl'][0]:.2f} | {med['kubectl'][1]:.0f} |")
+    print(f"| ratio analyze / kubectl | {med['analyze'][0] / med['kubectl'][0]:.2f}x | {med['analyze'][1] / med['kubectl'][1]:.2f}x |")
+    print(f"\nkinds: {','.join(resources)}")
+
+
+if __name__ == "__main__":
+    main()
