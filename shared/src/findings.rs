@@ -155,6 +155,20 @@ impl Finding {
     }
 }
 
+/// The order of findings everywhere: cluster, namespace, severity (worst first), kind, name, reason.
+pub fn sort(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        (&a.cluster, &a.namespace, std::cmp::Reverse(a.severity), &a.kind, &a.name, &a.reason).cmp(&(
+            &b.cluster,
+            &b.namespace,
+            std::cmp::Reverse(b.severity),
+            &b.kind,
+            &b.name,
+            &b.reason,
+        ))
+    });
+}
+
 /// Where the analyzed state came from.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -248,16 +262,7 @@ impl Report {
             clusters.push(cluster);
         }
         warnings.extend(extra);
-        results.sort_by(|a, b| {
-            (&a.cluster, &a.namespace, std::cmp::Reverse(a.severity), &a.kind, &a.name, &a.reason).cmp(&(
-                &b.cluster,
-                &b.namespace,
-                std::cmp::Reverse(b.severity),
-                &b.kind,
-                &b.name,
-                &b.reason,
-            ))
-        });
+        sort(&mut results);
         let mut by_severity = BTreeMap::new();
         for f in &results {
             *by_severity.entry(f.severity).or_insert(0) += 1;

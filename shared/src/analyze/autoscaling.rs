@@ -4,7 +4,7 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
-use super::{Analyzer, Context, Owner, Problem, combine, condition_is, targets_scaled_to_zero};
+use super::{Analyzer, Context, Info, Owner, Problem, combine, condition_is, targets_scaled_to_zero};
 use crate::findings::{Finding, Severity};
 use crate::selector::LabelSelector;
 use crate::snapshot::Kind;
@@ -12,20 +12,14 @@ use crate::snapshot::Kind;
 pub struct HpaAnalyzer;
 
 impl Analyzer for HpaAnalyzer {
-    fn name(&self) -> &'static str {
-        "HorizontalPodAutoscaler"
-    }
-
-    fn description(&self) -> &'static str {
-        "autoscalers with a missing or unscalable target, containers without the requests they scale on, or unable to scale"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::HorizontalPodAutoscaler
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        &[Kind::Deployment, Kind::StatefulSet, Kind::ReplicaSet, Kind::ReplicationController]
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "HorizontalPodAutoscaler",
+            description: "autoscalers with a missing or unscalable target, containers without the requests they scale on, or unable to scale",
+            subject: Kind::HorizontalPodAutoscaler,
+            evidence: &[Kind::Deployment, Kind::StatefulSet, Kind::ReplicaSet, Kind::ReplicationController],
+            default_enabled: true,
+        }
     }
 
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {
@@ -172,20 +166,14 @@ fn missing_requests(
 pub struct PdbAnalyzer;
 
 impl Analyzer for PdbAnalyzer {
-    fn name(&self) -> &'static str {
-        "PodDisruptionBudget"
-    }
-
-    fn description(&self) -> &'static str {
-        "disruption budgets that allow no disruption (node drains block) or select no pod"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::PodDisruptionBudget
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        &[Kind::Pod, Kind::Deployment, Kind::StatefulSet]
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "PodDisruptionBudget",
+            description: "disruption budgets that allow no disruption (node drains block) or select no pod",
+            subject: Kind::PodDisruptionBudget,
+            evidence: &[Kind::Pod, Kind::Deployment, Kind::StatefulSet],
+            default_enabled: true,
+        }
     }
 
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 use jiff::SignedDuration;
 use k8s_openapi::api::core::v1::Event;
 
-use super::{Analyzer, Context, condition_is, event_time};
+use super::{Analyzer, Context, Info, condition_is, event_time};
 use crate::findings::{Finding, ObjectRef, Severity};
 use crate::snapshot::Kind;
 
@@ -20,20 +20,14 @@ const RECENT: SignedDuration = SignedDuration::from_hours(1);
 const SETTLING: SignedDuration = SignedDuration::from_mins(5);
 
 impl Analyzer for EventsAnalyzer {
-    fn name(&self) -> &'static str {
-        "Events"
-    }
-
-    fn description(&self) -> &'static str {
-        "recent warning events that no other finding explains, grouped by reason"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::Event
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        &[Kind::Pod]
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "Events",
+            description: "recent warning events that no other finding explains, grouped by reason",
+            subject: Kind::Event,
+            evidence: &[Kind::Pod],
+            default_enabled: true,
+        }
     }
 
     fn analyze(&self, _cx: &Context<'_>, _out: &mut Vec<Finding>) {

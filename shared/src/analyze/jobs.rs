@@ -6,27 +6,21 @@
 
 use k8s_openapi::api::batch::v1::Job;
 
-use super::{Analyzer, Context, Problem, combine, condition_is};
+use super::{Analyzer, Context, Info, Problem, combine, condition_is};
 use crate::findings::{Finding, Severity};
 use crate::snapshot::Kind;
 
 pub struct JobAnalyzer;
 
 impl Analyzer for JobAnalyzer {
-    fn name(&self) -> &'static str {
-        "Job"
-    }
-
-    fn description(&self) -> &'static str {
-        "Jobs that failed (backoff limit, deadline) or are suspended; the latest run of a CronJob"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::Job
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        &[Kind::CronJob, Kind::Event, Kind::Pod]
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "Job",
+            description: "Jobs that failed (backoff limit, deadline) or are suspended; the latest run of a CronJob",
+            subject: Kind::Job,
+            evidence: &[Kind::CronJob, Kind::Event, Kind::Pod],
+            default_enabled: true,
+        }
     }
 
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {
@@ -88,20 +82,14 @@ fn job_finding(cx: &Context<'_>, job: &Job) -> Option<Finding> {
 pub struct CronJobAnalyzer;
 
 impl Analyzer for CronJobAnalyzer {
-    fn name(&self) -> &'static str {
-        "CronJob"
-    }
-
-    fn description(&self) -> &'static str {
-        "CronJobs that are suspended, have an invalid schedule or a negative starting deadline"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::CronJob
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        &[]
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "CronJob",
+            description: "CronJobs that are suspended, have an invalid schedule or a negative starting deadline",
+            subject: Kind::CronJob,
+            evidence: &[],
+            default_enabled: true,
+        }
     }
 
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -66,22 +66,41 @@ impl Context<'_> {
     }
 }
 
-/// One analyzer of the catalog.
-pub trait Analyzer: Sync {
-    /// The name used by `--filter`/`--exclude`.
-    fn name(&self) -> &'static str;
+/// What an analyzer is: the name `--filter` takes, what it reports on, what it reads.
+#[derive(Debug)]
+pub struct Info {
+    pub name: &'static str,
     /// One line for `--list-analyzers`.
-    fn description(&self) -> &'static str;
+    pub description: &'static str,
     /// The kind it reports on; the analyzer is skipped when the snapshot lacks it.
-    fn subject(&self) -> Kind;
+    pub subject: Kind,
     /// Other kinds it reads (events, owners…). Kinds it only uses when present (Secrets) are not here.
-    fn evidence(&self) -> &'static [Kind];
+    pub evidence: &'static [Kind],
     /// In the default set. Analyzers that need extra permissions (reading Secrets) or add cost (logs)
     /// run only when asked for with `--filter`.
-    fn default_enabled(&self) -> bool {
-        true
-    }
+    pub default_enabled: bool,
+}
+
+/// One analyzer of the catalog.
+pub trait Analyzer: Sync {
+    fn info(&self) -> &'static Info;
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>);
+
+    fn name(&self) -> &'static str {
+        self.info().name
+    }
+    fn description(&self) -> &'static str {
+        self.info().description
+    }
+    fn subject(&self) -> Kind {
+        self.info().subject
+    }
+    fn evidence(&self) -> &'static [Kind] {
+        self.info().evidence
+    }
+    fn default_enabled(&self) -> bool {
+        self.info().default_enabled
+    }
 }
 
 impl std::fmt::Debug for dyn Analyzer {
@@ -188,16 +207,7 @@ pub fn run(snapshot: &Snapshot, analyzers: &[&dyn Analyzer]) -> Vec<Finding> {
         let unexplained = events::unexplained(&cx, &out);
         out.extend(unexplained);
     }
-    out.sort_by(|a, b| {
-        (&a.cluster, &a.namespace, std::cmp::Reverse(a.severity), &a.kind, &a.name, &a.reason).cmp(&(
-            &b.cluster,
-            &b.namespace,
-            std::cmp::Reverse(b.severity),
-            &b.kind,
-            &b.name,
-            &b.reason,
-        ))
-    });
+    crate::findings::sort(&mut out);
     out
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
 
-use super::{Analyzer, Context, Problem, combine, targets_scaled_to_zero};
+use super::{Analyzer, Context, Info, Problem, combine, targets_scaled_to_zero};
 use crate::findings::{Finding, ObjectRef, Severity};
 use crate::selector::LabelSelector;
 use crate::snapshot::Kind;
@@ -13,20 +13,14 @@ use crate::snapshot::Kind;
 pub struct ServiceAnalyzer;
 
 impl Analyzer for ServiceAnalyzer {
-    fn name(&self) -> &'static str {
-        "Service"
-    }
-
-    fn description(&self) -> &'static str {
-        "Services whose selector matches no pod, with only not-ready endpoints, or with warning events"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::Service
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        &[Kind::Pod, Kind::Endpoints, Kind::Event, Kind::Deployment, Kind::StatefulSet]
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "Service",
+            description: "Services whose selector matches no pod, with only not-ready endpoints, or with warning events",
+            subject: Kind::Service,
+            evidence: &[Kind::Pod, Kind::Endpoints, Kind::Event, Kind::Deployment, Kind::StatefulSet],
+            default_enabled: true,
+        }
     }
 
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {
@@ -142,20 +136,14 @@ fn near_misses(cx: &Context<'_>, ns: &str, selector: &BTreeMap<String, String>, 
 pub struct IngressAnalyzer;
 
 impl Analyzer for IngressAnalyzer {
-    fn name(&self) -> &'static str {
-        "Ingress"
-    }
-
-    fn description(&self) -> &'static str {
-        "Ingresses with no or an unknown IngressClass, a missing backend Service or port, a missing TLS Secret"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::Ingress
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        &[Kind::IngressClass, Kind::Service]
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "Ingress",
+            description: "Ingresses with no or an unknown IngressClass, a missing backend Service or port, a missing TLS Secret",
+            subject: Kind::Ingress,
+            evidence: &[Kind::IngressClass, Kind::Service],
+            default_enabled: true,
+        }
     }
 
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {
@@ -262,20 +250,14 @@ fn check_backend(cx: &Context<'_>, ns: &str, backend: &IngressBackend) -> Option
 pub struct NetworkPolicyAnalyzer;
 
 impl Analyzer for NetworkPolicyAnalyzer {
-    fn name(&self) -> &'static str {
-        "NetworkPolicy"
-    }
-
-    fn description(&self) -> &'static str {
-        "NetworkPolicies whose pod selector matches no pod (an empty selector is a normal default-deny)"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::NetworkPolicy
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        &[Kind::Pod, Kind::Deployment, Kind::StatefulSet]
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "NetworkPolicy",
+            description: "NetworkPolicies whose pod selector matches no pod (an empty selector is a normal default-deny)",
+            subject: Kind::NetworkPolicy,
+            evidence: &[Kind::Pod, Kind::Deployment, Kind::StatefulSet],
+            default_enabled: true,
+        }
     }
 
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -6,7 +6,7 @@
 
 use k8s_openapi::api::core::v1::Node;
 
-use super::{Analyzer, Condition, Context, Problem, combine, condition};
+use super::{Analyzer, Condition, Context, Info, Problem, combine, condition};
 use crate::findings::{Finding, Severity};
 use crate::snapshot::Kind;
 
@@ -17,20 +17,14 @@ const PRESSURE: &[&str] = &["MemoryPressure", "DiskPressure", "PIDPressure", "Ne
 const POSITIVE: &[&str] = &["Ready", "Available", "Healthy", "Ok", "OK", "Succeeded", "Running", "Active", "Valid"];
 
 impl Analyzer for NodeAnalyzer {
-    fn name(&self) -> &'static str {
-        "Node"
-    }
-
-    fn description(&self) -> &'static str {
-        "nodes NotReady or Unknown, under memory/disk/PID pressure, without network, or cordoned while pods wait"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::Node
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        &[Kind::Pod]
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "Node",
+            description: "nodes NotReady or Unknown, under memory/disk/PID pressure, without network, or cordoned while pods wait",
+            subject: Kind::Node,
+            evidence: &[Kind::Pod],
+            default_enabled: true,
+        }
     }
 
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {

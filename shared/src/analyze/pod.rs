@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Container, ContainerStatus, Event, Pod, PodSpec, PodStatus, Probe};
 
-use super::{Analyzer, Context, Owner, OwnerLink, Problem, combine};
+use super::{Analyzer, Context, Info, Owner, OwnerLink, Problem, combine};
 use crate::findings::{Finding, Severity};
 use crate::snapshot::Kind;
 
@@ -43,29 +43,23 @@ const CREATING_EVENTS: &[&str] =
     &["FailedMount", "FailedAttachVolume", "FailedCreatePodSandBox", "FailedCreatePodContainer", "NetworkNotReady"];
 
 impl Analyzer for PodAnalyzer {
-    fn name(&self) -> &'static str {
-        "Pod"
-    }
-
-    fn description(&self) -> &'static str {
-        "pods that cannot be scheduled, start, stay up or become ready; evicted, failed and stuck pods"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::Pod
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        &[
-            Kind::Event,
-            Kind::ReplicaSet,
-            Kind::Deployment,
-            Kind::StatefulSet,
-            Kind::DaemonSet,
-            Kind::Job,
-            Kind::CronJob,
-            Kind::ReplicationController,
-        ]
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "Pod",
+            description: "pods that cannot be scheduled, start, stay up or become ready; evicted, failed and stuck pods",
+            subject: Kind::Pod,
+            evidence: &[
+                Kind::Event,
+                Kind::ReplicaSet,
+                Kind::Deployment,
+                Kind::StatefulSet,
+                Kind::DaemonSet,
+                Kind::Job,
+                Kind::CronJob,
+                Kind::ReplicationController,
+            ],
+            default_enabled: true,
+        }
     }
 
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {
@@ -770,24 +764,14 @@ fn error_lines(text: &str) -> Vec<&str> {
 pub struct LogAnalyzer;
 
 impl Analyzer for LogAnalyzer {
-    fn name(&self) -> &'static str {
-        "Log"
-    }
-
-    fn description(&self) -> &'static str {
-        "(opt-in) error lines of crashing containers' logs, current and previous, as evidence on Pod findings"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::Pod
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        &[]
-    }
-
-    fn default_enabled(&self) -> bool {
-        false
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "Log",
+            description: "(opt-in) error lines of crashing containers' logs, current and previous, as evidence on Pod findings",
+            subject: Kind::Pod,
+            evidence: &[],
+            default_enabled: false,
+        }
     }
 
     fn analyze(&self, _cx: &Context<'_>, _out: &mut Vec<Finding>) {}

@@ -1,26 +1,20 @@
 //! ResourceQuotas at or over their limits, with the creations they refused.
 
-use super::{Analyzer, Context, Problem, combine};
+use super::{Analyzer, Context, Info, Problem, combine};
 use crate::findings::{Finding, Severity};
 use crate::snapshot::Kind;
 
 pub struct QuotaAnalyzer;
 
 impl Analyzer for QuotaAnalyzer {
-    fn name(&self) -> &'static str {
-        "ResourceQuota"
-    }
-
-    fn description(&self) -> &'static str {
-        "namespaces at or over a ResourceQuota, with the resource that is denied"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::ResourceQuota
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        &[Kind::Event]
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "ResourceQuota",
+            description: "namespaces at or over a ResourceQuota, with the resource that is denied",
+            subject: Kind::ResourceQuota,
+            evidence: &[Kind::Event],
+            default_enabled: true,
+        }
     }
 
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -7,7 +7,7 @@
 use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::{Analyzer, Context, Problem, combine};
+use super::{Analyzer, Context, Info, Problem, combine};
 use crate::findings::{Finding, Severity};
 use crate::snapshot::Kind;
 
@@ -18,20 +18,14 @@ const WORKLOADS: &[Kind] =
     &[Kind::Pod, Kind::Deployment, Kind::StatefulSet, Kind::DaemonSet, Kind::Job, Kind::CronJob, Kind::ReplicaSet];
 
 impl Analyzer for ConfigMapAnalyzer {
-    fn name(&self) -> &'static str {
-        "ConfigMap"
-    }
-
-    fn description(&self) -> &'static str {
-        "pods and workload templates referring to a ConfigMap or key that does not exist"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::ConfigMap
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        WORKLOADS
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "ConfigMap",
+            description: "pods and workload templates referring to a ConfigMap or key that does not exist",
+            subject: Kind::ConfigMap,
+            evidence: WORKLOADS,
+            default_enabled: true,
+        }
     }
 
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {
@@ -40,24 +34,14 @@ impl Analyzer for ConfigMapAnalyzer {
 }
 
 impl Analyzer for SecretAnalyzer {
-    fn name(&self) -> &'static str {
-        "Secret"
-    }
-
-    fn description(&self) -> &'static str {
-        "(opt-in: lists Secrets, values are never kept) references to missing Secrets, keys and image pull secrets"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::Secret
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        WORKLOADS
-    }
-
-    fn default_enabled(&self) -> bool {
-        false
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "Secret",
+            description: "(opt-in: lists Secrets, values are never kept) references to missing Secrets, keys and image pull secrets",
+            subject: Kind::Secret,
+            evidence: WORKLOADS,
+            default_enabled: false,
+        }
     }
 
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {

@@ -4,7 +4,7 @@ use jiff::SignedDuration;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::api::storage::v1::StorageClass;
 
-use super::{Analyzer, Context, Problem, combine};
+use super::{Analyzer, Context, Info, Problem, combine};
 use crate::findings::{Finding, Severity};
 use crate::snapshot::Kind;
 
@@ -21,20 +21,14 @@ fn is_default(sc: &StorageClass) -> bool {
 pub struct ClaimAnalyzer;
 
 impl Analyzer for ClaimAnalyzer {
-    fn name(&self) -> &'static str {
-        "PersistentVolumeClaim"
-    }
-
-    fn description(&self) -> &'static str {
-        "claims Pending (provisioning failed, missing StorageClass, no default class) or Lost"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::PersistentVolumeClaim
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        &[Kind::StorageClass, Kind::Event]
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "PersistentVolumeClaim",
+            description: "claims Pending (provisioning failed, missing StorageClass, no default class) or Lost",
+            subject: Kind::PersistentVolumeClaim,
+            evidence: &[Kind::StorageClass, Kind::Event],
+            default_enabled: true,
+        }
     }
 
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {
@@ -103,20 +97,14 @@ fn claim(cx: &Context<'_>, pvc: &PersistentVolumeClaim) -> Vec<Problem> {
 pub struct VolumeAnalyzer;
 
 impl Analyzer for VolumeAnalyzer {
-    fn name(&self) -> &'static str {
-        "PersistentVolume"
-    }
-
-    fn description(&self) -> &'static str {
-        "volumes Failed, or Released and kept (their claim was deleted)"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::PersistentVolume
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        &[]
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "PersistentVolume",
+            description: "volumes Failed, or Released and kept (their claim was deleted)",
+            subject: Kind::PersistentVolume,
+            evidence: &[],
+            default_enabled: true,
+        }
     }
 
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {
@@ -147,20 +135,14 @@ impl Analyzer for VolumeAnalyzer {
 pub struct StorageClassAnalyzer;
 
 impl Analyzer for StorageClassAnalyzer {
-    fn name(&self) -> &'static str {
-        "StorageClass"
-    }
-
-    fn description(&self) -> &'static str {
-        "more than one default StorageClass"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::StorageClass
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        &[]
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "StorageClass",
+            description: "more than one default StorageClass",
+            subject: Kind::StorageClass,
+            evidence: &[],
+            default_enabled: true,
+        }
     }
 
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {

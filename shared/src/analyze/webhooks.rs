@@ -4,7 +4,7 @@
 use k8s_openapi::api::admissionregistration::v1::WebhookClientConfig;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::{Analyzer, Context, Problem, combine};
+use super::{Analyzer, Context, Info, Problem, combine};
 use crate::findings::{Finding, Severity};
 use crate::snapshot::Kind;
 
@@ -12,20 +12,14 @@ pub struct ValidatingWebhookAnalyzer;
 pub struct MutatingWebhookAnalyzer;
 
 impl Analyzer for ValidatingWebhookAnalyzer {
-    fn name(&self) -> &'static str {
-        "ValidatingWebhook"
-    }
-
-    fn description(&self) -> &'static str {
-        "validating webhooks whose Service is missing or has no ready endpoint"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::ValidatingWebhookConfiguration
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        &[Kind::Service, Kind::Endpoints]
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "ValidatingWebhook",
+            description: "validating webhooks whose Service is missing or has no ready endpoint",
+            subject: Kind::ValidatingWebhookConfiguration,
+            evidence: &[Kind::Service, Kind::Endpoints],
+            default_enabled: true,
+        }
     }
 
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {
@@ -41,20 +35,14 @@ impl Analyzer for ValidatingWebhookAnalyzer {
 }
 
 impl Analyzer for MutatingWebhookAnalyzer {
-    fn name(&self) -> &'static str {
-        "MutatingWebhook"
-    }
-
-    fn description(&self) -> &'static str {
-        "mutating webhooks whose Service is missing or has no ready endpoint"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::MutatingWebhookConfiguration
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        &[Kind::Service, Kind::Endpoints]
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "MutatingWebhook",
+            description: "mutating webhooks whose Service is missing or has no ready endpoint",
+            subject: Kind::MutatingWebhookConfiguration,
+            evidence: &[Kind::Service, Kind::Endpoints],
+            default_enabled: true,
+        }
     }
 
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {

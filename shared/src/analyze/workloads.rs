@@ -7,27 +7,21 @@
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 
-use super::{Analyzer, Context, Problem, combine, condition_is, describe, selector_text};
+use super::{Analyzer, Context, Info, Problem, combine, condition_is, describe, selector_text};
 use crate::findings::{Finding, Severity};
 use crate::snapshot::Kind;
 
 pub struct DeploymentAnalyzer;
 
 impl Analyzer for DeploymentAnalyzer {
-    fn name(&self) -> &'static str {
-        "Deployment"
-    }
-
-    fn description(&self) -> &'static str {
-        "Deployments with fewer available replicas than desired, and rollouts stuck past their deadline"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::Deployment
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        &[Kind::ReplicaSet, Kind::Pod, Kind::Event]
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "Deployment",
+            description: "Deployments with fewer available replicas than desired, and rollouts stuck past their deadline",
+            subject: Kind::Deployment,
+            evidence: &[Kind::ReplicaSet, Kind::Pod, Kind::Event],
+            default_enabled: true,
+        }
     }
 
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {
@@ -91,20 +85,14 @@ fn shortfall(ready: i32, desired: i32) -> Severity {
 pub struct ReplicaSetAnalyzer;
 
 impl Analyzer for ReplicaSetAnalyzer {
-    fn name(&self) -> &'static str {
-        "ReplicaSet"
-    }
-
-    fn description(&self) -> &'static str {
-        "ReplicaSets that cannot create pods: exceeded quota, missing service account, admission denied"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::ReplicaSet
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        &[Kind::Event, Kind::Deployment]
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "ReplicaSet",
+            description: "ReplicaSets that cannot create pods: exceeded quota, missing service account, admission denied",
+            subject: Kind::ReplicaSet,
+            evidence: &[Kind::Event, Kind::Deployment],
+            default_enabled: true,
+        }
     }
 
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {
@@ -163,20 +151,14 @@ fn create_hint(rs: &ReplicaSet, message: &str) -> String {
 pub struct StatefulSetAnalyzer;
 
 impl Analyzer for StatefulSetAnalyzer {
-    fn name(&self) -> &'static str {
-        "StatefulSet"
-    }
-
-    fn description(&self) -> &'static str {
-        "StatefulSets with a missing governing Service or StorageClass, or ordinal pods not running"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::StatefulSet
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        &[Kind::Service, Kind::StorageClass, Kind::Pod]
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "StatefulSet",
+            description: "StatefulSets with a missing governing Service or StorageClass, or ordinal pods not running",
+            subject: Kind::StatefulSet,
+            evidence: &[Kind::Service, Kind::StorageClass, Kind::Pod],
+            default_enabled: true,
+        }
     }
 
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {
@@ -245,20 +227,14 @@ fn stateful_set(cx: &Context<'_>, sts: &StatefulSet) -> Vec<Finding> {
 pub struct DaemonSetAnalyzer;
 
 impl Analyzer for DaemonSetAnalyzer {
-    fn name(&self) -> &'static str {
-        "DaemonSet"
-    }
-
-    fn description(&self) -> &'static str {
-        "DaemonSets with fewer ready pods than nodes to run on, and missing image pull secrets"
-    }
-
-    fn subject(&self) -> Kind {
-        Kind::DaemonSet
-    }
-
-    fn evidence(&self) -> &'static [Kind] {
-        &[Kind::Pod, Kind::Event]
+    fn info(&self) -> &'static Info {
+        &Info {
+            name: "DaemonSet",
+            description: "DaemonSets with fewer ready pods than nodes to run on, and missing image pull secrets",
+            subject: Kind::DaemonSet,
+            evidence: &[Kind::Pod, Kind::Event],
+            default_enabled: true,
+        }
     }
 
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>) {
