@@ -161,10 +161,6 @@ impl<'a> PodView<'a> {
         }
     }
 
-    fn latest_run(&self, job: &Job) -> bool {
-        self.index.is_latest_run(job)
-    }
-
     fn node(&self) -> &str {
         self.spec.and_then(|s| s.node_name.as_deref()).unwrap_or("(none)")
     }
@@ -532,7 +528,7 @@ impl<'a> PodView<'a> {
         // A Job retries failed pods; only a Job that gave up makes its pods' failures a problem.
         let mut job_messages = Vec::new();
         if let Some(OwnerLink { object: Some(Owner::Job(job)), .. }) = owners.first() {
-            if !job_failed(job) || !self.latest_run(job) {
+            if !job_failed(job) || !self.index.is_latest_run(job) {
                 return None;
             }
             job_messages = job_failure_messages(job);
