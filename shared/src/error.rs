@@ -9,6 +9,7 @@
 //! | 2 | invalid usage or input (flags, files), or another local failure |
 //! | 3 | the cluster could not be used: kubeconfig, context, connection, TLS, authentication |
 //! | 4 | partial results: some kinds could not be read and nothing was found in the rest |
+//! | 5 | the model could not be used: not configured, rejected the request, unreachable |
 
 use std::fmt;
 
@@ -25,6 +26,8 @@ pub enum Exit {
     Cluster = 3,
     /// Partial results with nothing found in what could be read.
     Partial = 4,
+    /// The model could not be used.
+    Model = 5,
 }
 
 impl Exit {
@@ -54,6 +57,9 @@ pub enum Error {
     /// Nothing at all could be read from the cluster.
     #[error("{0}")]
     Api(String),
+    /// The model is not configured, refused the request, or could not be reached.
+    #[error("{0}")]
+    Model(String),
 }
 
 impl Error {
@@ -63,6 +69,7 @@ impl Error {
             Error::Kubeconfig(_) | Error::Unreachable { .. } | Error::Unauthorized { .. } | Error::Api(_) => {
                 Exit::Cluster
             }
+            Error::Model(_) => Exit::Model,
         }
     }
 
@@ -102,7 +109,8 @@ mod tests {
 
     #[test]
     fn exit_codes_follow_the_error_kind() {
-        let cases: [(Error, u8); 5] = [
+        let cases: [(Error, u8); 6] = [
+            (Error::Model("x".into()), 5),
             (Error::Usage("x".into()), 2),
             (Error::input("f.yaml", "bad"), 2),
             (Error::Kubeconfig("x".into()), 3),

@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod cmd;
 pub mod error;
 pub mod findings;
+pub mod llm;
 pub mod output;
 pub mod render;
 pub mod selector;

@@ -1,0 +1,580 @@
+//! The blocking model client: OpenAI (and compatible endpoints), Azure OpenAI, Ollama.
+//!
+//! Transient failures (429, 5xx, timeouts, resets, a stream cut short) are retried with exponential
+//! backoff and jitter, honouring `Retry-After`, a bounded number of times; 400/401/403/404 fail at
+//! once with one line naming the provider, the URL (never the key) and a fix.
+
+use std::io::{BufRead, BufReader, Read};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::config::{ModelConfig, Provider};
+use crate::error::Error;
+
+/// Who says a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+/// One chat message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+}
+
+impl Message {
+    pub fn system(content: impl Into<String>) -> Self {
+        Message { role: Role::System, content: content.into() }
+    }
+
+    pub fn user(content: impl Into<String>) -> Self {
+        Message { role: Role::User, content: content.into() }
+    }
+}
+
+/// Token counts the provider reported.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+/// A model's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub content: String,
+    pub finish_reason: Option<String>,
+    pub usage: Option<Usage>,
+}
+
+/// How to ask.
+#[derive(Clone, Copy, Debug)]
+pub struct ChatOptions {
+    pub max_tokens: u32,
+    pub temperature: f32,
+}
+
+impl Default for ChatOptions {
+    fn default() -> Self {
+        ChatOptions { max_tokens: 1024, temperature: 0.2 }
+    }
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The provider answered with an error status.
+    Status { code: u16, message: String, retry_after: Option<Duration> },
+    /// No answer in time.
+    Timeout,
+    /// The connection failed or was cut (including a stream cut short).
+    Transport(String),
+    /// An answer that is not what the API promises.
+    Malformed(String),
+}
+
+impl Failure {
+    fn retryable(&self) -> bool {
+        match self {
+            Failure::Status { code, .. } => matches!(code, 408 | 409 | 429 | 500 | 502 | 503 | 504),
+            Failure::Timeout | Failure::Transport(_) => true,
+            Failure::Malformed(_) => false,
+        }
+    }
+}
+
+/// A client for one configured model.
+#[derive(Clone)]
+pub struct Client {
+    config: ModelConfig,
+    agent: ureq::Agent,
+    url: String,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("provider", &self.config.provider).field("url", &self.url).finish()
+    }
+}
+
+/// The chat endpoint of a configuration. OpenAI-compatible bases may or may not end in a version
+/// segment (`/v1`, DashScope's `/compatible-mode/v1`, Zhipu's `/api/paas/v4`): `/v1` is added only
+/// when the path has none.
+pub fn chat_url(config: &ModelConfig) -> Result<String, Error> {
+    let base = config.base_url.trim().trim_end_matches('/');
+    match config.provider {
+        Provider::Openai => {
+            if base.ends_with("/chat/completions") {
+                return Ok(base.to_string());
+            }
+            let path = base.split_once("://").map(|(_, rest)| rest).unwrap_or(base);
+            let versioned = path
+                .split('/')
+                .skip(1)
+                .any(|seg| seg.len() >= 2 && seg.starts_with('v') && seg.as_bytes()[1].is_ascii_digit());
+            Ok(if versioned { format!("{base}/chat/completions") } else { format!("{base}/v1/chat/completions") })
+        }
+        Provider::Azure => {
+            if base.is_empty() {
+                return Err(Error::Model(
+                    "Azure OpenAI needs its endpoint: set AZURE_OPENAI_ENDPOINT or --base-url https://NAME.openai.azure.com".into(),
+                ));
+            }
+            let deployment = config.azure_deployment.clone().unwrap_or_else(|| config.model.clone());
+            Ok(format!(
+                "{base}/openai/deployments/{deployment}/chat/completions?api-version={}",
+                config.azure_api_version
+            ))
+        }
+        Provider::Ollama => Ok(format!("{base}/api/chat")),
+    }
+}
+
+/// OpenAI's reasoning models take `max_completion_tokens` and no temperature.
+pub fn is_reasoning_model(model: &str) -> bool {
+    let m = model.rsplit('/').next().unwrap_or(model).to_ascii_lowercase();
+    ["o1", "o3", "o4", "gpt-5"].iter().any(|p| m == *p || m.starts_with(&format!("{p}-")))
+}
+
+impl Client {
+    /// A client for a resolved configuration. A missing key is an error for OpenAI and Azure.
+    pub fn new(config: ModelConfig) -> Result<Client, Error> {
+        let url = chat_url(&config)?;
+        if config.provider != Provider::Ollama && config.api_key.is_none() {
+            return Err(Error::Model(format!(
+                "no API key for {} ({url}): set {}",
+                config.provider.name(),
+                if config.key_source.is_empty() { "an API key in the profile" } else { &config.key_source }
+            )));
+        }
+        let mut builder = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(config.connect_timeout))
+            .timeout_recv_response(Some(config.read_timeout))
+            .timeout_per_read(Some(config.read_timeout))
+            .proxy(ureq::Proxy::try_from_env())
+            .user_agent(format!("opsagent/{}", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &config.ca_cert {
+            let pem = std::fs::read(path).map_err(|e| Error::Usage(format!("--ca-cert {}: {e}", path.display())))?;
+            let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            if certs.is_empty() {
+                return Err(Error::Usage(format!("--ca-cert {}: no PEM certificate in it", path.display())));
+            }
+            let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::new_with_certs(&certs)).build();
+            builder = builder.tls_config(tls);
+        }
+        Ok(Client { agent: builder.build().into(), url, config })
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The chat endpoint (no key in it).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Sends a chat and returns the answer. With `on_delta`, asks for a stream and hands each piece
+    /// of text over as it arrives; a stream is not retried once something was handed over.
+    pub fn chat(
+        &self,
+        messages: &[Message],
+        options: &ChatOptions,
+        mut on_delta: Option<&mut dyn FnMut(&str)>,
+    ) -> Result<Reply, Error> {
+        let mut attempt = 0;
+        loop {
+            let mut emitted = false;
+            let result = match on_delta.as_mut() {
+                Some(f) => self.send(
+                    messages,
+                    options,
+                    Some(&mut |d: &str| {
+                        emitted = true;
+                        f(d)
+                    }),
+                ),
+                None => self.send(messages, options, None),
+            };
+            match result {
+                Ok(reply) => return Ok(reply),
+                Err(failure) if failure.retryable() && attempt < self.config.retries && !emitted => {
+                    let wait = match &failure {
+                        Failure::Status { retry_after: Some(d), .. } => (*d).min(Duration::from_secs(60)),
+                        _ => backoff(self.config.retry_base, attempt),
+                    };
+                    tracing::info!(
+                        "{} request failed ({}), retrying in {:?}",
+                        self.config.provider.name(),
+                        describe(&failure),
+                        wait
+                    );
+                    std::thread::sleep(wait);
+                    attempt += 1;
+                }
+                Err(failure) => return Err(self.error(&failure, attempt)),
+            }
+        }
+    }
+
+    fn send(
+        &self,
+        messages: &[Message],
+        options: &ChatOptions,
+        on_delta: Option<&mut dyn FnMut(&str)>,
+    ) -> Result<Reply, Failure> {
+        let stream = on_delta.is_some();
+        let body = self.body(messages, options, stream);
+        let mut request = self.agent.post(&self.url).header("content-type", "application/json");
+        if let Some(key) = &self.config.api_key {
+            request = match self.config.provider {
+                Provider::Azure => request.header("api-key", key.expose()),
+                _ => request.header("authorization", format!("Bearer {}", key.expose())),
+            };
+        }
+        for (name, value) in &self.config.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let response = request.send(serde_json::to_vec(&body).unwrap_or_default()).map_err(transport)?;
+        let status = response.status().as_u16();
+        if status >= 400 {
+            let retry_after =
+                response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+            let mut text = String::new();
+            let _ = response.into_body().into_reader().take(16 * 1024).read_to_string(&mut text);
+            return Err(Failure::Status { code: status, message: error_message(&text), retry_after });
+        }
+        let reader = response.into_body().into_reader();
+        match (on_delta, self.config.provider) {
+            (Some(f), Provider::Ollama) => read_ollama_stream(reader, f),
+            (Some(f), _) => read_sse(reader, f),
+            (None, provider) => {
+                let mut text = String::new();
+                BufReader::new(reader).read_to_string(&mut text).map_err(|e| transport_io(&e))?;
+                let value: Value = serde_json::from_str(&text)
+                    .map_err(|e| Failure::Malformed(format!("the answer is not JSON: {e}")))?;
+                parse_reply(provider, &value)
+            }
+        }
+    }
+
+    /// The request body for this provider.
+    pub fn body(&self, messages: &[Message], options: &ChatOptions, stream: bool) -> Value {
+        let msgs: Vec<Value> = messages.iter().map(|m| json!({"role": m.role, "content": m.content})).collect();
+        match self.config.provider {
+            Provider::Ollama => {
+                let mut opts = json!({"temperature": options.temperature, "num_predict": options.max_tokens});
+                if let Some(window) = self.config.context_window {
+                    opts["num_ctx"] = json!(window);
+                }
+                json!({"model": self.config.model, "messages": msgs, "stream": stream, "options": opts})
+            }
+            _ => {
+                let mut body = json!({"model": self.config.model, "messages": msgs, "stream": stream});
+                if is_reasoning_model(&self.config.model) {
+                    body["max_completion_tokens"] = json!(options.max_tokens);
+                } else {
+                    body["max_tokens"] = json!(options.max_tokens);
+                    body["temperature"] = json!(options.temperature);
+                }
+                body
+            }
+        }
+    }
+
+    /// The one line for a failure: provider, URL, what happened, what to do.
+    fn error(&self, failure: &Failure, retries: u32) -> Error {
+        let who = format!("{} ({})", self.config.provider.name(), self.url);
+        let tried = if retries > 0 { format!(" after {} attempts", retries + 1) } else { String::new() };
+        let line = match failure {
+            Failure::Status { code: 401, message, .. } => {
+                format!(
+                    "{who} rejected the API key (401{}): check {}",
+                    detail(message),
+                    if self.config.key_source.is_empty() { "the profile's api_key" } else { &self.config.key_source }
+                )
+            }
+            Failure::Status { code: 403, message, .. } => {
+                format!("{who} refused access (403{}): check the key's permissions and the model name", detail(message))
+            }
+            Failure::Status { code: 404, message, .. } => format!(
+                "{who} answered 404{}: check that the base URL ends in /v1 (or the provider's API path) and that model {:?} exists",
+                detail(message),
+                self.config.model
+            ),
+            Failure::Status { code: 400, message, .. } if message.to_ascii_lowercase().contains("tool") => {
+                format!("{who} rejected the request (400: {message}): the model may not support tool calling")
+            }
+            Failure::Status { code: 400, message, .. } => format!("{who} rejected the request (400: {message})"),
+            Failure::Status { code, message, .. } => format!("{who} failed{tried} ({code}{})", detail(message)),
+            Failure::Timeout => {
+                format!("{who} did not answer in time{tried} (read_timeout {:?})", self.config.read_timeout)
+            }
+            Failure::Transport(why) => format!("cannot reach {who}{tried}: {why}"),
+            Failure::Malformed(why) => format!("{who} sent an unexpected answer: {why}"),
+        };
+        Error::Model(line)
+    }
+}
+
+fn detail(message: &str) -> String {
+    if message.is_empty() { String::new() } else { format!(": {message}") }
+}
+
+fn describe(f: &Failure) -> String {
+    match f {
+        Failure::Status { code, .. } => code.to_string(),
+        Failure::Timeout => "timeout".into(),
+        Failure::Transport(w) | Failure::Malformed(w) => w.clone(),
+    }
+}
+
+/// Exponential backoff with ±25 % jitter.
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.min(6));
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let jitter = f64::from(nanos % 1000) / 1000.0 * 0.5 - 0.25;
+    exp.mul_f64(1.0 + jitter).min(Duration::from_secs(60))
+}
+
+/// `Retry-After`: seconds, or an HTTP date.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    if let Ok(secs) = value.trim().parse::<f64>() {
+        return (secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let when = jiff::fmt::rfc2822::parse(value.trim()).ok()?.timestamp();
+    let wait = jiff::Timestamp::now().duration_until(when);
+    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+}
+
+/// The provider's own words from an error body (`{"error": {"message": …}}`, `{"error": "…"}`).
+fn error_message(body: &str) -> String {
+    let text = match serde_json::from_str::<Value>(body) {
+        Ok(v) => v["error"]["message"]
+            .as_str()
+            .or_else(|| v["error"].as_str())
+            .or_else(|| v["message"].as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| body.to_string()),
+        Err(_) => body.to_string(),
+    };
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().count() > 300 { text.chars().take(300).collect::<String>() + "…" } else { text }
+}
+
+fn transport(e: ureq::Error) -> Failure {
+    match e {
+        ureq::Error::Timeout(_) => Failure::Timeout,
+        ureq::Error::Io(io) => transport_io(&io),
+        other => Failure::Transport(other.to_string()),
+    }
+}
+
+fn transport_io(e: &std::io::Error) -> Failure {
+    if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock)
+        || e.to_string().contains("timeout")
+    {
+        Failure::Timeout
+    } else {
+        Failure::Transport(e.to_string())
+    }
+}
+
+/// A non-streamed answer.
+fn parse_reply(provider: Provider, v: &Value) -> Result<Reply, Failure> {
+    match provider {
+        Provider::Ollama => {
+            let content = v["message"]["content"]
+                .as_str()
+                .ok_or_else(|| Failure::Malformed("no message in the answer".into()))?;
+            Ok(Reply {
+                content: content.to_string(),
+                finish_reason: v["done_reason"].as_str().map(str::to_string),
+                usage: Some(Usage {
+                    prompt_tokens: v["prompt_eval_count"].as_u64().unwrap_or(0),
+                    completion_tokens: v["eval_count"].as_u64().unwrap_or(0),
+                }),
+            })
+        }
+        _ => {
+            let choice = v["choices"]
+                .as_array()
+                .and_then(|c| c.first())
+                .ok_or_else(|| Failure::Malformed("the answer has no choices".into()))?;
+            Ok(Reply {
+                content: choice["message"]["content"].as_str().unwrap_or_default().to_string(),
+                finish_reason: choice["finish_reason"].as_str().map(str::to_string),
+                usage: v["usage"].is_object().then(|| Usage {
+                    prompt_tokens: v["usage"]["prompt_tokens"].as_u64().unwrap_or(0),
+                    completion_tokens: v["usage"]["completion_tokens"].as_u64().unwrap_or(0),
+                }),
+            })
+        }
+    }
+}
+
+/// Server-sent events (`data: {…}` lines, `data: [DONE]` at the end).
+fn read_sse(reader: impl Read, on_delta: &mut dyn FnMut(&str)) -> Result<Reply, Failure> {
+    let mut content = String::new();
+    let mut finish = None;
+    let mut usage = None;
+    for line in BufReader::new(reader).lines() {
+        let line = line.map_err(|e| transport_io(&e))?;
+        let Some(data) = line.strip_prefix("data:").map(str::trim) else { continue };
+        if data == "[DONE]" {
+            return Ok(Reply { content, finish_reason: finish, usage });
+        }
+        let v: Value =
+            serde_json::from_str(data).map_err(|e| Failure::Malformed(format!("a stream event is not JSON: {e}")))?;
+        if let Some(choice) = v["choices"].as_array().and_then(|c| c.first()) {
+            if let Some(delta) = choice["delta"]["content"].as_str().filter(|d| !d.is_empty()) {
+                content.push_str(delta);
+                on_delta(delta);
+            }
+            if let Some(f) = choice["finish_reason"].as_str() {
+                finish = Some(f.to_string());
+            }
+        }
+        if v["usage"].is_object() {
+            usage = Some(Usage {
+                prompt_tokens: v["usage"]["prompt_tokens"].as_u64().unwrap_or(0),
+                completion_tokens: v["usage"]["completion_tokens"].as_u64().unwrap_or(0),
+            });
+        }
+    }
+    Err(Failure::Transport("the stream ended before the answer was complete".into()))
+}
+
+/// Ollama's stream: one JSON object per line, the last with `"done": true`.
+fn read_ollama_stream(reader: impl Read, on_delta: &mut dyn FnMut(&str)) -> Result<Reply, Failure> {
+    let mut content = String::new();
+    for line in BufReader::new(reader).lines() {
+        let line = line.map_err(|e| transport_io(&e))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: Value =
+            serde_json::from_str(&line).map_err(|e| Failure::Malformed(format!("a stream line is not JSON: {e}")))?;
+        if let Some(delta) = v["message"]["content"].as_str().filter(|d| !d.is_empty()) {
+            content.push_str(delta);
+            on_delta(delta);
+        }
+        if v["done"].as_bool() == Some(true) {
+            return Ok(Reply {
+                content,
+                finish_reason: v["done_reason"].as_str().map(str::to_string),
+                usage: Some(Usage {
+                    prompt_tokens: v["prompt_eval_count"].as_u64().unwrap_or(0),
+                    completion_tokens: v["eval_count"].as_u64().unwrap_or(0),
+                }),
+            });
+        }
+    }
+    Err(Failure::Transport("the stream ended before the answer was complete".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(provider: Provider, base: &str) -> ModelConfig {
+        let mut cfg = crate::llm::config::ModelConfig::resolve(&Default::default()).unwrap();
+        cfg.provider = provider;
+        cfg.base_url = base.to_string();
+        cfg.model = "m".into();
+        cfg
+    }
+
+    #[test]
+    fn openai_compatible_urls() {
+        let cases = [
+            ("https://api.openai.com/v1", "https://api.openai.com/v1/chat/completions"),
+            ("https://api.openai.com", "https://api.openai.com/v1/chat/completions"),
+            ("https://api.openai.com/v1/", "https://api.openai.com/v1/chat/completions"),
+            (
+                "https://dashscope.aliyuncs.com/compatible-mode/v1",
+                "https://dashscope.aliyuncs.com/compatible-mode/v1/chat/completions",
+            ),
+            ("https://api.deepseek.com", "https://api.deepseek.com/v1/chat/completions"),
+            ("https://open.bigmodel.cn/api/paas/v4", "https://open.bigmodel.cn/api/paas/v4/chat/completions"),
+            (
+                "https://generativelanguage.googleapis.com/v1beta/openai",
+                "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions",
+            ),
+            ("http://vllm:8000/v1/chat/completions", "http://vllm:8000/v1/chat/completions"),
+            ("http://localhost:8000", "http://localhost:8000/v1/chat/completions"),
+        ];
+        for (base, want) in cases {
+            assert_eq!(chat_url(&config(Provider::Openai, base)).unwrap(), want, "{base}");
+        }
+        assert_eq!(
+            chat_url(&config(Provider::Ollama, "http://localhost:11434/")).unwrap(),
+            "http://localhost:11434/api/chat"
+        );
+        let mut azure = config(Provider::Azure, "https://x.openai.azure.com");
+        azure.azure_deployment = Some("gpt4o".into());
+        assert_eq!(
+            chat_url(&azure).unwrap(),
+            "https://x.openai.azure.com/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21"
+        );
+        assert!(chat_url(&config(Provider::Azure, "")).is_err());
+    }
+
+    #[test]
+    fn reasoning_models() {
+        for (m, want) in [
+            ("o1", true),
+            ("o3-mini", true),
+            ("o4-mini", true),
+            ("gpt-5", true),
+            ("gpt-4o", false),
+            ("openai/o3", true),
+            ("qwen-plus", false),
+            ("gpt-4o1", false),
+        ] {
+            assert_eq!(is_reasoning_model(m), want, "{m}");
+        }
+    }
+
+    #[test]
+    fn streams() {
+        let sse = "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"lo\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n";
+        let mut seen = String::new();
+        let reply = read_sse(sse.as_bytes(), &mut |d| seen.push_str(d)).unwrap();
+        assert_eq!(
+            (reply.content.as_str(), seen.as_str(), reply.finish_reason.as_deref()),
+            ("Hello", "Hello", Some("stop"))
+        );
+        let cut = "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n";
+        assert!(matches!(read_sse(cut.as_bytes(), &mut |_| {}), Err(Failure::Transport(_))));
+        let ollama = "{\"message\":{\"content\":\"Hi\"},\"done\":false}\n{\"message\":{\"content\":\"!\"},\"done\":true,\"prompt_eval_count\":5,\"eval_count\":2}\n";
+        let reply = read_ollama_stream(ollama.as_bytes(), &mut |_| {}).unwrap();
+        assert_eq!(reply.content, "Hi!");
+        assert_eq!(reply.usage, Some(Usage { prompt_tokens: 5, completion_tokens: 2 }));
+    }
+
+    #[test]
+    fn error_bodies_and_retry_after() {
+        assert_eq!(error_message(r#"{"error":{"message":"Incorrect API key","type":"x"}}"#), "Incorrect API key");
+        assert_eq!(error_message(r#"{"error":"model 'x' not found"}"#), "model 'x' not found");
+        assert_eq!(error_message("plain\ntext"), "plain text");
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
+        assert!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT").is_some());
+        assert_eq!(parse_retry_after("soon"), None);
+        assert!(backoff(Duration::from_secs(1), 2) >= Duration::from_secs(3));
+    }
+}

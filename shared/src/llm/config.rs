@@ -1,0 +1,352 @@
+//! Which model to talk to, and how: flags, then environment, then the config file.
+//!
+//! The config file is TOML at `$OPSAGENT_CONFIG`, else `<XDG config dir>/opsagent/config.toml`
+//! (`~/.config/opsagent/config.toml`), with named profiles (docs/configuration.md). API keys come
+//! from the environment (or a profile's `api_key_env`/`api_key`) and are never printed: [`ApiKey`]
+//! shows as `****`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+use crate::cli::parse_duration;
+use crate::error::Error;
+
+/// The model APIs OpsAgent speaks.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// OpenAI and every OpenAI-compatible endpoint (DeepSeek, DashScope, SiliconFlow, vLLM, LM Studio…)
+    Openai,
+    /// Azure OpenAI
+    Azure,
+    /// Ollama's native API
+    Ollama,
+}
+
+impl Provider {
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Openai => "OpenAI",
+            Provider::Azure => "Azure OpenAI",
+            Provider::Ollama => "Ollama",
+        }
+    }
+}
+
+/// The model flags of every plugin that talks to a model.
+#[derive(Args, Debug, Clone, Default)]
+pub struct LlmArgs {
+    /// Model provider: openai (and OpenAI-compatible endpoints), azure, ollama
+    #[arg(long, value_enum, help_heading = "Model")]
+    pub provider: Option<Provider>,
+
+    /// Model name (for Azure: the deployment)
+    #[arg(long, value_name = "NAME", help_heading = "Model")]
+    pub model: Option<String>,
+
+    /// API base URL, e.g. https://api.deepseek.com/v1 (a trailing /v1 may be left out)
+    #[arg(long, value_name = "URL", help_heading = "Model")]
+    pub base_url: Option<String>,
+
+    /// A profile of the config file
+    #[arg(long, value_name = "NAME", help_heading = "Model")]
+    pub profile: Option<String>,
+
+    /// The config file (default: $OPSAGENT_CONFIG, then ~/.config/opsagent/config.toml)
+    #[arg(long, value_name = "PATH", help_heading = "Model")]
+    pub config: Option<PathBuf>,
+
+    /// CA bundle (PEM) that signs the model endpoint's certificate, for private gateways
+    #[arg(long, value_name = "PATH", help_heading = "Model")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// The model's context window in tokens, when the built-in table does not know it
+    #[arg(long, value_name = "TOKENS", help_heading = "Model")]
+    pub context_window: Option<usize>,
+
+    /// Language of the answers, e.g. English, zh, Deutsch
+    #[arg(long, value_name = "LANG", help_heading = "Model")]
+    pub language: Option<String>,
+
+    /// Print the exact messages that would be sent, with their tokens and cost; call no model
+    #[arg(long, help_heading = "Model")]
+    pub dry_run: bool,
+}
+
+/// An API key. Never printed, logged or serialized.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn new(key: impl Into<String>) -> Self {
+        ApiKey(key.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("****")
+    }
+}
+
+/// A profile of the config file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub provider: Option<Provider>,
+    pub model: Option<String>,
+    pub base_url: Option<String>,
+    /// The environment variable that holds the key (preferred to `api_key`).
+    pub api_key_env: Option<String>,
+    pub api_key: Option<String>,
+    pub azure_deployment: Option<String>,
+    pub azure_api_version: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub ca_cert: Option<PathBuf>,
+    pub connect_timeout: Option<String>,
+    pub read_timeout: Option<String>,
+    pub retries: Option<u32>,
+    pub retry_base: Option<String>,
+    pub context_window: Option<usize>,
+    pub language: Option<String>,
+}
+
+/// Price of a model, in US dollars per million tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+}
+
+/// The config file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub default_profile: Option<String>,
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Profile>,
+    #[serde(default)]
+    pub prices: BTreeMap<String, Price>,
+}
+
+impl FileConfig {
+    /// Reads the config file: `--config`, `$OPSAGENT_CONFIG`, or the XDG default. A missing default
+    /// file is an empty config; a missing named file or invalid TOML is an error.
+    pub fn load(flag: Option<&Path>) -> Result<(FileConfig, Option<PathBuf>), Error> {
+        let named = flag
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("OPSAGENT_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from));
+        let path = match named {
+            Some(p) => {
+                if !p.exists() {
+                    return Err(Error::Usage(format!("config file {} does not exist", p.display())));
+                }
+                p
+            }
+            None => match default_path() {
+                Some(p) if p.exists() => p,
+                _ => return Ok((FileConfig::default(), None)),
+            },
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::input(path.display(), e))?;
+        let config: FileConfig = toml::from_str(&text)
+            .map_err(|e| Error::input(path.display(), e.message().to_string() + &line_of(&text, e.span())))?;
+        Ok((config, Some(path)))
+    }
+}
+
+fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    span.map(|s| format!(" (line {})", text[..s.start.min(text.len())].matches('\n').count() + 1)).unwrap_or_default()
+}
+
+/// `<XDG config dir>/opsagent/config.toml`.
+pub fn default_path() -> Option<PathBuf> {
+    use etcetera::BaseStrategy as _;
+    etcetera::choose_base_strategy().ok().map(|s| s.config_dir().join("opsagent").join("config.toml"))
+}
+
+/// Everything needed to talk to one model, resolved.
+#[derive(Clone, Debug)]
+pub struct ModelConfig {
+    pub provider: Provider,
+    pub model: String,
+    /// The base URL as configured (keys never live in URLs).
+    pub base_url: String,
+    pub api_key: Option<ApiKey>,
+    /// Where the key would come from, for error messages ("set OPENAI_API_KEY").
+    pub key_source: String,
+    pub azure_deployment: Option<String>,
+    pub azure_api_version: String,
+    pub headers: Vec<(String, String)>,
+    pub ca_cert: Option<PathBuf>,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub retries: u32,
+    pub retry_base: Duration,
+    pub context_window: Option<usize>,
+    pub language: String,
+    pub prices: BTreeMap<String, Price>,
+    pub profile: Option<String>,
+    /// Whether anything configured a model at all (dry runs work without).
+    pub configured: bool,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn duration(field: &str, value: Option<&String>, default: Duration) -> Result<Duration, Error> {
+    match value {
+        Some(v) => parse_duration(v).map_err(|e| Error::Usage(format!("config {field}: {e}"))),
+        None => Ok(default),
+    }
+}
+
+impl ModelConfig {
+    /// Resolves the model settings with precedence flags > environment > config file.
+    pub fn resolve(args: &LlmArgs) -> Result<ModelConfig, Error> {
+        let (file, path) = FileConfig::load(args.config.as_deref())?;
+        let profile_name = args.profile.clone().or_else(|| env("OPSAGENT_PROFILE")).or(file.default_profile.clone());
+        let profile = match &profile_name {
+            Some(name) => file.profiles.get(name).cloned().ok_or_else(|| {
+                let known = file.profiles.keys().cloned().collect::<Vec<_>>().join(", ");
+                let place = path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "the config file".into());
+                Error::Usage(format!(
+                    "profile {name:?} is not in {place} (profiles: {})",
+                    if known.is_empty() { "none" } else { &known }
+                ))
+            })?,
+            None => Profile::default(),
+        };
+        let inferred = if env("AZURE_OPENAI_ENDPOINT").is_some() {
+            Some(Provider::Azure)
+        } else if env("OPENAI_API_KEY").is_some()
+            || env("OPENAI_BASE_URL").is_some()
+            || env("OPENAI_API_BASE").is_some()
+        {
+            Some(Provider::Openai)
+        } else if env("OLLAMA_HOST").is_some() {
+            Some(Provider::Ollama)
+        } else {
+            None
+        };
+        let env_provider = match env("OPSAGENT_PROVIDER") {
+            Some(p) => Some(
+                Provider::from_str(&p, true)
+                    .map_err(|_| Error::Usage(format!("OPSAGENT_PROVIDER={p:?}: use openai, azure or ollama")))?,
+            ),
+            None => None,
+        };
+        let chosen = args.provider.or(env_provider).or(profile.provider).or(inferred);
+        let configured = chosen.is_some() || args.model.is_some() || args.base_url.is_some();
+        let provider = chosen.unwrap_or(Provider::Openai);
+
+        let (env_base, key_env) = match provider {
+            Provider::Openai => (env("OPENAI_BASE_URL").or_else(|| env("OPENAI_API_BASE")), Some("OPENAI_API_KEY")),
+            Provider::Azure => (env("AZURE_OPENAI_ENDPOINT"), Some("AZURE_OPENAI_API_KEY")),
+            Provider::Ollama => (env("OLLAMA_HOST"), None),
+        };
+        let mut base_url =
+            args.base_url.clone().or(env_base).or(profile.base_url.clone()).unwrap_or_else(|| match provider {
+                Provider::Openai => "https://api.openai.com/v1".into(),
+                Provider::Azure => String::new(),
+                Provider::Ollama => "http://localhost:11434".into(),
+            });
+        if provider == Provider::Ollama && !base_url.contains("://") {
+            base_url = format!("http://{base_url}"); // OLLAMA_HOST=localhost:11434
+        }
+        let (api_key, key_source) = match (&profile.api_key_env, key_env) {
+            (Some(name), _) => (env(name).map(ApiKey::new).or(profile.api_key.clone().map(ApiKey::new)), name.clone()),
+            (None, Some(name)) => {
+                (env(name).map(ApiKey::new).or(profile.api_key.clone().map(ApiKey::new)), name.to_string())
+            }
+            (None, None) => (profile.api_key.clone().map(ApiKey::new), String::new()),
+        };
+        let azure_deployment = env("AZURE_OPENAI_DEPLOYMENT").or(profile.azure_deployment.clone());
+        let model = args
+            .model
+            .clone()
+            .or_else(|| env("OPSAGENT_MODEL"))
+            .or(profile.model.clone())
+            .or_else(|| if provider == Provider::Azure { azure_deployment.clone() } else { None })
+            .unwrap_or_else(|| match provider {
+                Provider::Ollama => "llama3.1".into(),
+                _ => "gpt-4o-mini".into(),
+            });
+        let mut headers: Vec<(String, String)> = profile.headers.into_iter().collect();
+        if let Some(extra) = env("OPSAGENT_HEADERS") {
+            for pair in extra.split(',').filter(|p| !p.trim().is_empty()) {
+                let (k, v) = pair
+                    .split_once('=')
+                    .ok_or_else(|| Error::Usage(format!("OPSAGENT_HEADERS: expected name=value, got {pair:?}")))?;
+                headers.push((k.trim().to_string(), v.trim().to_string()));
+            }
+        }
+        Ok(ModelConfig {
+            provider,
+            model,
+            base_url,
+            api_key,
+            key_source,
+            azure_deployment,
+            azure_api_version: env("AZURE_OPENAI_API_VERSION")
+                .or_else(|| env("OPENAI_API_VERSION"))
+                .or(profile.azure_api_version)
+                .unwrap_or_else(|| "2024-10-21".into()),
+            headers,
+            ca_cert: args.ca_cert.clone().or_else(|| env("OPSAGENT_CA_CERT").map(PathBuf::from)).or(profile.ca_cert),
+            connect_timeout: duration("connect_timeout", profile.connect_timeout.as_ref(), Duration::from_secs(10))?,
+            read_timeout: duration("read_timeout", profile.read_timeout.as_ref(), Duration::from_secs(120))?,
+            retries: profile.retries.unwrap_or(4),
+            retry_base: duration("retry_base", profile.retry_base.as_ref(), Duration::from_secs(1))?,
+            context_window: args.context_window.or(profile.context_window),
+            language: args
+                .language
+                .clone()
+                .or_else(|| env("OPSAGENT_LANGUAGE"))
+                .or(profile.language)
+                .unwrap_or_else(|| "English".into()),
+            prices: file.prices,
+            profile: profile_name,
+            configured,
+        })
+    }
+
+    /// What to tell someone who has not configured a model.
+    pub fn how_to_configure() -> &'static str {
+        "set OPENAI_API_KEY (or AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY, or OLLAMA_HOST), or add a profile to ~/.config/opsagent/config.toml (docs/configuration.md)"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_never_print() {
+        let key = ApiKey::new("sk-secret");
+        assert_eq!(format!("{key:?}"), "****");
+        let cfg = format!("{:?}", Some(key));
+        assert!(!cfg.contains("sk-secret"));
+    }
+
+    #[test]
+    fn config_file_errors_name_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[profiles.a]\nprovider = \"openai\"\nbogus = 1\n").unwrap();
+        let err = FileConfig::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("c.toml: unknown field `bogus`") && err.contains("(line 3)"), "{err}");
+        let err = FileConfig::load(Some(&dir.path().join("none.toml"))).unwrap_err().to_string();
+        assert!(err.ends_with("none.toml does not exist"), "{err}");
+    }
+}

@@ -1,0 +1,9 @@
+//! The model layer: configuration, the blocking client, answers, tokens.
+
+pub mod client;
+pub mod config;
+pub mod reply;
+pub mod tokens;
+
+pub use client::{ChatOptions, Client, Message, Reply, Role, Usage};
+pub use config::{LlmArgs, ModelConfig, Provider};

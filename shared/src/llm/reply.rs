@@ -1,0 +1,107 @@
+//! Cleaning model answers: reasoning blocks removed, fences and prose around JSON stripped.
+
+use serde_json::Value;
+
+/// Removes `<think>…</think>` blocks (DeepSeek-R1, QwQ…): closed ones anywhere, an unclosed one to
+/// the end, and a lone closing tag with everything before it (some servers drop the opening tag).
+pub fn strip_think(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    if let Some(end) = rest.find("</think>") {
+        if !rest[..end].contains("<think>") {
+            rest = &rest[end + "</think>".len()..];
+        }
+    }
+    while let Some(start) = rest.find("<think>") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find("</think>") {
+            Some(end) => rest = &rest[start + end + "</think>".len()..],
+            None => {
+                rest = "";
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.trim().to_string()
+}
+
+/// The body of the first fenced code block, preferring one of the given languages.
+pub fn fenced_block<'a>(text: &'a str, languages: &[&str]) -> Option<&'a str> {
+    let mut blocks = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("```") {
+        let after = &rest[start + 3..];
+        let newline = after.find('\n')?;
+        let lang = after[..newline].trim().to_ascii_lowercase();
+        let body = &after[newline + 1..];
+        let end = body.find("```").unwrap_or(body.len());
+        blocks.push((lang, &body[..end]));
+        rest = body.get(end + 3..).unwrap_or("");
+    }
+    blocks.iter().find(|(lang, _)| languages.contains(&lang.as_str())).or_else(|| blocks.first()).map(|(_, body)| *body)
+}
+
+/// The JSON value in an answer, whatever wraps it: reasoning, fences, prose, trailing junk.
+pub fn extract_json(text: &str) -> Option<Value> {
+    let text = strip_think(text);
+    if let Ok(v) = serde_json::from_str::<Value>(text.trim()) {
+        return Some(v);
+    }
+    let candidates = fenced_block(&text, &["json"]).into_iter().chain(std::iter::once(text.as_str()));
+    for candidate in candidates {
+        for (i, _) in candidate.match_indices(['{', '[']) {
+            let mut stream = serde_json::Deserializer::from_str(&candidate[i..]).into_iter::<Value>();
+            if let Some(Ok(v)) = stream.next() {
+                if v.is_object() || v.as_array().is_some_and(|a| !a.is_empty()) {
+                    return Some(v);
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn think_blocks() {
+        let cases = [
+            ("<think>hmm</think>answer", "answer"),
+            ("a <think>x</think> b <think>y</think> c", "a  b  c"),
+            ("<think>never closed", ""),
+            ("lost opening</think>answer", "answer"),
+            ("no reasoning", "no reasoning"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(strip_think(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn json_in_any_wrapping() {
+        let want = json!({"cause": "x"});
+        for text in [
+            r#"{"cause": "x"}"#,
+            "<think>let me see {\"no\": 1}</think>\n```json\n{\"cause\": \"x\"}\n```",
+            "Here you go:\n```\n{\"cause\": \"x\"}\n```\nHope it helps",
+            "Sure! {\"cause\": \"x\"} and some trailing junk }",
+            "prefix {not json} then {\"cause\": \"x\"}",
+        ] {
+            assert_eq!(extract_json(text), Some(want.clone()), "{text}");
+        }
+        assert_eq!(extract_json("no json here"), None);
+        assert_eq!(extract_json("<think>{\"a\":1}</think>"), None, "reasoning is not the answer");
+    }
+
+    #[test]
+    fn fences() {
+        let text = "intro\n```yaml\na: 1\n```\n```json\n{}\n```";
+        assert_eq!(fenced_block(text, &["json"]), Some("{}\n"));
+        assert_eq!(fenced_block(text, &["toml"]), Some("a: 1\n"));
+        assert_eq!(fenced_block("no fence", &[]), None);
+    }
+}

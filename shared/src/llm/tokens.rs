@@ -1,0 +1,210 @@
+//! Token counts, context windows, prices, and fitting evidence into a budget.
+//!
+//! Counts use tiktoken's encoding for OpenAI model names; other models (qwen-plus, deepseek-*,
+//! llama…) get a fallback encoding and their counts are marked as estimates — never an error.
+
+use std::collections::BTreeMap;
+
+use tiktoken_rs::CoreBPE;
+
+use super::config::{Price, Provider};
+
+/// Counts tokens for one model.
+pub struct Counter {
+    bpe: &'static CoreBPE,
+    /// True for OpenAI models (their own encoding), false for a fallback estimate.
+    pub exact: bool,
+}
+
+impl std::fmt::Debug for Counter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Counter").field("exact", &self.exact).finish()
+    }
+}
+
+/// Tokens a chat message costs beyond its text (role and separators, as OpenAI counts them).
+pub const MESSAGE_OVERHEAD: usize = 4;
+
+impl Counter {
+    pub fn for_model(model: &str) -> Counter {
+        let name = model.rsplit('/').next().unwrap_or(model);
+        let known = tiktoken_rs::tokenizer::get_tokenizer(name).and_then(|t| tiktoken_rs::bpe_for_tokenizer(t).ok());
+        match known {
+            Some(bpe) => Counter { bpe, exact: true },
+            None => Counter { bpe: tiktoken_rs::o200k_base_singleton(), exact: false },
+        }
+    }
+
+    pub fn count(&self, text: &str) -> usize {
+        self.bpe.encode_with_special_tokens(text).len()
+    }
+
+    /// The first `max` tokens of `text`.
+    pub fn truncate(&self, text: &str, max: usize) -> String {
+        let tokens = self.bpe.encode_with_special_tokens(text);
+        if tokens.len() <= max {
+            return text.to_string();
+        }
+        let mut cut = self.bpe.decode(&tokens[..max]).unwrap_or_default();
+        // Do not end on a broken line.
+        if let Some(i) = cut.rfind('\n') {
+            cut.truncate(i);
+        }
+        cut
+    }
+}
+
+/// The context window of a model: the override, else the table, else a conservative 8,192.
+/// Returns (tokens, known).
+pub fn context_window(model: &str, override_: Option<usize>) -> (usize, bool) {
+    if let Some(w) = override_ {
+        return (w, true);
+    }
+    let name = model.rsplit('/').next().unwrap_or(model).to_ascii_lowercase();
+    const TABLE: &[(&str, usize)] = &[
+        ("gpt-4.1", 1_047_576),
+        ("gpt-4o", 128_000),
+        ("gpt-4-turbo", 128_000),
+        ("gpt-4", 8_192),
+        ("gpt-3.5-turbo", 16_385),
+        ("gpt-5", 400_000),
+        ("o1", 200_000),
+        ("o3", 200_000),
+        ("o4", 200_000),
+        ("deepseek", 64_000),
+        ("qwen-long", 1_000_000),
+        ("qwen-turbo", 1_000_000),
+        ("qwen-plus", 131_072),
+        ("qwen-max", 32_768),
+        ("qwen", 32_768),
+        ("claude", 200_000),
+        ("gemini", 1_000_000),
+        ("llama3", 128_000),
+        ("llama-3", 128_000),
+        ("mistral", 32_768),
+        ("mixtral", 32_768),
+        ("gemma", 8_192),
+        ("phi", 4_096),
+    ];
+    TABLE.iter().find(|(prefix, _)| name.starts_with(prefix)).map_or((8_192, false), |(_, w)| (*w, true))
+}
+
+/// The price of a model: the config's `[prices]`, else the built-in table (US dollars per million
+/// tokens, an estimate). Local models cost nothing.
+pub fn price(provider: Provider, model: &str, overrides: &BTreeMap<String, Price>) -> Option<Price> {
+    if let Some(p) = overrides.get(model) {
+        return Some(*p);
+    }
+    if provider == Provider::Ollama {
+        return Some(Price { input: 0.0, output: 0.0 });
+    }
+    let name = model.rsplit('/').next().unwrap_or(model).to_ascii_lowercase();
+    const TABLE: &[(&str, f64, f64)] = &[
+        ("gpt-4.1-nano", 0.10, 0.40),
+        ("gpt-4.1-mini", 0.40, 1.60),
+        ("gpt-4.1", 2.00, 8.00),
+        ("gpt-4o-mini", 0.15, 0.60),
+        ("gpt-4o", 2.50, 10.00),
+        ("gpt-5-mini", 0.25, 2.00),
+        ("gpt-5", 1.25, 10.00),
+        ("o4-mini", 1.10, 4.40),
+        ("o3", 2.00, 8.00),
+        ("o1", 15.00, 60.00),
+        ("deepseek-chat", 0.27, 1.10),
+        ("deepseek-reasoner", 0.55, 2.19),
+    ];
+    TABLE.iter().find(|(p, _, _)| name.starts_with(p)).map(|(_, i, o)| Price { input: *i, output: *o })
+}
+
+/// A piece of evidence; lower priority numbers are kept first when the budget is short.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Section {
+    pub title: String,
+    pub text: String,
+    pub priority: u8,
+}
+
+/// Joins sections under their titles within `budget` tokens, in their original order. When they do
+/// not fit, the lowest-priority sections are cut first — shortened, or left out — and every cut is
+/// marked, so the model knows something is missing. Returns the text and whether anything was cut.
+pub fn fit(sections: &[Section], budget: usize, counter: &Counter) -> (String, bool) {
+    let render = |s: &Section, text: &str| format!("## {}\n{}\n", s.title, text.trim_end());
+    let costs: Vec<usize> = sections.iter().map(|s| counter.count(&render(s, &s.text))).collect();
+    let mut allowed: Vec<Option<usize>> = vec![None; sections.len()]; // None: whole
+    let mut total: usize = costs.iter().sum();
+    let mut order: Vec<usize> = (0..sections.len()).collect();
+    order.sort_by_key(|i| std::cmp::Reverse((sections[*i].priority, *i)));
+    let mut trimmed = false;
+    for i in order {
+        if total <= budget {
+            break;
+        }
+        trimmed = true;
+        let over = total - budget;
+        let keep = costs[i].saturating_sub(over + 30); // room for the marker
+        allowed[i] = Some(keep);
+        total = total - costs[i] + keep + 30;
+    }
+    let mut out = String::new();
+    for (i, s) in sections.iter().enumerate() {
+        match allowed[i] {
+            None => out.push_str(&render(s, &s.text)),
+            Some(0) => out.push_str(&format!("## {}\n[… left out: over the token budget …]\n", s.title)),
+            Some(keep) => {
+                let cut = counter.truncate(&s.text, keep);
+                out.push_str(&render(s, &format!("{cut}\n[… trimmed: over the token budget …]")));
+            }
+        }
+    }
+    (out, trimmed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_fallbacks() {
+        let openai = Counter::for_model("gpt-4o-mini");
+        assert!(openai.exact);
+        assert_eq!(openai.count("hello world"), 2);
+        for unknown in ["qwen-plus", "deepseek-chat", "llama3.1:8b", "my-own-model"] {
+            let c = Counter::for_model(unknown);
+            assert!(!c.exact, "{unknown} is an estimate");
+            assert!(c.count("hello world") > 0);
+        }
+    }
+
+    #[test]
+    fn windows_and_prices() {
+        assert_eq!(context_window("gpt-4o-mini", None), (128_000, true));
+        assert_eq!(context_window("qwen-plus", None), (131_072, true));
+        assert_eq!(context_window("unknown", None), (8_192, false));
+        assert_eq!(context_window("unknown", Some(4_000)), (4_000, true));
+        assert_eq!(price(Provider::Openai, "gpt-4o-mini", &BTreeMap::new()), Some(Price { input: 0.15, output: 0.6 }));
+        assert_eq!(price(Provider::Ollama, "llama3.1", &BTreeMap::new()), Some(Price { input: 0.0, output: 0.0 }));
+        assert_eq!(price(Provider::Openai, "qwen-plus", &BTreeMap::new()), None);
+    }
+
+    #[test]
+    fn fitting_cuts_the_lowest_priority_first() {
+        let c = Counter::for_model("gpt-4o");
+        let sections = vec![
+            Section { title: "Messages".into(), text: "the pod crashes".into(), priority: 0 },
+            Section { title: "Logs".into(), text: "log line\n".repeat(500), priority: 2 },
+            Section { title: "Spec".into(), text: "spec: x\n".repeat(500), priority: 3 },
+        ];
+        let (all, cut) = fit(&sections, 100_000, &c);
+        assert!(!cut && all.contains("the pod crashes") && !all.contains("trimmed"));
+        let (small, cut) = fit(&sections, 600, &c);
+        assert!(cut);
+        assert!(c.count(&small) <= 600, "{}", c.count(&small));
+        assert!(small.contains("the pod crashes"), "errors are kept");
+        assert!(
+            small.contains("## Spec\n[… left out: over the token budget …]") || small.contains("trimmed"),
+            "{small}"
+        );
+        let spec_at = small.find("## Spec").unwrap();
+        assert!(small.find("## Logs").unwrap() < spec_at, "original order");
+    }
+}
