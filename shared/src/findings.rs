@@ -86,6 +86,9 @@ pub struct Finding {
     /// Log lines that look like errors (the Log analyzer), oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub logs: Vec<String>,
+    /// What the model says (`--explain`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<crate::explain::Explanation>,
     /// A consequence of another problem (a Deployment short of replicas because its pods crash): merged
     /// into the finding of its cause when there is one, so a problem is reported once.
     #[serde(skip)]
@@ -148,6 +151,14 @@ impl Finding {
         self.symptom = true;
         self.causes = causes;
         self
+    }
+
+    /// `namespace/name`, or `name` when cluster-scoped.
+    pub fn object_name(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{ns}/{}", self.name),
+            None => self.name.clone(),
+        }
     }
 
     pub fn object(&self) -> ObjectRef {

@@ -2,3 +2,4 @@
 //! over a YAML state. Integration tests live in `tests/it/`.
 
 pub mod fixture;
+pub mod model;

@@ -9,7 +9,11 @@ use crate::analyze::{self, ANALYZERS, Analyzer};
 use crate::cli::{self, CommonArgs};
 use crate::cluster::{Cluster, Scope};
 use crate::error::{Error, Exit};
+use crate::explain;
 use crate::findings::Report;
+use crate::llm::dryrun::{self, DryRequest};
+use crate::llm::{Client, LlmArgs, ModelConfig};
+use crate::redact::Anonymizer;
 use crate::render;
 use crate::selector::LabelSelector;
 use crate::snapshot::{FetchPlan, Snapshot, Warning};
@@ -84,14 +88,36 @@ pub struct AnalyzeArgs {
     /// Analyze every context of the kubeconfig concurrently, in one report (or several: --context a,b)
     #[arg(long, conflicts_with_all = ["snapshot", "context"], help_heading = "Cluster")]
     pub all_contexts: bool,
+
+    /// Ask the model to explain each distinct problem: cause, fix steps, how to verify
+    #[arg(long, help_heading = "Model")]
+    pub explain: bool,
+
+    /// Model requests in flight at once
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32), help_heading = "Model")]
+    pub llm_concurrency: u16,
+
+    /// Do not read or write the cache of explanations
+    #[arg(long, help_heading = "Model")]
+    pub no_cache: bool,
+
+    /// Replace namespaces, names, images, hosts, IPs and emails by placeholders in what is sent (restored in the answers)
+    #[arg(long, help_heading = "Model")]
+    pub anonymize: bool,
+
+    #[command(flatten)]
+    pub llm: LlmArgs,
 }
+
+/// The longest explanation asked for, in tokens.
+const MAX_ANSWER: u32 = 1024;
 
 /// One cluster, live or from a snapshot file; `--dump` writes what was read.
 fn analyze_one(
     args: &AnalyzeArgs,
     analyzers: &[&'static dyn Analyzer],
     selector: Option<&LabelSelector>,
-) -> anyhow::Result<Report> {
+) -> anyhow::Result<(Report, Vec<Snapshot>)> {
     let common = &args.common;
     let (mut snapshot, analyzers) = match &args.snapshot {
         Some(path) => {
@@ -120,7 +146,8 @@ fn analyze_one(
     let results = analyze::run(&snapshot, &analyzers);
     let names = analyzers.iter().map(|a| a.name().to_string()).collect();
     let file = args.snapshot.as_ref().map(|p| p.display().to_string());
-    Ok(Report::new(&snapshot, file, names, results))
+    let report = Report::new(&snapshot, file, names, results);
+    Ok((report, vec![snapshot]))
 }
 
 /// Several contexts, read concurrently and merged; a context that cannot be read is a warning.
@@ -129,7 +156,7 @@ fn analyze_clusters(
     analyzers: &[&'static dyn Analyzer],
     selector: Option<&LabelSelector>,
     contexts: Vec<String>,
-) -> anyhow::Result<Report> {
+) -> anyhow::Result<(Report, Vec<Snapshot>)> {
     let common = &args.common;
     if args.dump.is_some() {
         return Err(Error::Usage("--dump writes one cluster: give a single --context".into()).into());
@@ -158,6 +185,7 @@ fn analyze_clusters(
     }
     let reads: Vec<(Cluster, FetchPlan)> = targets.iter().map(|t| (t.1.clone(), t.2.clone())).collect();
     let mut reports = Vec::new();
+    let mut snapshots = Vec::new();
     for ((name, _, _, chosen, scope), result) in targets.into_iter().zip(Cluster::snapshot_all(&reads)?) {
         match result {
             Ok(mut snapshot) => {
@@ -165,6 +193,7 @@ fn analyze_clusters(
                 let results = analyze::run(&snapshot, &chosen);
                 let names = chosen.iter().map(|a| a.name().to_string()).collect();
                 reports.push((name, Report::new(&snapshot, None, names, results)));
+                snapshots.push(snapshot);
             }
             Err(err) => failed.push(unreachable(&name, &err)),
         }
@@ -174,7 +203,7 @@ fn analyze_clusters(
             failed.iter().map(|w| format!("{}: {}", w.cluster.as_deref().unwrap_or(""), w.message)).collect();
         return Err(Error::Api(format!("no context could be analyzed ({})", why.join("; "))).into());
     }
-    Ok(Report::merge(reports, failed))
+    Ok((Report::merge(reports, failed), snapshots))
 }
 
 fn plan(args: &AnalyzeArgs, analyzers: &[&dyn Analyzer], scope: Scope) -> FetchPlan {
@@ -197,7 +226,11 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
         }
         return Ok(Exit::Clean);
     }
-    let analyzers = analyze::select(&args.filter, &args.exclude)?;
+    let mut analyzers = analyze::select(&args.filter, &args.exclude)?;
+    // An explanation is better with the log lines of the failing containers.
+    if args.explain && !analyze::wants_logs(&analyzers) {
+        analyzers.push(&analyze::pod::LogAnalyzer);
+    }
     let common = &args.common;
     let selector = common.selector.as_deref().map(LabelSelector::parse).transpose().map_err(Error::Usage)?;
     if args.dump.as_deref().is_some_and(|p| p.as_os_str() == "-") {
@@ -211,10 +244,49 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
         }
         _ => None,
     };
-    let report = match several {
+    let (mut report, snapshots) = match several {
         Some(contexts) => analyze_clusters(args, &analyzers, selector.as_ref(), contexts)?,
         None => analyze_one(args, &analyzers, selector.as_ref())?,
     };
+    if args.explain || args.llm.dry_run {
+        let model = ModelConfig::resolve(&args.llm)?;
+        let options = explain::Options {
+            concurrency: usize::from(args.llm_concurrency),
+            cache: !args.no_cache,
+            anonymize: args.anonymize,
+            max_answer: MAX_ANSWER,
+        };
+        let mut anonymizer = args.anonymize.then(|| {
+            let mut a = Anonymizer::default();
+            snapshots.iter().for_each(|s| a.learn(s));
+            a
+        });
+        let plan = explain::plan(&report, &snapshots, &model, &options, anonymizer.as_mut());
+        if args.llm.dry_run {
+            let requests: Vec<DryRequest<'_>> = plan
+                .iter()
+                .map(|p| DryRequest { title: &p.title, messages: &p.messages, trimmed: p.trimmed })
+                .collect();
+            dryrun::print(&mut stdout, &model, &requests, MAX_ANSWER, common.output)?;
+            stdout.flush()?;
+            return Ok(Exit::Clean);
+        }
+        if !model.configured {
+            return Err(Error::Model(format!("--explain needs a model: {}", ModelConfig::how_to_configure())).into());
+        }
+        let client = Client::new(model)?;
+        if !plan.is_empty() {
+            let (stats, warnings) = explain::run(&mut report, &plan, &client, &options, anonymizer.as_ref())?;
+            tracing::info!(
+                "explained {} problem(s): {} request(s), {} from the cache, {} prompt tokens",
+                stats.problems,
+                stats.requests,
+                stats.cached,
+                stats.prompt_tokens
+            );
+            warnings.iter().for_each(cli::warn);
+        }
+    }
     for w in &report.warnings {
         match &w.cluster {
             Some(cluster) => cli::warn(format!("context {cluster}: {}", w.message)),

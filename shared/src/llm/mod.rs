@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod config;
+pub mod dryrun;
 pub mod reply;
 pub mod tokens;
 

@@ -62,6 +62,49 @@ pub fn extract_json(text: &str) -> Option<Value> {
     None
 }
 
+/// Removes reasoning from a stream as it arrives: text inside `<think>…</think>` is held back,
+/// including tags split across pieces.
+#[derive(Debug, Default)]
+pub struct ThinkFilter {
+    pending: String,
+    thinking: bool,
+}
+
+impl ThinkFilter {
+    /// The visible part of the text received so far that can be shown now.
+    pub fn push(&mut self, delta: &str) -> String {
+        self.pending.push_str(delta);
+        let mut out = String::new();
+        loop {
+            let tag = if self.thinking { "</think>" } else { "<think>" };
+            match self.pending.find(tag) {
+                Some(i) => {
+                    if !self.thinking {
+                        out.push_str(&self.pending[..i]);
+                    }
+                    self.pending.drain(..i + tag.len());
+                    self.thinking = !self.thinking;
+                }
+                None => {
+                    // Keep what could be the start of a tag for the next piece.
+                    let keep = (1..tag.len()).rev().find(|n| self.pending.ends_with(&tag[..*n])).unwrap_or(0);
+                    let cut = self.pending.len() - keep;
+                    if !self.thinking {
+                        out.push_str(&self.pending[..cut]);
+                    }
+                    self.pending.drain(..cut);
+                    return out;
+                }
+            }
+        }
+    }
+
+    /// What is left at the end of the stream.
+    pub fn finish(&mut self) -> String {
+        if self.thinking { String::new() } else { std::mem::take(&mut self.pending) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +138,22 @@ mod tests {
         }
         assert_eq!(extract_json("no json here"), None);
         assert_eq!(extract_json("<think>{\"a\":1}</think>"), None, "reasoning is not the answer");
+    }
+
+    #[test]
+    fn streamed_think_blocks() {
+        for pieces in [
+            vec!["<think>h", "m</think", ">Hello t", "here"],
+            vec!["Hel", "lo<th", "ink>x</th", "ink> there"],
+            vec!["<", "think>", "abc", "</think>", "Hello there"],
+        ] {
+            let mut f = ThinkFilter::default();
+            let mut out: String = pieces.iter().map(|p| f.push(p)).collect();
+            out.push_str(&f.finish());
+            assert_eq!(out, "Hello there", "{pieces:?}");
+        }
+        let mut f = ThinkFilter::default();
+        assert_eq!(f.push("a < b"), "a < b");
     }
 
     #[test]

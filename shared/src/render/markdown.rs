@@ -60,6 +60,9 @@ pub(super) fn report(out: &mut dyn Write, report: &Report) -> io::Result<()> {
         }
         code_block(out, f.messages.iter().chain(&f.logs))?;
         writeln!(out, "**Hint:** {}\n", f.hint)?;
+        if let Some(e) = &f.explanation {
+            writeln!(out, "{}", e.markdown())?;
+        }
     }
     Ok(())
 }

@@ -73,7 +73,16 @@ fn finding(out: &mut dyn Write, f: &Finding, dim: Style, hint_style: Style) -> i
     for line in &f.logs {
         writeln!(out, "{indent}{dim}log| {line}{dim:#}")?;
     }
-    writeln!(out, "{indent}{hint_style}hint:{hint_style:#} {}", f.hint)
+    writeln!(out, "{indent}{hint_style}hint:{hint_style:#} {}", f.hint)?;
+    if let Some(e) = &f.explanation {
+        let skin = termimad::MadSkin::default();
+        let rendered = skin.text(&e.markdown(), Some(100)).to_string();
+        writeln!(out, "{indent}{hint_style}explanation:{hint_style:#}")?;
+        for line in rendered.lines() {
+            writeln!(out, "{indent}  {line}")?;
+        }
+    }
+    Ok(())
 }
 
 /// The first `n` items, then how many more.

@@ -97,6 +97,21 @@ macro_rules! kinds {
                 $(self.$field.retain(|o| keep(Kind::$variant, k8s_openapi::Metadata::metadata(o)));)*
             }
 
+            /// One object as JSON, by kind name, namespace and name.
+            pub fn find_json(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<serde_json::Value> {
+                let hit = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+                    m.name.as_deref() == Some(name) && m.namespace.as_deref() == namespace
+                };
+                match Kind::from_kind_name(kind)? {
+                    $(Kind::$variant => self.$field.iter().find(|o| hit(k8s_openapi::Metadata::metadata(*o))).and_then(|o| serde_json::to_value(o).ok()),)*
+                }
+            }
+
+            /// Every object's metadata.
+            pub fn for_each_meta(&self, mut f: impl FnMut(Kind, &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta)) {
+                $(for o in &self.$field { f(Kind::$variant, k8s_openapi::Metadata::metadata(o)); })*
+            }
+
             /// Mutable access to every object's metadata.
             pub(crate) fn for_each_meta_mut(&mut self, mut f: impl FnMut(Kind, &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta)) {
                 $(for o in &mut self.$field { f(Kind::$variant, k8s_openapi::Metadata::metadata_mut(o)); })*

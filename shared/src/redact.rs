@@ -1,0 +1,315 @@
+//! Nothing secret leaves: one redaction pass that everything sent to a model goes through.
+//!
+//! Text: private keys, bearer tokens, JWTs, cloud and SaaS keys, passwords in URLs, and
+//! `password=…` / `token: …` style values (in logs, ConfigMaps, annotations, messages) become
+//! `[REDACTED]`. Objects: Secret `data`/`stringData` values, literal env values whose names look
+//! sensitive, and every `last-applied-configuration` annotation (a Secret's holds its data) are
+//! removed before their text is redacted too. Redaction is idempotent.
+//!
+//! [`Anonymizer`] (`--anonymize`) goes further: namespaces, object names, images, hosts, IPs and
+//! emails become placeholders in what is sent, and are put back in the answer.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use regex::{Captures, Regex};
+use serde_json::Value;
+
+pub const MASK: &str = "[REDACTED]";
+
+struct Pattern {
+    re: Regex,
+    replace: fn(&Captures<'_>) -> String,
+}
+
+#[allow(clippy::expect_used)] // constant patterns, covered by the tests
+static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
+    let p = |re: &str, replace: fn(&Captures<'_>) -> String| Pattern {
+        re: Regex::new(re).expect("valid pattern"),
+        replace,
+    };
+    vec![
+        p(r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?s:.*?)(-----END [A-Z ]*PRIVATE KEY-----|\z)", |_| {
+            "[REDACTED PRIVATE KEY]".into()
+        }),
+        p(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{6,}", |_| MASK.into()),
+        p(r"(?i)\b(bearer|basic)([ \t]+)[A-Za-z0-9\-._~+/]{8,}=*", |c| format!("{}{}{MASK}", &c[1], &c[2])),
+        p(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b", |_| MASK.into()),
+        p(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b", |_| MASK.into()),
+        p(r"\bxox[abprs]-[A-Za-z0-9-]{10,}", |_| MASK.into()),
+        p(r"\bsk-[A-Za-z0-9_-]{20,}", |_| MASK.into()),
+        p(r"\bAIza[0-9A-Za-z_-]{30,}", |_| MASK.into()),
+        // scheme://user:password@host
+        p(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)([^/\s@]+)@", |c| format!("{}{MASK}@", &c[1])),
+        // password=…, token: …, "api_key": "…", DB_PASSWORD=… (the key ends with the sensitive word)
+        p(
+            r#"(?i)\b([a-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|credentials?|auth)s?)(["']?[ \t]*[:=][ \t]*["']?)([^\s"',;&}]+)"#,
+            |c| {
+                let value = &c[3];
+                // Kubernetes field names like `secretName: x` do not end with the word; the key is
+                // matched whole. Leave references to other objects alone (`secretRef: {…}`).
+                if value.starts_with('{') || value.starts_with('[') {
+                    c[0].to_string()
+                } else {
+                    format!("{}{}{MASK}", &c[1], &c[2])
+                }
+            },
+        ),
+    ]
+});
+
+/// Environment variable names whose literal values are never sent.
+#[allow(clippy::expect_used)]
+static SENSITIVE_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(password|passwd|pwd|secret|token|api_?key|access_?key|private_?key|credential|auth|cert|dsn|connection_?string)")
+        .expect("valid pattern")
+});
+
+/// Masks secret-looking values in free text.
+pub fn redact_text(text: &str) -> String {
+    let mut out = text.to_string();
+    for p in PATTERNS.iter() {
+        if p.re.is_match(&out) {
+            out = p.re.replace_all(&out, |c: &Captures<'_>| (p.replace)(c)).into_owned();
+        }
+    }
+    out
+}
+
+/// Redacts a Kubernetes object (or any JSON) in place: Secret values, sensitive env literals,
+/// last-applied annotations, then every string.
+pub fn redact_value(value: &mut Value) {
+    if let Value::Object(map) = value {
+        if map.get("kind").and_then(Value::as_str) == Some("Secret") {
+            for field in ["data", "stringData"] {
+                if let Some(Value::Object(data)) = map.get_mut(field) {
+                    for v in data.values_mut() {
+                        *v = Value::String(MASK.into());
+                    }
+                }
+            }
+        }
+        if let Some(Value::Object(annotations)) = map.get_mut("metadata").and_then(|m| m.get_mut("annotations")) {
+            annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+        if let Some(Value::Array(env)) = map.get_mut("env") {
+            for var in env.iter_mut() {
+                let sensitive = var["name"].as_str().is_some_and(|n| SENSITIVE_NAME.is_match(n));
+                if sensitive && var.get("value").is_some() {
+                    var["value"] = Value::String(MASK.into());
+                }
+            }
+        }
+    }
+    match value {
+        Value::String(s) => *s = redact_text(s),
+        Value::Array(items) => items.iter_mut().for_each(redact_value),
+        Value::Object(map) => map.values_mut().for_each(redact_value),
+        _ => {}
+    }
+}
+
+/// Replaces what identifies a cluster with placeholders, and puts them back in answers.
+#[derive(Clone, Debug, Default)]
+pub struct Anonymizer {
+    /// Real value → placeholder.
+    forward: BTreeMap<String, String>,
+    counters: BTreeMap<&'static str, usize>,
+}
+
+#[allow(clippy::expect_used)]
+static IP: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}\b").expect("valid pattern")
+});
+#[allow(clippy::expect_used)]
+static EMAIL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b").expect("valid pattern"));
+#[allow(clippy::expect_used)]
+static HOST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:com|net|org|io|dev|cloud|local|internal|svc|cn|de|uk|fr|jp|eu|us)\b").expect("valid pattern")
+});
+/// Hosts that say nothing about whose cluster it is.
+const PUBLIC_HOSTS: &[&str] = &[
+    "kubernetes.io",
+    "k8s.io",
+    "registry.k8s.io",
+    "docker.io",
+    "quay.io",
+    "gcr.io",
+    "ghcr.io",
+    "github.com",
+    "cluster.local",
+];
+
+impl Anonymizer {
+    /// Adds a value to hide, of a category (`ns`, `obj`, `image`, `host`, `ip`, `mail`).
+    pub fn add(&mut self, category: &'static str, real: &str) {
+        let real = real.trim();
+        if real.len() < 2 || self.forward.contains_key(real) || PUBLIC_HOSTS.contains(&real) {
+            return;
+        }
+        let n = self.counters.entry(category).or_insert(0);
+        *n += 1;
+        self.forward.insert(real.to_string(), format!("{category}-{n:03}"));
+    }
+
+    /// Adds what identifies the objects of a snapshot: namespaces, names, images, nodes, IPs.
+    pub fn learn(&mut self, snapshot: &crate::snapshot::Snapshot) {
+        let o = &snapshot.objects;
+        o.for_each_meta(|_, meta| {
+            if let Some(ns) = &meta.namespace {
+                self.add("ns", ns);
+            }
+            if let Some(name) = &meta.name {
+                self.add("obj", name);
+            }
+        });
+        for pod in &o.pods {
+            let spec = pod.spec.as_ref();
+            for c in spec.map(|s| s.containers.iter().chain(s.init_containers.iter().flatten())).into_iter().flatten() {
+                if let Some(image) = &c.image {
+                    self.add_image(image);
+                }
+            }
+            for cs in pod.status.iter().flat_map(|s| s.container_statuses.iter().flatten()) {
+                self.add_image(&cs.image);
+            }
+            if let Some(ip) = pod.status.as_ref().and_then(|s| s.pod_ip.as_ref()) {
+                self.add("ip", ip);
+            }
+        }
+    }
+
+    fn add_image(&mut self, image: &str) {
+        self.add("image", image);
+        let repository = image.split('@').next().unwrap_or(image);
+        let repository = match repository.rsplit_once(':') {
+            Some((repo, tag)) if !tag.contains('/') => repo,
+            _ => repository,
+        };
+        self.add("image", repository);
+        if let Some((host, _)) = repository.split_once('/').filter(|(h, _)| h.contains('.') || h.contains(':')) {
+            self.add("host", host);
+        }
+    }
+
+    /// The text with every known value, and every IP, email and host it contains, replaced.
+    pub fn apply(&mut self, text: &str) -> String {
+        for re in [&*EMAIL, &*IP, &*HOST] {
+            let found: Vec<String> = re.find_iter(text).map(|m| m.as_str().to_string()).collect();
+            for value in found {
+                let category = if re.as_str() == EMAIL.as_str() {
+                    "mail"
+                } else if re.as_str() == IP.as_str() {
+                    "ip"
+                } else {
+                    "host"
+                };
+                self.add(category, &value);
+            }
+        }
+        let mut reals: Vec<(&String, &String)> = self.forward.iter().collect();
+        reals.sort_by_key(|(real, _)| std::cmp::Reverse(real.len()));
+        let mut out = text.to_string();
+        for (real, placeholder) in reals {
+            out = replace_bounded(&out, real, placeholder);
+        }
+        out
+    }
+
+    /// Puts the real values back into an answer.
+    pub fn restore(&self, text: &str) -> String {
+        let mut placeholders: Vec<(&String, &String)> = self.forward.iter().map(|(r, p)| (p, r)).collect();
+        placeholders.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        let mut out = text.to_string();
+        for (placeholder, real) in placeholders {
+            out = out.replace(placeholder.as_str(), real);
+        }
+        out
+    }
+}
+
+/// Replaces `needle` where it stands as a whole (not inside a longer alphanumeric word).
+fn replace_bounded(text: &str, needle: &str, with: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(needle) {
+        let before = rest[..i].chars().next_back();
+        let after = rest[i + needle.len()..].chars().next();
+        let bounded = before.is_none_or(|c| !c.is_alphanumeric()) && after.is_none_or(|c| !c.is_alphanumeric());
+        out.push_str(&rest[..i]);
+        out.push_str(if bounded { with } else { needle });
+        rest = &rest[i + needle.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn text_table() {
+        let cases = [
+            ("password=hunter2 ok", "password=[REDACTED] ok"),
+            ("DB_PASSWORD=hunter2", "DB_PASSWORD=[REDACTED]"),
+            ("api_key: abc123", "api_key: [REDACTED]"),
+            (r#"{"client_secret":"abc"}"#, r#"{"client_secret":"[REDACTED]"}"#),
+            ("Authorization: Bearer abcdefghijklmnop", "Authorization: Bearer [REDACTED]"),
+            ("postgres://app:s3cret@db:5432/x", "postgres://app:[REDACTED]@db:5432/x"),
+            ("key AKIAIOSFODNN7EXAMPLE here", "key [REDACTED] here"),
+            ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N", "jwt [REDACTED]"),
+            ("-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----", "[REDACTED PRIVATE KEY]"),
+            ("secretName: db-creds", "secretName: db-creds"),
+            ("passwordPolicy: strict", "passwordPolicy: strict"),
+            ("secret:\n  secretName: x", "secret:\n  secretName: x"),
+            ("token: {name: x}", "token: {name: x}"),
+            ("nothing to see", "nothing to see"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(redact_text(input), want, "{input}");
+            assert_eq!(redact_text(want), want, "idempotent: {want}");
+        }
+    }
+
+    #[test]
+    fn objects() {
+        let mut secret = json!({
+            "kind": "Secret",
+            "metadata": {"name": "s", "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"p\":\"Q0FOQVJZ\"}}"}},
+            "data": {"p": "Q0FOQVJZ"},
+            "stringData": {"t": "CANARY"}
+        });
+        redact_value(&mut secret);
+        let text = secret.to_string();
+        assert!(!text.contains("CANARY") && !text.contains("Q0FOQVJZ"), "{text}");
+        let mut pod = json!({"spec": {"containers": [{"name": "a", "env": [
+            {"name": "DB_PASSWORD", "value": "CANARY1"},
+            {"name": "LOG_LEVEL", "value": "info"},
+            {"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "x", "key": "t"}}}
+        ]}]}});
+        redact_value(&mut pod);
+        let env = &pod["spec"]["containers"][0]["env"];
+        assert_eq!(env[0]["value"], MASK);
+        assert_eq!(env[1]["value"], "info");
+        assert_eq!(env[2]["valueFrom"]["secretKeyRef"]["name"], "x");
+    }
+
+    #[test]
+    fn anonymizer_round_trip() {
+        let mut a = Anonymizer::default();
+        a.add("ns", "shop");
+        a.add("obj", "checkout");
+        a.add("obj", "checkout-6f8d9c7b5-2xkqp");
+        a.add_image("registry.example.com/shop/checkout:2.1.0");
+        let text = "pod checkout-6f8d9c7b5-2xkqp of checkout in shop pulls registry.example.com/shop/checkout:2.1.0 from 10.1.2.3, mail ops@example.com; shopping stays";
+        let sent = a.apply(text);
+        for real in ["shop ", "checkout", "registry.example.com", "10.1.2.3", "ops@example.com"] {
+            assert!(!sent.contains(real), "{real} in {sent}");
+        }
+        assert!(sent.contains("shopping stays"), "whole words only: {sent}");
+        assert_eq!(a.restore(&sent), text);
+    }
+}

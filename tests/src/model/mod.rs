@@ -1,0 +1,245 @@
+//! `fake-model`: an OpenAI / Azure OpenAI / Ollama compatible server with scripted replies that
+//! records every request, so tests assert exactly what would have been sent to a provider.
+//!
+//! The script (JSON or YAML) is a list of replies used in order, the last one repeating; a reply
+//! with `match` is used whenever the request body contains that text, before the sequence:
+//!
+//! ```yaml
+//! replies:
+//!   - {status: 429, retry_after: 1}          # then…
+//!   - {content: "<think>hm</think>```json\n{\"cause\": \"x\"}\n```"}
+//!   - {match: "logs", content: "log answer"}
+//!   - {echo: true}                           # answers with the last user message
+//!   - {delay_ms: 60000}                      # hangs
+//!   - {content: "partial", stream_cut: true} # a stream that stops before its end
+//!   - {choices: false}                       # `"choices": []`
+//!   - {raw: "not json"}
+//! ```
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt as _, Full, StreamBody};
+use hyper::body::{Bytes, Frame, Incoming};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// One scripted reply.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scripted {
+    #[serde(rename = "match")]
+    pub matches: Option<String>,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub retry_after: Option<u64>,
+    pub delay_ms: Option<u64>,
+    pub content: Option<String>,
+    pub echo: Option<bool>,
+    pub finish_reason: Option<String>,
+    pub stream_cut: Option<bool>,
+    pub choices: Option<bool>,
+    pub raw: Option<String>,
+    pub tool_calls: Option<Value>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Script {
+    #[serde(default)]
+    pub replies: Vec<Scripted>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: std::net::SocketAddr,
+    pub script: Script,
+    pub record: Option<PathBuf>,
+    pub tls: bool,
+    pub ca_out: Option<PathBuf>,
+}
+
+struct State {
+    script: Script,
+    next: Mutex<usize>,
+    record: Option<Mutex<std::fs::File>>,
+}
+
+pub fn run(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener =
+        TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let tls = if config.tls { Some(crate::fixture::tls::generate()?) } else { None };
+    if let (Some(path), Some(t)) = (&config.ca_out, &tls) {
+        std::fs::write(path, &t.ca_pem).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let record = match &config.record {
+        Some(p) => Some(Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("cannot open {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let state = Arc::new(State { script: config.script, next: Mutex::new(0), record });
+    let acceptor = tls.map(|t| t.acceptor);
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "ready {}://{addr}", if acceptor.is_some() { "https" } else { "http" })?;
+        out.flush()?;
+    }
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let state = state.clone();
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| handle(state.clone(), req));
+            let builder = hyper::server::conn::http1::Builder::new();
+            match acceptor {
+                Some(a) => {
+                    if let Ok(s) = a.accept(stream).await {
+                        let _ = builder.serve_connection(TokioIo::new(s), service).await;
+                    }
+                }
+                None => {
+                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                }
+            }
+        });
+    }
+}
+
+async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let request: Value = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
+    if let Some(file) = &state.record {
+        let headers: BTreeMap<String, String> = parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
+            .collect();
+        let line = json!({"method": parts.method.as_str(), "path": parts.uri.path(), "query": parts.uri.query(), "headers": headers, "body": request});
+        let mut f = file.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(f, "{line}");
+        let _ = f.flush();
+    }
+    let reply = pick(&state, &text);
+    if let Some(ms) = reply.delay_ms {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+    let ollama = parts.uri.path().ends_with("/api/chat");
+    Ok(respond(&reply, &request, ollama))
+}
+
+fn pick(state: &State, body: &str) -> Scripted {
+    if let Some(r) = state.script.replies.iter().find(|r| r.matches.as_deref().is_some_and(|m| body.contains(m))) {
+        return r.clone();
+    }
+    let sequence: Vec<&Scripted> = state.script.replies.iter().filter(|r| r.matches.is_none()).collect();
+    let mut next = state.next.lock().unwrap_or_else(|e| e.into_inner());
+    let reply = sequence.get((*next).min(sequence.len().saturating_sub(1))).map(|r| (*r).clone()).unwrap_or_default();
+    *next += 1;
+    reply
+}
+
+fn respond(reply: &Scripted, request: &Value, ollama: bool) -> Response<Body> {
+    let status = reply.status.unwrap_or(200);
+    if status >= 400 {
+        let message = reply.error.clone().unwrap_or_else(|| format!("scripted error {status}"));
+        let body =
+            if ollama { json!({"error": message}) } else { json!({"error": {"message": message, "type": "scripted"}}) };
+        let mut resp = full(status, "application/json", body.to_string());
+        if let Some(secs) = reply.retry_after {
+            if let Ok(v) = hyper::header::HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut().insert("retry-after", v);
+            }
+        }
+        return resp;
+    }
+    if let Some(raw) = &reply.raw {
+        return full(200, "application/json", raw.clone());
+    }
+    let content = if reply.echo == Some(true) {
+        request["messages"]
+            .as_array()
+            .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
+            .and_then(|m| m["content"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    } else {
+        reply.content.clone().unwrap_or_else(|| "ok".into())
+    };
+    let finish = reply.finish_reason.clone().unwrap_or_else(|| "stop".into());
+    let stream = request["stream"].as_bool() == Some(true);
+    let model = request["model"].as_str().unwrap_or("fake").to_string();
+    match (ollama, stream) {
+        (true, false) => full(200, "application/json", json!({"model": model, "message": {"role": "assistant", "content": content}, "done": true, "done_reason": finish, "prompt_eval_count": 10, "eval_count": 5}).to_string()),
+        (true, true) => {
+            let mut lines: Vec<String> = chunks(&content).map(|c| json!({"model": model, "message": {"role": "assistant", "content": c}, "done": false}).to_string()).collect();
+            if reply.stream_cut != Some(true) {
+                lines.push(json!({"model": model, "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": finish, "prompt_eval_count": 10, "eval_count": 5}).to_string());
+            }
+            streamed("application/x-ndjson", lines.into_iter().map(|l| l + "\n").collect())
+        }
+        (false, false) => {
+            let mut message = json!({"role": "assistant", "content": content});
+            if let Some(calls) = &reply.tool_calls {
+                message["tool_calls"] = calls.clone();
+            }
+            let choices = if reply.choices == Some(false) { json!([]) } else { json!([{"index": 0, "message": message, "finish_reason": finish}]) };
+            full(200, "application/json", json!({"id": "chatcmpl-fake", "object": "chat.completion", "model": model, "choices": choices, "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}).to_string())
+        }
+        (false, true) => {
+            let mut events: Vec<String> = chunks(&content)
+                .map(|c| format!("data: {}\n\n", json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": c}, "finish_reason": null}]})))
+                .collect();
+            if reply.stream_cut != Some(true) {
+                events.push(format!("data: {}\n\n", json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})));
+                events.push("data: [DONE]\n\n".into());
+            }
+            streamed("text/event-stream", events)
+        }
+    }
+}
+
+fn chunks(text: &str) -> impl Iterator<Item = String> + '_ {
+    let chars: Vec<char> = text.chars().collect();
+    chars.chunks(8).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().into_iter()
+}
+
+fn full(status: u16, content_type: &'static str, body: String) -> Response<Body> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)).boxed_unsync());
+    *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static(content_type));
+    resp
+}
+
+fn streamed(content_type: &'static str, pieces: Vec<String>) -> Response<Body> {
+    let stream = futures::stream::iter(pieces.into_iter().map(|p| Ok::<_, Infallible>(Frame::data(Bytes::from(p)))));
+    let mut resp = Response::new(StreamBody::new(stream).boxed_unsync());
+    resp.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static(content_type));
+    resp
+}
