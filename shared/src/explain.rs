@@ -205,7 +205,16 @@ fn problem_key(f: &Finding) -> String {
     for n in names.into_iter().filter(|n| n.len() > 1) {
         text = text.replace(n, "∗");
     }
-    text.chars().map(|c| if c.is_ascii_digit() { '#' } else { c }).collect()
+    // Numbers (restart counts, back-off delays) vary between identical failures: one `#` per run.
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if !c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.ends_with('#') {
+            out.push('#');
+        }
+    }
+    out
 }
 
 /// Sends the plan (or takes answers from the cache) and attaches the explanations to the findings.

@@ -58,7 +58,7 @@ pub struct Reply {
 #[derive(Clone, Copy, Debug)]
 pub struct ChatOptions {
     pub max_tokens: u32,
-    pub temperature: f32,
+    pub temperature: f64,
 }
 
 impl Default for ChatOptions {
@@ -76,6 +76,8 @@ pub enum Failure {
     Timeout,
     /// The connection failed or was cut (including a stream cut short).
     Transport(String),
+    /// Retrying cannot help: an untrusted certificate, an unknown host, a bad proxy URL.
+    Unreachable(String),
     /// An answer that is not what the API promises.
     Malformed(String),
 }
@@ -85,7 +87,7 @@ impl Failure {
         match self {
             Failure::Status { code, .. } => matches!(code, 408 | 409 | 429 | 500 | 502 | 503 | 504),
             Failure::Timeout | Failure::Transport(_) => true,
-            Failure::Malformed(_) => false,
+            Failure::Malformed(_) | Failure::Unreachable(_) => false,
         }
     }
 }
@@ -324,6 +326,7 @@ impl Client {
                 format!("{who} did not answer in time{tried} (read_timeout {:?})", self.config.read_timeout)
             }
             Failure::Transport(why) => format!("cannot reach {who}{tried}: {why}"),
+            Failure::Unreachable(why) => format!("cannot reach {who}: {why}"),
             Failure::Malformed(why) => format!("{who} sent an unexpected answer: {why}"),
         };
         Error::Model(line)
@@ -338,7 +341,7 @@ fn describe(f: &Failure) -> String {
     match f {
         Failure::Status { code, .. } => code.to_string(),
         Failure::Timeout => "timeout".into(),
-        Failure::Transport(w) | Failure::Malformed(w) => w.clone(),
+        Failure::Transport(w) | Failure::Malformed(w) | Failure::Unreachable(w) => w.clone(),
     }
 }
 
@@ -379,17 +382,31 @@ fn transport(e: ureq::Error) -> Failure {
     match e {
         ureq::Error::Timeout(_) => Failure::Timeout,
         ureq::Error::Io(io) => transport_io(&io),
+        ureq::Error::HostNotFound => Failure::Unreachable("host not found: check the base URL".into()),
+        e @ (ureq::Error::Tls(_)
+        | ureq::Error::Rustls(_)
+        | ureq::Error::InvalidProxyUrl
+        | ureq::Error::RequireHttpsOnly(_)) => Failure::Unreachable(tls_advice(&e.to_string())),
         other => Failure::Transport(other.to_string()),
     }
 }
 
 fn transport_io(e: &std::io::Error) -> Failure {
-    if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock)
-        || e.to_string().contains("timeout")
-    {
+    let text = e.to_string();
+    if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) || text.contains("timeout") {
         Failure::Timeout
+    } else if text.contains("certificate") || text.contains("UnknownIssuer") {
+        Failure::Unreachable(tls_advice(&text))
     } else {
-        Failure::Transport(e.to_string())
+        Failure::Transport(text)
+    }
+}
+
+fn tls_advice(text: &str) -> String {
+    if text.contains("certificate") || text.contains("UnknownIssuer") {
+        format!("{text}: the endpoint's TLS certificate is not trusted (a private CA? give it with --ca-cert)")
+    } else {
+        text.to_string()
     }
 }
 

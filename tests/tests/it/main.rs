@@ -5,5 +5,6 @@
 
 mod analyze;
 mod kubectl;
+mod model;
 mod plugins;
 mod support;

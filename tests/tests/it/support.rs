@@ -187,3 +187,98 @@ pub fn expected_lines(state: &Path) -> Vec<String> {
     lines.sort();
     lines
 }
+
+/// A running fake-model with a script, recording every request.
+pub struct FakeModel {
+    child: Child,
+    pub dir: TempDir,
+    pub url: String,
+}
+
+impl FakeModel {
+    /// Starts fake-model with a YAML script.
+    pub fn start(script: &str, extra: &[&str]) -> FakeModel {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("script.yaml"), script).expect("script");
+        let mut child = Command::cargo_bin("fake-model")
+            .expect("fake-model binary")
+            .arg("--script")
+            .arg(dir.path().join("script.yaml"))
+            .arg("--record")
+            .arg(dir.path().join("requests.jsonl"))
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start fake-model");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
+        let url = line
+            .trim()
+            .strip_prefix("ready ")
+            .unwrap_or_else(|| panic!("fake-model did not start: {line:?}"))
+            .to_string();
+        FakeModel { child, dir, url }
+    }
+
+    /// Every request received: method, path, query, headers, body.
+    pub fn requests(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(self.dir.path().join("requests.jsonl")).unwrap_or_default();
+        text.lines().map(|l| serde_json::from_str(l).expect("request line")).collect()
+    }
+
+    /// Everything sent, as one string, to search for what must not be there.
+    pub fn everything_sent(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("requests.jsonl")).unwrap_or_default()
+    }
+
+    /// A command with a clean model environment pointing at this server (OpenAI-compatible), its
+    /// own cache and config directories.
+    pub fn command(&self, bin_name: &str) -> Command {
+        let mut cmd = Command::new(bin(bin_name));
+        clean_model_env(&mut cmd);
+        cmd.env("OPENAI_API_KEY", "sk-test-key-0123456789abcdef")
+            .env("OPENAI_BASE_URL", &self.url)
+            .env("XDG_CACHE_HOME", self.dir.path().join("cache"))
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("HOME", self.dir.path());
+        cmd
+    }
+}
+
+impl Drop for FakeModel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Removes every model setting a developer's environment might carry.
+pub fn clean_model_env(cmd: &mut Command) {
+    for var in [
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "OPENAI_API_BASE",
+        "OPENAI_API_VERSION",
+        "AZURE_OPENAI_API_KEY",
+        "AZURE_OPENAI_ENDPOINT",
+        "AZURE_OPENAI_DEPLOYMENT",
+        "AZURE_OPENAI_API_VERSION",
+        "OLLAMA_HOST",
+        "OPSAGENT_CONFIG",
+        "OPSAGENT_PROFILE",
+        "OPSAGENT_PROVIDER",
+        "OPSAGENT_MODEL",
+        "OPSAGENT_LANGUAGE",
+        "OPSAGENT_HEADERS",
+        "OPSAGENT_CA_CERT",
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "ALL_PROXY",
+        "https_proxy",
+        "http_proxy",
+        "all_proxy",
+    ] {
+        cmd.env_remove(var);
+    }
+}
