@@ -253,10 +253,10 @@ pub fn run(
                     let Some(&i) = todo.get(n) else { break };
                     let p = &plan[i];
                     let result = client.chat(&p.messages, &chat, None).map(|r| Explanation::from_answer(&r.content));
-                    if let Ok(e) = &result {
-                        if options.cache {
-                            cache_put(config, &p.messages, e);
-                        }
+                    if let Ok(e) = &result
+                        && options.cache
+                    {
+                        cache_put(config, &p.messages, e);
                     }
                     answers.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result.map_err(|e| e.to_string()));
                     if let Some(bar) = &progress {

@@ -6,20 +6,24 @@ use std::path::PathBuf;
 use clap::Parser;
 
 use crate::analyze::{self, ANALYZERS, Analyzer};
+use crate::cli::OutputFormat;
 use crate::cli::{self, CommonArgs};
 use crate::cluster::{Cluster, Scope};
+use crate::diagnose::{self, Diagnosis, Target};
 use crate::error::{Error, Exit};
 use crate::explain;
 use crate::findings::Report;
 use crate::llm::dryrun::{self, DryRequest};
+use crate::llm::reply::ThinkFilter;
+use crate::llm::{ChatOptions, Message};
 use crate::llm::{Client, LlmArgs, ModelConfig};
+use crate::pipe;
 use crate::redact::Anonymizer;
 use crate::render;
 use crate::selector::LabelSelector;
 use crate::snapshot::{FetchPlan, Snapshot, Warning};
 
-const EXAMPLES: &str = "\
-Examples:
+const EXAMPLES: &str = r#"Examples:
   # What is broken in the current namespace, and across the cluster
   kubectl ai analyze
   kubectl ai analyze -A
@@ -34,12 +38,22 @@ Examples:
   # Analyze what kubectl prints
   kubectl get pods,events -A -o yaml | kubectl ai analyze --snapshot -
 
+  # Diagnose one object (root cause, evidence, fix, how to verify), or explain logs
+  kubectl ai analyze pod checkout-6f8d9c7b5-2xkqp -n shop
+  kubectl ai analyze deploy/checkout -n shop --question "why did the rollout stop?"
+  kubectl logs -n shop deploy/checkout --previous | kubectl ai analyze -
+
+  # Explain every problem with the model, or see first what would be sent
+  kubectl ai analyze -A --explain
+  kubectl ai analyze -A --explain --dry-run
+
   # Several clusters at once, in one report
   kubectl ai analyze -A --context prod-eu,prod-us
   kubectl ai analyze -A --all-contexts
 
 Exit codes: 0 nothing found, 1 problems found, 2 usage or input error,
-3 cluster unreachable or credentials rejected, 4 partial results with nothing found.";
+3 cluster unreachable or credentials rejected, 4 partial results with nothing found,
+5 the model failed or is not configured."#;
 
 /// Find what is broken in a cluster, without a model.
 #[derive(Parser, Debug, Clone)]
@@ -54,8 +68,20 @@ Exit codes: 0 nothing found, 1 problems found, 2 usage or input error,
     after_help = EXAMPLES
 )]
 pub struct AnalyzeArgs {
+    /// `KIND NAME` (or KIND/NAME) diagnoses one object; `-` explains what is piped in
+    #[arg(value_name = "KIND NAME | -", num_args = 0..=2)]
+    pub target: Vec<String>,
+
     #[command(flatten)]
     pub common: CommonArgs,
+
+    /// Explain a file of logs, metrics or an alert, instead of stdin
+    #[arg(long, value_name = "FILE", conflicts_with = "target", help_heading = "Input")]
+    pub file: Option<PathBuf>,
+
+    /// A question about the input or the object
+    #[arg(long, value_name = "TEXT", help_heading = "Input")]
+    pub question: Option<String>,
 
     /// Analyze a saved state instead of the cluster: a --dump, or `kubectl get … -o yaml|json` output ('-' reads stdin)
     #[arg(long, value_name = "FILE", conflicts_with_all = ["kubeconfig", "context"], help_heading = "Input")]
@@ -216,6 +242,253 @@ fn plan(args: &AnalyzeArgs, analyzers: &[&dyn Analyzer], scope: Scope) -> FetchP
     }
 }
 
+/// Explains what is piped in (or `--file`).
+fn explain_input(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<Exit> {
+    let path = args.file.clone().unwrap_or_else(|| PathBuf::from("-"));
+    let input = pipe::read(&path)?;
+    if input.lossy {
+        cli::warn(format!("{} is not UTF-8: invalid bytes were replaced", input.source));
+    }
+    if input.truncated {
+        cli::warn(format!(
+            "{} is larger than {} MiB: only its beginning is read",
+            input.source,
+            pipe::MAX_INPUT / 1024 / 1024
+        ));
+    }
+    let model = ModelConfig::resolve(&args.llm)?;
+    let (mut messages, trimmed) = pipe::messages(
+        &input,
+        args.question.as_deref(),
+        &model.model,
+        model.context_window,
+        &model.language,
+        MAX_ANSWER,
+    );
+    let mut anonymizer = args.anonymize.then(Anonymizer::default);
+    if let Some(a) = anonymizer.as_mut() {
+        messages.iter_mut().for_each(|m| m.content = a.apply(&m.content));
+    }
+    if args.llm.dry_run {
+        let title = format!("explain {}", input.source);
+        dryrun::print(
+            out,
+            &model,
+            &[DryRequest { title: &title, messages: &messages, trimmed }],
+            MAX_ANSWER,
+            args.common.output,
+        )?;
+        return Ok(Exit::Clean);
+    }
+    let client = model_client(model, "explaining input")?;
+    let json = args.common.output == OutputFormat::Json;
+    let answer = ask(&client, &messages, !json && anonymizer.is_none(), out)?;
+    let answer = anonymizer.as_ref().map_or(answer.clone(), |a| a.restore(&answer));
+    if json {
+        let doc = serde_json::json!({
+            "source": input.source,
+            "lines": input.text.lines().count(),
+            "distinct": pipe::collapse(&input.text).len(),
+            "trimmed": trimmed,
+            "answer": answer,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+    } else if anonymizer.is_some() {
+        writeln!(out, "{answer}")?;
+    }
+    Ok(Exit::Clean)
+}
+
+/// Diagnoses one object: live through discovery, or from `--snapshot`.
+fn diagnose_object(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<Exit> {
+    let common = &args.common;
+    let target = Target::parse(&args.target)?;
+    let model = ModelConfig::resolve(&args.llm)?;
+    let defaults = analyze::select(&[], &[])?;
+    let mut node = None;
+    let (mut snapshot, object) = match &args.snapshot {
+        Some(path) => {
+            let snapshot = Snapshot::from_file(path)?;
+            let kind = diagnose::snapshot_kind(&target.kind)
+                .ok_or_else(|| Error::Usage(format!("a snapshot holds no objects of kind {:?}", target.kind)))?;
+            let ns = kind.namespaced().then(|| {
+                common.namespace.clone().or(snapshot.info.namespace.clone()).unwrap_or_else(|| "default".into())
+            });
+            let object = snapshot.objects.find_json(kind.name(), ns.as_deref(), &target.name).ok_or_else(|| {
+                Error::input(
+                    path.display(),
+                    format!("{} {:?} not found{}", kind.resource(), target.name, in_namespace(ns.as_deref())),
+                )
+            })?;
+            (snapshot, object)
+        }
+        None => {
+            let cluster = Cluster::connect(common)?;
+            let rt = cluster.resolve_kind(&target.kind)?;
+            let ns =
+                rt.namespaced.then(|| common.namespace.clone().unwrap_or_else(|| cluster.default_namespace.clone()));
+            let object = cluster.get_json(&rt.path(ns.as_deref(), Some(&target.name)))?.ok_or_else(|| {
+                Error::input(
+                    "kubectl ai analyze",
+                    format!("{} {:?} not found{}", rt.qualified(), target.name, in_namespace(ns.as_deref())),
+                )
+            })?;
+            let scope = match (&ns, rt.kind.as_str()) {
+                (Some(ns), _) => Scope::Namespace(ns.clone()),
+                (None, "Namespace") => Scope::Namespace(target.name.clone()),
+                (None, _) => Scope::All,
+            };
+            let kinds = match &scope {
+                Scope::Namespace(_) => analyze::kinds_needed(&analyze::for_scope(&defaults, &scope)),
+                Scope::All => [crate::snapshot::Kind::Event, crate::snapshot::Kind::Pod]
+                    .into_iter()
+                    .chain(diagnose::snapshot_kind(&rt.kind))
+                    .collect(),
+            };
+            let plan = FetchPlan {
+                kinds,
+                scope,
+                selector: None,
+                max_concurrency: usize::from(args.max_concurrency),
+                log_lines: None,
+            };
+            let mut snapshot = cluster.snapshot(&plan)?;
+            let pods = diagnose::pods_for(&snapshot, &object);
+            let failing: Vec<_> = pods
+                .into_iter()
+                .filter(|p| p.status.as_ref().is_some_and(|s| s.phase.as_deref() != Some("Succeeded")))
+                .take(3)
+                .collect();
+            snapshot.logs = cluster.log_tails_of(&failing, args.log_lines, usize::from(args.max_concurrency))?;
+            if let Some(name) = object["spec"]["nodeName"].as_str().filter(|_| rt.kind == "Pod") {
+                // The node is cluster-scoped: read it alone rather than listing every node.
+                node = cluster.get_json(&format!("/api/v1/nodes/{name}")).unwrap_or_else(|err| {
+                    cli::warn(format!("node {name} left out of the evidence: {err}"));
+                    None
+                });
+            }
+            (snapshot, object)
+        }
+    };
+    let findings = analyze::run(&snapshot, &analyze::for_scope(&defaults, &Scope::All));
+    let node =
+        node.or_else(|| object["spec"]["nodeName"].as_str().and_then(|n| snapshot.objects.find_json("Node", None, n)));
+    let evidence = diagnose::gather(&snapshot, &object, &findings, node.as_ref());
+    snapshot.logs.clear();
+
+    let counter = crate::llm::tokens::Counter::for_model(&model.model);
+    let (window, _) = crate::llm::tokens::context_window(&model.model, model.context_window);
+    let system = diagnose::SYSTEM.replace("LANGUAGE", &model.language);
+    let question = args
+        .question
+        .as_deref()
+        .map(|q| format!("Question: {}\n\n", crate::redact::redact_text(q)))
+        .unwrap_or_default();
+    let budget = window.saturating_sub(counter.count(&system) + counter.count(&question) + MAX_ANSWER as usize + 16);
+    let (text, trimmed) = crate::llm::tokens::fit(&evidence.sections, budget, &counter);
+    let mut messages =
+        vec![Message::system(system), Message::user(format!("{question}{}", crate::redact::redact_text(&text)))];
+    let mut anonymizer = args.anonymize.then(|| {
+        let mut a = Anonymizer::default();
+        a.learn(&snapshot);
+        a
+    });
+    if let Some(a) = anonymizer.as_mut() {
+        messages.iter_mut().for_each(|m| m.content = a.apply(&m.content));
+    }
+    let title = format!("diagnose {} {}", evidence.object.kind, evidence.object.name);
+    if args.llm.dry_run {
+        dryrun::print(
+            out,
+            &model,
+            &[DryRequest { title: &title, messages: &messages, trimmed }],
+            MAX_ANSWER,
+            common.output,
+        )?;
+        return Ok(Exit::Clean);
+    }
+    let exit = if evidence.findings.is_empty() { Exit::Clean } else { Exit::Problems };
+    let json = common.output == OutputFormat::Json;
+    let object_line = format!(
+        "{} {}",
+        evidence.object.kind,
+        evidence
+            .object
+            .namespace
+            .as_ref()
+            .map_or(evidence.object.name.clone(), |ns| format!("{ns}/{}", evidence.object.name))
+    );
+    if !model.configured {
+        if json {
+            let doc = serde_json::json!({"object": evidence.object, "findings": evidence.findings, "diagnosis": null,
+                "evidence": evidence.sections.iter().map(|s| serde_json::json!({"title": s.title, "text": s.text})).collect::<Vec<_>>()});
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        } else {
+            writeln!(out, "Evidence about {object_line}\n")?;
+            for s in &evidence.sections {
+                writeln!(out, "## {}\n{}\n", s.title, s.text.trim_end())?;
+            }
+            writeln!(
+                out,
+                "No model is configured, so this is the evidence only. For a diagnosis: {}",
+                ModelConfig::how_to_configure()
+            )?;
+        }
+        return Ok(exit);
+    }
+    let client = Client::new(model)?;
+    if !json && anonymizer.is_none() {
+        writeln!(out, "Diagnosis of {object_line}\n")?;
+    }
+    let answer = ask(&client, &messages, !json && anonymizer.is_none(), out)?;
+    let answer = anonymizer.as_ref().map_or(answer.clone(), |a| a.restore(&answer));
+    if json {
+        let doc = serde_json::json!({"object": evidence.object, "findings": evidence.findings, "diagnosis": Diagnosis::from_markdown(&answer), "trimmed": trimmed});
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+    } else if anonymizer.is_some() {
+        writeln!(out, "Diagnosis of {object_line}\n\n{}", Diagnosis::from_markdown(&answer).markdown())?;
+    }
+    Ok(exit)
+}
+
+fn in_namespace(ns: Option<&str>) -> String {
+    ns.map(|n| format!(" in namespace {n:?}")).unwrap_or_default()
+}
+
+fn model_client(model: ModelConfig, what: &str) -> anyhow::Result<Client> {
+    if !model.configured {
+        return Err(Error::Model(format!("{what} needs a model: {}", ModelConfig::how_to_configure())).into());
+    }
+    Ok(Client::new(model)?)
+}
+
+/// Asks, printing the answer as it streams in when `stream`; returns it whole. Reasoning
+/// (`<think>…</think>`) is left out of both.
+fn ask(client: &Client, messages: &[Message], stream: bool, out: &mut dyn std::io::Write) -> anyhow::Result<String> {
+    let options = ChatOptions { max_tokens: MAX_ANSWER, ..ChatOptions::default() };
+    if !stream {
+        return Ok(crate::llm::reply::strip_think(&client.chat(messages, &options, None)?.content));
+    }
+    let mut filter = ThinkFilter::default();
+    let mut failed: Option<std::io::Error> = None;
+    let mut show = |d: &str| {
+        let visible = filter.push(d);
+        if failed.is_none()
+            && !visible.is_empty()
+            && let Err(e) = out.write_all(visible.as_bytes()).and_then(|()| out.flush())
+        {
+            failed = Some(e);
+        }
+    };
+    let reply = client.chat(messages, &options, Some(&mut show))?;
+    let rest = filter.finish();
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    writeln!(out, "{rest}")?;
+    Ok(crate::llm::reply::strip_think(&reply.content))
+}
+
 /// Runs `kubectl ai analyze`.
 pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
     let mut stdout = anstream::stdout().lock();
@@ -225,6 +498,12 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
             writeln!(stdout, "{:<width$}  {}", a.name(), a.description())?;
         }
         return Ok(Exit::Clean);
+    }
+    if args.target == ["-"] || args.file.is_some() {
+        return explain_input(args, &mut stdout);
+    }
+    if !args.target.is_empty() {
+        return diagnose_object(args, &mut stdout);
     }
     let mut analyzers = analyze::select(&args.filter, &args.exclude)?;
     // An explanation is better with the log lines of the failing containers.

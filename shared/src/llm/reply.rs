@@ -7,10 +7,10 @@ use serde_json::Value;
 pub fn strip_think(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    if let Some(end) = rest.find("</think>") {
-        if !rest[..end].contains("<think>") {
-            rest = &rest[end + "</think>".len()..];
-        }
+    if let Some(end) = rest.find("</think>")
+        && !rest[..end].contains("<think>")
+    {
+        rest = &rest[end + "</think>".len()..];
     }
     while let Some(start) = rest.find("<think>") {
         out.push_str(&rest[..start]);
@@ -52,10 +52,10 @@ pub fn extract_json(text: &str) -> Option<Value> {
     for candidate in candidates {
         for (i, _) in candidate.match_indices(['{', '[']) {
             let mut stream = serde_json::Deserializer::from_str(&candidate[i..]).into_iter::<Value>();
-            if let Some(Ok(v)) = stream.next() {
-                if v.is_object() || v.as_array().is_some_and(|a| !a.is_empty()) {
-                    return Some(v);
-                }
+            if let Some(Ok(v)) = stream.next()
+                && (v.is_object() || v.as_array().is_some_and(|a| !a.is_empty()))
+            {
+                return Some(v);
             }
         }
     }

@@ -102,6 +102,11 @@ impl Cluster {
         Ok(snapshot)
     }
 
+    /// Tails of the logs of these pods' failing containers (blocking).
+    pub fn log_tails_of(&self, pods: &[Pod], lines: i64, concurrency: usize) -> Result<Vec<ContainerLog>, Error> {
+        runtime::block_on(self.log_tails(pods, lines, concurrency)).map_err(|e| Error::Api(e.to_string()))
+    }
+
     /// Tails of the logs of failing containers; a log that cannot be read is left out.
     async fn log_tails(&self, pods: &[Pod], lines: i64, concurrency: usize) -> Vec<ContainerLog> {
         let targets: Vec<(String, String, String, bool)> = pods

@@ -172,10 +172,10 @@ fn respond(reply: &Scripted, request: &Value, ollama: bool) -> Response<Body> {
         let body =
             if ollama { json!({"error": message}) } else { json!({"error": {"message": message, "type": "scripted"}}) };
         let mut resp = full(status, "application/json", body.to_string());
-        if let Some(secs) = reply.retry_after {
-            if let Ok(v) = hyper::header::HeaderValue::from_str(&secs.to_string()) {
-                resp.headers_mut().insert("retry-after", v);
-            }
+        if let Some(secs) = reply.retry_after
+            && let Ok(v) = hyper::header::HeaderValue::from_str(&secs.to_string())
+        {
+            resp.headers_mut().insert("retry-after", v);
         }
         return resp;
     }

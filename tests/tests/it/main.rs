@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod analyze;
+mod diagnose;
 mod kubectl;
 mod model;
 mod plugins;

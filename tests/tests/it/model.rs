@@ -1,8 +1,6 @@
 //! The model layer against the fake model: request shapes, retries, budgets, caching, dry runs,
 //! anonymization, and secrets that never leave.
 
-use serde_json::Value;
-
 use crate::support::{FakeModel, Fixture, clean_model_env, run, state};
 
 const ANALYZE: &str = "kubectl-ai-analyze";
@@ -328,5 +326,4 @@ fn live_explain_with_log_tails_and_a_private_ca() {
         run(fm.command(ANALYZE).env("KUBECONFIG", fx.kubeconfig()).args(["-n", "shop", "--explain", "--no-cache"]));
     assert_eq!(without.code, 5, "{}", without.stderr);
     assert!(without.stderr.to_lowercase().contains("certificate"), "{}", without.stderr);
-    let _: Value = Value::Null;
 }

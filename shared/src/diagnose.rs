@@ -1,0 +1,547 @@
+//! Diagnosis of one object: `kubectl ai analyze KIND NAME`.
+//!
+//! The evidence pack gathers, for the object: its status (container states for a pod), the
+//! rule-based findings about it, its events, its owners, its pods (for a workload) and their
+//! states, the Services and Endpoints that select them, the claims they mount, the namespace's
+//! quotas, the node's conditions, log tails of failing containers, and last its spec — redacted,
+//! and fitted to the model's window in that order of importance.
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::analyze::Index;
+use crate::error::Error;
+use crate::findings::{Finding, ObjectRef};
+use crate::llm::tokens::Section;
+use crate::redact::redact_value;
+use crate::selector::LabelSelector;
+use crate::snapshot::{Kind, Snapshot};
+
+/// What to diagnose: `pod web-1` or `pod/web-1`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub kind: String,
+    pub name: String,
+}
+
+impl Target {
+    pub fn parse(args: &[String]) -> Result<Target, Error> {
+        let usage =
+            || Error::Usage("give the object as KIND NAME or KIND/NAME, e.g. kubectl ai analyze pod web-1".into());
+        match args {
+            [one] => one
+                .split_once('/')
+                .filter(|(k, n)| !k.is_empty() && !n.is_empty())
+                .map(|(k, n)| Target { kind: k.into(), name: n.into() })
+                .ok_or_else(usage),
+            [kind, name] if !kind.is_empty() && !name.is_empty() && !name.contains('/') => {
+                Ok(Target { kind: kind.clone(), name: name.clone() })
+            }
+            _ => Err(usage()),
+        }
+    }
+}
+
+/// kubectl's short names for the kinds a snapshot holds (offline diagnosis has no discovery).
+const ALIASES: &[(&str, &str)] = &[
+    ("po", "Pod"),
+    ("deploy", "Deployment"),
+    ("rs", "ReplicaSet"),
+    ("sts", "StatefulSet"),
+    ("ds", "DaemonSet"),
+    ("cj", "CronJob"),
+    ("svc", "Service"),
+    ("ep", "Endpoints"),
+    ("cm", "ConfigMap"),
+    ("pvc", "PersistentVolumeClaim"),
+    ("pv", "PersistentVolume"),
+    ("sa", "ServiceAccount"),
+    ("ns", "Namespace"),
+    ("no", "Node"),
+    ("ing", "Ingress"),
+    ("netpol", "NetworkPolicy"),
+    ("sc", "StorageClass"),
+    ("hpa", "HorizontalPodAutoscaler"),
+    ("pdb", "PodDisruptionBudget"),
+    ("quota", "ResourceQuota"),
+    ("limits", "LimitRange"),
+    ("rc", "ReplicationController"),
+    ("ev", "Event"),
+];
+
+/// The snapshot kind a kubectl-style name means (`po`, `pod`, `pods`, `Pod`).
+pub fn snapshot_kind(arg: &str) -> Option<Kind> {
+    let a = arg.to_ascii_lowercase();
+    let a = a.split('.').next().unwrap_or(&a).to_string();
+    if let Some((_, kind)) = ALIASES.iter().find(|(short, _)| *short == a) {
+        return Kind::from_kind_name(kind);
+    }
+    Kind::ALL
+        .iter()
+        .copied()
+        .find(|k| k.name().to_ascii_lowercase() == a || k.plural() == a || k.plural().trim_end_matches('s') == a)
+}
+
+/// The evidence about one object.
+#[derive(Clone, Debug)]
+pub struct Evidence {
+    pub object: ObjectRef,
+    /// Rule-based findings about the object, its pods or its owners.
+    pub findings: Vec<Finding>,
+    pub sections: Vec<Section>,
+}
+
+/// The pods an object stands for: itself, the pods it owns (through ReplicaSets or Jobs), or the
+/// pods a Service selects.
+pub fn related_pods<'a>(
+    snapshot: &'a Snapshot,
+    index: &Index<'a>,
+    object: &ObjectRef,
+    labels_selector: Option<&LabelSelector>,
+) -> Vec<&'a Pod> {
+    let ns = object.namespace.as_deref().unwrap_or("");
+    match (object.kind.as_str(), labels_selector) {
+        ("Pod", _) => index
+            .pods_in(ns)
+            .iter()
+            .copied()
+            .filter(|p| p.metadata.name.as_deref() == Some(object.name.as_str()))
+            .collect(),
+        ("Service", Some(sel)) | ("PodDisruptionBudget", Some(sel)) | ("NetworkPolicy", Some(sel)) => {
+            index.pods_matching(ns, sel)
+        }
+        ("Namespace", _) => index.pods_in(&object.name).to_vec(),
+        ("Node", _) => snapshot
+            .objects
+            .pods
+            .iter()
+            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(object.name.as_str()))
+            .collect(),
+        _ => index
+            .pods_in(ns)
+            .iter()
+            .copied()
+            .filter(|p| {
+                index
+                    .owner_chain(&p.metadata)
+                    .iter()
+                    .any(|l| l.reference.kind == object.kind && l.reference.name == object.name)
+            })
+            .collect(),
+    }
+}
+
+/// Whether a finding is about the object, its pods or something it belongs to.
+fn concerns(f: &Finding, object: &ObjectRef, pods: &[&Pod]) -> bool {
+    let pod_names: Vec<&str> = pods.iter().filter_map(|p| p.metadata.name.as_deref()).collect();
+    f.object() == *object
+        || f.owners.contains(object)
+        || (object.kind == "Namespace" && f.namespace.as_deref() == Some(object.name.as_str()))
+        || (f.namespace == object.namespace
+            && (pod_names.contains(&f.name.as_str()) || f.pods.iter().any(|p| pod_names.contains(&p.as_str()))))
+}
+
+/// The object's reference, metadata and pod selector (a workload's, a Service's, a policy's).
+fn describe_object(object_json: &Value) -> (ObjectRef, ObjectMeta, Option<LabelSelector>) {
+    let meta: ObjectMeta = serde_json::from_value(object_json["metadata"].clone()).unwrap_or_default();
+    let object = ObjectRef {
+        kind: object_json["kind"].as_str().unwrap_or_default().to_string(),
+        namespace: meta.namespace.clone(),
+        name: meta.name.clone().unwrap_or_default(),
+    };
+    let selector = object_json["spec"]["selector"]
+        .as_object()
+        .and_then(|m| {
+            if m.contains_key("matchLabels") || m.contains_key("matchExpressions") {
+                serde_json::from_value(object_json["spec"]["selector"].clone())
+                    .ok()
+                    .and_then(|s| LabelSelector::from_api(&s).ok())
+            } else {
+                serde_json::from_value(object_json["spec"]["selector"].clone())
+                    .ok()
+                    .map(|m| LabelSelector::from_map(&m))
+            }
+        })
+        .or_else(|| {
+            serde_json::from_value(object_json["spec"]["podSelector"].clone())
+                .ok()
+                .and_then(|s| LabelSelector::from_api(&s).ok())
+        });
+    (object, meta, selector)
+}
+
+/// The pods an object stands for (to fetch their logs before gathering).
+pub fn pods_for(snapshot: &Snapshot, object_json: &Value) -> Vec<Pod> {
+    let index = Index::new(snapshot);
+    let (object, _, selector) = describe_object(object_json);
+    related_pods(snapshot, &index, &object, selector.as_ref()).into_iter().cloned().collect()
+}
+
+/// Gathers the evidence from a snapshot (live, the object's namespace; offline, a file), the object
+/// itself, and the node it runs on.
+pub fn gather(snapshot: &Snapshot, object_json: &Value, findings: &[Finding], node: Option<&Value>) -> Evidence {
+    let index = Index::new(snapshot);
+    let (object, meta, selector) = describe_object(object_json);
+    let pods = related_pods(snapshot, &index, &object, selector.as_ref());
+    let mut findings: Vec<Finding> = findings.iter().filter(|f| concerns(f, &object, &pods)).cloned().collect();
+    crate::findings::sort(&mut findings);
+    let mut sections = Vec::new();
+
+    let mut status = object_json.get("status").cloned().unwrap_or(Value::Null);
+    redact_value(&mut status);
+    let status_text = match (&status, object.kind.as_str()) {
+        (Value::Null, _) => "(no status)".to_string(),
+        (_, "Pod") => pod_status(&status),
+        _ => yaml(&status),
+    };
+    let mut head = format!("{} {}", object.kind, object_name(&object));
+    let owners = index.owner_chain(&meta);
+    if !owners.is_empty() {
+        head.push_str(&format!(
+            " (owned by {})",
+            owners.iter().map(|l| format!("{} {}", l.reference.kind, l.reference.name)).collect::<Vec<_>>().join(" ← ")
+        ));
+    }
+    sections.push(Section { title: "Object".into(), text: format!("{head}\n{status_text}"), priority: 0 });
+    if !findings.is_empty() {
+        let text = findings
+            .iter()
+            .map(|f| {
+                let mut t =
+                    format!("- {} {} {}: {} ({})", f.severity.as_str(), f.kind, f.object_name(), f.reason, f.summary);
+                for m in &f.messages {
+                    t.push_str(&format!("\n  > {m}"));
+                }
+                t.push_str(&format!("\n  hint: {}", f.hint));
+                t
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        sections.push(Section { title: "Findings of OpsAgent's rules".into(), text, priority: 0 });
+    }
+    let mut events: Vec<String> = Vec::new();
+    let mut event_for = |kind: &str, m: &ObjectMeta| {
+        for e in index.events(kind, m).into_iter().take(10) {
+            events.push(format!(
+                "{} {} {}/{} (x{}): {}",
+                e.type_.as_deref().unwrap_or(""),
+                e.reason.as_deref().unwrap_or(""),
+                kind,
+                m.name.as_deref().unwrap_or(""),
+                e.count.unwrap_or(1),
+                e.message.as_deref().unwrap_or("").trim()
+            ));
+        }
+    };
+    event_for(&object.kind, &meta);
+    if object.kind != "Pod" {
+        for p in pods.iter().take(5) {
+            event_for("Pod", &p.metadata);
+        }
+    }
+    if !events.is_empty() {
+        sections.push(Section { title: "Events".into(), text: events.join("\n"), priority: 0 });
+    }
+    if object.kind != "Pod" && !pods.is_empty() {
+        let text = pods
+            .iter()
+            .map(|p| {
+                let status = serde_json::to_value(&p.status).unwrap_or(Value::Null);
+                format!("{}: {}", p.metadata.name.as_deref().unwrap_or(""), pod_status(&status).replace('\n', "; "))
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        sections.push(Section { title: format!("Pods ({})", pods.len()), text, priority: 1 });
+    }
+    let mut related = Vec::new();
+    if let Some(ns) = object.namespace.as_deref() {
+        for svc in &snapshot.objects.services {
+            let Some(sel) = svc.spec.as_ref().and_then(|s| s.selector.as_ref()).filter(|s| !s.is_empty()) else {
+                continue;
+            };
+            let sel = LabelSelector::from_map(sel);
+            if svc.metadata.namespace.as_deref() == Some(ns)
+                && pods.iter().any(|p| sel.matches(p.metadata.labels.as_ref()))
+            {
+                let name = svc.metadata.name.as_deref().unwrap_or("");
+                let ready = index.endpoints.get(&(ns, name)).map(|ep| {
+                    let subsets = ep.subsets.iter().flatten();
+                    let ready: usize = subsets.clone().map(|s| s.addresses.as_ref().map_or(0, Vec::len)).sum();
+                    let not: usize = subsets.map(|s| s.not_ready_addresses.as_ref().map_or(0, Vec::len)).sum();
+                    format!("{ready} ready, {not} not ready endpoint(s)")
+                });
+                related.push(format!(
+                    "Service {name} selects these pods: {}",
+                    ready.unwrap_or_else(|| "endpoints unknown".into())
+                ));
+            }
+        }
+        for p in &pods {
+            for v in p.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
+                if let Some(claim) = &v.persistent_volume_claim {
+                    let phase = index
+                        .claims
+                        .get(&(ns, claim.claim_name.as_str()))
+                        .and_then(|c| c.status.as_ref())
+                        .and_then(|s| s.phase.clone());
+                    let line = format!(
+                        "PersistentVolumeClaim {}: {}",
+                        claim.claim_name,
+                        phase.unwrap_or_else(|| "not found".into())
+                    );
+                    if !related.contains(&line) {
+                        related.push(line);
+                    }
+                }
+            }
+        }
+        for q in snapshot.objects.resource_quotas.iter().filter(|q| q.metadata.namespace.as_deref() == Some(ns)) {
+            let status = q.status.as_ref();
+            let used: Vec<String> = status
+                .and_then(|s| s.hard.as_ref())
+                .into_iter()
+                .flatten()
+                .map(|(k, h)| {
+                    format!(
+                        "{k} {}/{}",
+                        status.and_then(|s| s.used.as_ref()).and_then(|u| u.get(k)).map_or("?", |q| q.0.as_str()),
+                        h.0
+                    )
+                })
+                .collect();
+            related.push(format!("ResourceQuota {}: {}", q.metadata.name.as_deref().unwrap_or(""), used.join(", ")));
+        }
+    }
+    if let Some(node) = node {
+        let conditions: Vec<String> = node["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| format!("{}={}", c["type"].as_str().unwrap_or(""), c["status"].as_str().unwrap_or("")))
+            .collect();
+        let unschedulable = if node["spec"]["unschedulable"] == true { ", cordoned" } else { "" };
+        related.push(format!(
+            "Node {}: {}{unschedulable}",
+            node["metadata"]["name"].as_str().unwrap_or(""),
+            conditions.join(", ")
+        ));
+    }
+    if !related.is_empty() {
+        sections.push(Section { title: "Related objects".into(), text: related.join("\n"), priority: 1 });
+    }
+    let mut logs = Vec::new();
+    for p in pods.iter().take(3) {
+        let (ns, pod) = (p.metadata.namespace.as_deref().unwrap_or(""), p.metadata.name.as_deref().unwrap_or(""));
+        for log in snapshot.logs.iter().filter(|l| l.namespace == ns && l.pod == pod) {
+            let tail: Vec<&str> = log.text.lines().collect();
+            let tail = tail[tail.len().saturating_sub(30)..].join("\n");
+            logs.push(format!(
+                "### {pod} / {}{}\n{tail}",
+                log.container,
+                if log.previous { " (previous instance)" } else { "" }
+            ));
+        }
+    }
+    if !logs.is_empty() {
+        sections.push(Section { title: "Log tails".into(), text: logs.join("\n"), priority: 2 });
+    }
+    let mut spec = serde_json::json!({"spec": object_json.get("spec").cloned().unwrap_or(Value::Null)});
+    if spec["spec"].is_null() {
+        spec = object_json.clone();
+        if let Some(m) = spec.as_object_mut() {
+            m.remove("metadata");
+            m.remove("status");
+        }
+    }
+    redact_value(&mut spec);
+    sections.push(Section { title: format!("{} spec", object.kind), text: yaml(&spec), priority: 3 });
+    Evidence { object, findings, sections }
+}
+
+fn object_name(o: &ObjectRef) -> String {
+    match &o.namespace {
+        Some(ns) => format!("{ns}/{}", o.name),
+        None => o.name.clone(),
+    }
+}
+
+fn yaml(v: &Value) -> String {
+    serde_saphyr::to_string(v).unwrap_or_else(|_| v.to_string())
+}
+
+/// A pod's status the way an operator reads it: phase, conditions, one line per container.
+fn pod_status(status: &Value) -> String {
+    let mut lines = vec![format!(
+        "phase {}{}",
+        status["phase"].as_str().unwrap_or("?"),
+        status["reason"]
+            .as_str()
+            .map(|r| format!(" ({r}: {})", status["message"].as_str().unwrap_or("")))
+            .unwrap_or_default()
+    )];
+    let conditions: Vec<String> = status["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let extra = c["reason"].as_str().map(|r| format!(" {r}")).unwrap_or_default();
+            format!("{}={}{extra}", c["type"].as_str().unwrap_or(""), c["status"].as_str().unwrap_or(""))
+        })
+        .collect();
+    if !conditions.is_empty() {
+        lines.push(format!("conditions: {}", conditions.join(", ")));
+    }
+    for cs in status["initContainerStatuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(status["containerStatuses"].as_array().into_iter().flatten())
+    {
+        let state = &cs["state"];
+        let now = if let Some(w) = state["waiting"].as_object() {
+            format!(
+                "waiting {} {}",
+                w.get("reason").and_then(Value::as_str).unwrap_or(""),
+                w.get("message").and_then(Value::as_str).unwrap_or("")
+            )
+        } else if let Some(t) = state["terminated"].as_object() {
+            format!(
+                "terminated exit {} {}",
+                t.get("exitCode").and_then(Value::as_i64).unwrap_or(0),
+                t.get("reason").and_then(Value::as_str).unwrap_or("")
+            )
+        } else if state["running"].is_object() {
+            "running".to_string()
+        } else {
+            "no state".to_string()
+        };
+        let last = &cs["lastState"]["terminated"];
+        let last = if last.is_object() {
+            format!(
+                "; last terminated exit {} {} {}",
+                last["exitCode"].as_i64().unwrap_or(0),
+                last["reason"].as_str().unwrap_or(""),
+                last["message"].as_str().unwrap_or("")
+            )
+        } else {
+            String::new()
+        };
+        lines.push(format!(
+            "container {}: {now}, ready {}, restarts {}{last}",
+            cs["name"].as_str().unwrap_or(""),
+            cs["ready"].as_bool().unwrap_or(false),
+            cs["restartCount"].as_i64().unwrap_or(0)
+        ));
+    }
+    lines.join("\n").trim().to_string()
+}
+
+pub const SYSTEM: &str = "You are a senior Kubernetes operator diagnosing one object. You get OpsAgent's evidence: its status, findings of rule-based checks, events, related objects, log tails and its spec (secrets are masked). Find the root cause. Use only the evidence; when it is not enough, say what to check next. Answer in LANGUAGE, in markdown, with exactly these sections: ## Root cause, ## Evidence (the facts that show it), ## Fix (steps, with kubectl commands), ## How to verify.";
+
+/// A diagnosis as its four sections.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Diagnosis {
+    pub root_cause: String,
+    pub evidence: String,
+    pub fix: String,
+    pub verify: String,
+}
+
+impl Diagnosis {
+    /// Splits a markdown answer on its `##` headings; an answer without them is all root cause.
+    pub fn from_markdown(text: &str) -> Diagnosis {
+        let text = crate::llm::reply::strip_think(text);
+        let mut parts: [String; 4] = Default::default();
+        let mut current: Option<usize> = None;
+        for line in text.lines() {
+            if line.starts_with('#') {
+                let heading = line.trim_start_matches('#').trim().to_ascii_lowercase();
+                let section = if heading.starts_with("root cause") {
+                    Some(0)
+                } else if heading.starts_with("evidence") {
+                    Some(1)
+                } else if heading.starts_with("fix") {
+                    Some(2)
+                } else if heading.contains("verify") {
+                    Some(3)
+                } else {
+                    None
+                };
+                if section.is_some() {
+                    current = section;
+                    continue;
+                }
+            }
+            if let Some(i) = current {
+                parts[i].push_str(line);
+                parts[i].push('\n');
+            }
+        }
+        if current.is_none() {
+            return Diagnosis { root_cause: text, ..Diagnosis::default() };
+        }
+        let [root_cause, evidence, fix, verify] = parts.map(|p| p.trim().to_string());
+        Diagnosis { root_cause, evidence, fix, verify }
+    }
+
+    pub fn markdown(&self) -> String {
+        format!(
+            "## Root cause\n{}\n\n## Evidence\n{}\n\n## Fix\n{}\n\n## How to verify\n{}\n",
+            self.root_cause, self.evidence, self.fix, self.verify
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        let t = |args: &[&str]| Target::parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(t(&["pod", "web-1"]).unwrap(), Target { kind: "pod".into(), name: "web-1".into() });
+        assert_eq!(t(&["deploy/api"]).unwrap(), Target { kind: "deploy".into(), name: "api".into() });
+        for bad in [&["pod"][..], &["pod/"], &["a", "b", "c"], &["pod", "a/b"]] {
+            assert!(t(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn kinds_by_kubectl_names() {
+        for (arg, kind) in [
+            ("po", Kind::Pod),
+            ("pods", Kind::Pod),
+            ("Pod", Kind::Pod),
+            ("deploy", Kind::Deployment),
+            ("deployments.apps", Kind::Deployment),
+            ("sts", Kind::StatefulSet),
+            ("svc", Kind::Service),
+            ("hpa", Kind::HorizontalPodAutoscaler),
+            ("netpol", Kind::NetworkPolicy),
+            ("node", Kind::Node),
+        ] {
+            assert_eq!(snapshot_kind(arg), Some(kind), "{arg}");
+        }
+        assert_eq!(snapshot_kind("widget"), None);
+    }
+
+    #[test]
+    fn diagnosis_sections() {
+        let d = Diagnosis::from_markdown(
+            "<think>x</think>## Root cause\nNo DB.\n## Evidence\n- log says so\n## Fix\n1. start it\n## How to verify\nkubectl get pods\n",
+        );
+        assert_eq!(
+            d,
+            Diagnosis {
+                root_cause: "No DB.".into(),
+                evidence: "- log says so".into(),
+                fix: "1. start it".into(),
+                verify: "kubectl get pods".into()
+            }
+        );
+        assert_eq!(Diagnosis::from_markdown("just prose").root_cause, "just prose");
+    }
+}

@@ -1,0 +1,178 @@
+//! Explaining input from outside the cluster: `kubectl logs … | kubectl ai analyze -`, `--file F`,
+//! with an optional `--question`. Logs, metrics or alert JSON: repeated lines are collapsed with
+//! their counts, secrets redacted, and the head and tail kept within the model's budget.
+
+use std::collections::HashMap;
+use std::io::Read as _;
+use std::path::Path;
+
+use crate::error::Error;
+use crate::llm::Message;
+use crate::llm::tokens::{self, Counter, MESSAGE_OVERHEAD};
+use crate::redact::redact_text;
+
+/// The most input read; the rest is dropped with a note.
+pub const MAX_INPUT: u64 = 64 * 1024 * 1024;
+
+/// Input read from stdin or a file.
+#[derive(Debug)]
+pub struct Input {
+    pub text: String,
+    pub bytes: u64,
+    pub truncated: bool,
+    /// Some bytes were not UTF-8 and were replaced.
+    pub lossy: bool,
+    pub source: String,
+}
+
+/// Reads `-` (stdin) or a file, at most [`MAX_INPUT`] bytes.
+pub fn read(path: &Path) -> Result<Input, Error> {
+    let name = path.display().to_string();
+    let source = if name == "-" { "stdin".to_string() } else { name.clone() };
+    let mut bytes = Vec::new();
+    let reader: Box<dyn std::io::Read> = if name == "-" {
+        use std::io::IsTerminal as _;
+        if std::io::stdin().is_terminal() {
+            return Err(Error::Usage(
+                "nothing is piped in: kubectl logs POD | kubectl ai analyze -, or --file FILE".into(),
+            ));
+        }
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(path).map_err(|e| Error::input(&source, e))?)
+    };
+    let mut limited = reader.take(MAX_INPUT + 1);
+    limited.read_to_end(&mut bytes).map_err(|e| Error::input(&source, e))?;
+    let truncated = bytes.len() as u64 > MAX_INPUT;
+    bytes.truncate(MAX_INPUT as usize);
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::input(
+            &source,
+            "is empty: pipe logs, metrics or an alert into it (kubectl logs POD | kubectl ai analyze -)",
+        ));
+    }
+    let len = bytes.len() as u64;
+    let (text, lossy) = match String::from_utf8(bytes) {
+        Ok(t) => (t, false),
+        Err(e) => (String::from_utf8_lossy(e.as_bytes()).into_owned(), true),
+    };
+    Ok(Input { text, bytes: len, truncated, lossy, source })
+}
+
+/// Lines with their counts, in first-seen order. Lines that differ only by numbers (timestamps,
+/// ids, durations) count as the same line; the first one is shown.
+pub fn collapse(text: &str) -> Vec<(String, usize)> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            continue;
+        }
+        let key: String = line.chars().filter(|c| !c.is_ascii_digit()).collect();
+        match seen.get(&key) {
+            Some(&i) => out[i].1 += 1,
+            None => {
+                seen.insert(key, out.len());
+                out.push((line.to_string(), 1));
+            }
+        }
+    }
+    out
+}
+
+const SYSTEM: &str = "You are a senior Kubernetes operator. You get logs, metrics or an alert from a Kubernetes environment (repeated lines are collapsed: [x37] means 37 times; secrets are masked). Find what goes wrong, its most likely root cause, and what to do. Use only the evidence; when it is not enough, say what to check. Answer in LANGUAGE, in short markdown with the sections: Summary, Root cause, Fix (with kubectl commands where they fit), How to verify.";
+
+/// The messages for an input: collapsed, redacted, cut to head and tail within the budget.
+pub fn messages(
+    input: &Input,
+    question: Option<&str>,
+    model: &str,
+    window: Option<usize>,
+    language: &str,
+    max_answer: u32,
+) -> (Vec<Message>, bool) {
+    let counter = Counter::for_model(model);
+    let (window, _) = tokens::context_window(model, window);
+    let system = SYSTEM.replace("LANGUAGE", language);
+    let lines = collapse(&redact_text(&input.text));
+    let total_lines = input.text.lines().count();
+    let mut head = format!("## Input: {} ({} lines, {} distinct)\n", input.source, total_lines, lines.len());
+    if let Some(q) = question {
+        head = format!("Question: {}\n\n{head}", redact_text(q));
+    }
+    if input.truncated {
+        head.push_str(&format!("[… only the first {} MiB were read …]\n", MAX_INPUT / 1024 / 1024));
+    }
+    let rendered: Vec<String> =
+        lines.iter().map(|(l, n)| if *n > 1 { format!("[x{n}] {l}") } else { l.clone() }).collect();
+    let budget = window.saturating_sub(
+        counter.count(&system) + counter.count(&head) + 2 * MESSAGE_OVERHEAD + max_answer as usize + 16,
+    );
+    let (body, trimmed) = head_and_tail(&rendered, budget, &counter);
+    (vec![Message::system(system), Message::user(format!("{head}{body}"))], trimmed)
+}
+
+/// All lines if they fit; else the first third of the budget from the head, the rest from the tail
+/// (where the failure usually is), and how many lines were left out between.
+fn head_and_tail(lines: &[String], budget: usize, counter: &Counter) -> (String, bool) {
+    let costs: Vec<usize> = lines.iter().map(|l| counter.count(l) + 1).collect();
+    if costs.iter().sum::<usize>() <= budget {
+        return (lines.join("\n"), false);
+    }
+    let marker = 20;
+    let room = budget.saturating_sub(marker);
+    let mut head_end = 0;
+    let mut used = 0;
+    while head_end < lines.len() && used + costs[head_end] <= room / 3 {
+        used += costs[head_end];
+        head_end += 1;
+    }
+    let mut tail_start = lines.len();
+    while tail_start > head_end && used + costs[tail_start - 1] <= room {
+        used += costs[tail_start - 1];
+        tail_start -= 1;
+    }
+    let mut out = lines[..head_end].join("\n");
+    out.push_str(&format!("\n[… {} lines left out: over the token budget …]\n", tail_start - head_end));
+    out.push_str(&lines[tail_start..].join("\n"));
+    (out, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_lines_are_collapsed() {
+        let text = "12:00:01 ERROR db down (attempt 1)\n12:00:02 ERROR db down (attempt 2)\nstarting\n\n12:00:03 ERROR db down (attempt 3)\n";
+        assert_eq!(
+            collapse(text),
+            vec![("12:00:01 ERROR db down (attempt 1)".to_string(), 3), ("starting".to_string(), 1)]
+        );
+    }
+
+    #[test]
+    fn head_and_tail_fit_the_budget() {
+        let c = Counter::for_model("gpt-4o");
+        let lines: Vec<String> = (0..2000).map(|i| format!("line {i} with some words in it")).collect();
+        let (text, cut) = head_and_tail(&lines, 500, &c);
+        assert!(cut);
+        assert!(c.count(&text) <= 520, "{}", c.count(&text));
+        assert!(text.starts_with("line 0 ") && text.trim_end().ends_with("line 1999 with some words in it"));
+        assert!(text.contains("lines left out"));
+    }
+
+    #[test]
+    fn secrets_in_input_are_masked() {
+        let input = Input {
+            text: "login password=CANARY1 ok\n".into(),
+            bytes: 26,
+            truncated: false,
+            lossy: false,
+            source: "stdin".into(),
+        };
+        let (msgs, _) = messages(&input, Some("why? token: CANARY2"), "gpt-4o", None, "English", 512);
+        assert!(!msgs[1].content.contains("CANARY"), "{}", msgs[1].content);
+    }
+}
