@@ -28,7 +28,7 @@ test: build
 	fi
 	$(CARGO) test --workspace --doc
 
-## bench: analyze vs kubectl on a 10,000-pod fixture cluster (figures go to BENCHMARKS.md)
+## bench: explain tokens vs k8sgpt; analyze vs kubectl on a 10,000-pod fixture cluster (BENCHMARKS.md; BENCH=tokens|scale for one)
 bench:
 	$(CARGO) build --release -p kubectl-ai-analyze -p opsagent-tests --bins
 	python3 tests/bench/bench.py

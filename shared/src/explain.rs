@@ -49,24 +49,23 @@ impl Explanation {
         md
     }
 
-    /// From an answer: the JSON it was asked for, else its text as the cause (never asked twice).
-    pub fn from_answer(text: &str) -> Explanation {
-        if let Some(v) = reply::extract_json(text) {
-            let strings = |v: &serde_json::Value| -> Vec<String> {
-                match v {
-                    serde_json::Value::Array(items) => {
-                        items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect()
-                    }
-                    serde_json::Value::String(s) => vec![s.clone()],
-                    _ => Vec::new(),
+    /// From one answer object: `cause` (or `root_cause`), `fix`, `verify`.
+    fn from_value(v: &serde_json::Value) -> Option<Explanation> {
+        let strings = |v: &serde_json::Value| -> Vec<String> {
+            match v {
+                serde_json::Value::Array(items) => {
+                    items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect()
                 }
-            };
-            let cause = v["cause"].as_str().or_else(|| v["root_cause"].as_str()).unwrap_or_default().to_string();
-            if !cause.is_empty() {
-                return Explanation { cause, fix: strings(&v["fix"]), verify: strings(&v["verify"]).join(" ") };
+                serde_json::Value::String(s) => vec![s.clone()],
+                _ => Vec::new(),
             }
-        }
-        Explanation { cause: reply::strip_think(text), ..Explanation::default() }
+        };
+        let cause = v["cause"].as_str().or_else(|| v["root_cause"].as_str()).unwrap_or_default().trim().to_string();
+        (!cause.is_empty()).then(|| Explanation {
+            cause,
+            fix: strings(&v["fix"]),
+            verify: strings(&v["verify"]).join(" "),
+        })
     }
 
     fn restored(self, anonymizer: Option<&Anonymizer>) -> Explanation {
@@ -87,18 +86,40 @@ pub struct Options {
     pub concurrency: usize,
     pub cache: bool,
     pub anonymize: bool,
-    /// Longest answer asked for, in tokens.
+    /// Longest answer asked for one problem, in tokens (a batch gets half as much again per problem).
+    pub max_answer: u32,
+    /// Most problems explained by one request.
+    pub batch: usize,
+}
+
+/// One distinct problem: the findings it stands for and its evidence, as it would be sent.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    pub findings: Vec<usize>,
+    pub title: String,
+    /// Redacted, anonymized when asked, fitted to the window.
+    pub evidence: String,
+    pub tokens: usize,
+    /// Whether evidence had to be trimmed to fit the window.
+    pub trimmed: bool,
+}
+
+/// One request to send: the problems it explains and its messages.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub problems: Vec<usize>,
+    pub title: String,
+    pub messages: Vec<Message>,
+    pub trimmed: bool,
     pub max_answer: u32,
 }
 
-/// One request to send: the findings it explains and its messages.
-#[derive(Clone, Debug)]
-pub struct Planned {
-    pub findings: Vec<usize>,
-    pub title: String,
-    pub messages: Vec<Message>,
-    /// Whether evidence had to be trimmed to fit the window.
-    pub trimmed: bool,
+/// What `--explain` will do: the distinct problems, the answers already cached, the requests.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    pub problems: Vec<Problem>,
+    pub cached: Vec<(usize, Explanation)>,
+    pub requests: Vec<Request>,
 }
 
 /// What a run cost.
@@ -111,21 +132,23 @@ pub struct Stats {
     pub prompt_tokens: usize,
 }
 
-const SYSTEM: &str = "You are a senior Kubernetes operator. You get one problem found in a cluster, with the cluster's own messages and a hint from OpsAgent's rules. Explain its root cause and how to fix it. Use only the evidence; when it is not enough, say what to check. Answer in LANGUAGE, as one JSON object: {\"cause\": \"one or two sentences\", \"fix\": [\"a step, with the kubectl command when one fits\"], \"verify\": \"how to check it is fixed\"}.";
+/// Bump when the prompt changes, so that cached answers to the old prompt are not reused.
+const PROMPT_VERSION: &str = "explain-2";
 
-/// The request plan: one per distinct problem, evidence redacted, anonymized and fitted.
+const SYSTEM: &str = "You are a senior Kubernetes operator. For each numbered problem found in a cluster, give its root cause and fix, using only the evidence; if it is not enough, say what to check. Answer in LANGUAGE as one JSON array, one object per problem: [{\"problem\": 1, \"cause\": \"one or two sentences\", \"fix\": [\"a step, with its kubectl command\"], \"verify\": \"how to check\"}].";
+
+/// The plan: distinct problems, evidence redacted, anonymized and fitted; answers from the cache
+/// when allowed; the rest in requests of up to `options.batch` problems.
 pub fn plan(
     report: &Report,
     snapshots: &[Snapshot],
     config: &ModelConfig,
     options: &Options,
     anonymizer: Option<&mut Anonymizer>,
-) -> Vec<Planned> {
+) -> Plan {
     let counter = Counter::for_model(&config.model);
-    let (window, _) = tokens::context_window(&config.model, config.context_window);
     let system = SYSTEM.replace("LANGUAGE", &config.language);
-    let budget =
-        window.saturating_sub(counter.count(&system) + 2 * MESSAGE_OVERHEAD + options.max_answer as usize + 3).max(256);
+    let room = room(config, &counter, &system, options);
     let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     for (i, f) in report.results.iter().enumerate() {
@@ -136,62 +159,282 @@ pub fn plan(
         groups.entry(key).or_default().push(i);
     }
     let mut anonymizer = anonymizer;
-    order
+    let problems: Vec<Problem> = order
         .into_iter()
         .map(|key| {
             let members = groups.remove(&key).unwrap_or_default();
             let f = &report.results[members[0]];
             let snapshot = snapshots.iter().find(|s| f.cluster.is_none() || s.info.context == f.cluster);
-            let spec = snapshot.and_then(|s| s.objects.find_json(&f.kind, f.namespace.as_deref(), &f.name));
-            let (evidence, trimmed) = tokens::fit(&sections(f, &members, report, spec), budget, &counter);
-            let text = redact_text(&evidence);
-            let text = match anonymizer.as_deref_mut() {
-                Some(a) => a.apply(&text),
-                None => text,
+            let object = snapshot.and_then(|s| s.objects.find_json(&f.kind, f.namespace.as_deref(), &f.name));
+            let (evidence, trimmed) = tokens::fit(&sections(f, &members, report, object), room(1), &counter);
+            let evidence = redact_text(&evidence);
+            let evidence = match anonymizer.as_deref_mut() {
+                Some(a) => a.apply(&evidence),
+                None => evidence,
             };
-            Planned {
+            let tokens = counter.count(&evidence);
+            Problem {
                 findings: members,
                 title: format!("{} {} — {}", f.kind, f.object_name(), f.reason),
-                messages: vec![Message::system(system.clone()), Message::user(text)],
+                evidence,
+                tokens,
                 trimmed,
             }
         })
-        .collect()
+        .collect();
+    let mut plan = Plan { problems, ..Plan::default() };
+    let mut todo = Vec::new();
+    for (i, p) in plan.problems.iter().enumerate() {
+        match options.cache.then(|| cache_get(config, &p.evidence)).flatten() {
+            Some(found) => plan.cached.push((i, found)),
+            None => todo.push(i),
+        }
+    }
+    plan.requests = batches(&plan.problems, &todo, options.batch, &room)
+        .into_iter()
+        .map(|members| request(&plan.problems, members, &system, options))
+        .collect();
+    plan
 }
 
-/// The evidence of a finding: the problem and the cluster's messages first, then the hint, the log
-/// lines, and last the object's spec (redacted).
+/// Tokens left for the evidence of `n` problems in one request: the window less the system prompt,
+/// the answer and the framing.
+fn room<'a>(
+    config: &ModelConfig,
+    counter: &Counter,
+    system: &str,
+    options: &'a Options,
+) -> impl Fn(usize) -> usize + 'a {
+    let (window, _) = tokens::context_window(&config.model, config.context_window);
+    let fixed = counter.count(system) + 2 * MESSAGE_OVERHEAD + 8;
+    move |n: usize| window.saturating_sub(fixed + answer_for(options.max_answer, n) as usize + 4 * n).max(64)
+}
+
+/// The answer allowed for `n` problems: the whole for one, half again for each other.
+fn answer_for(max_answer: u32, n: usize) -> u32 {
+    max_answer.saturating_add((max_answer / 2).saturating_mul(n.saturating_sub(1) as u32))
+}
+
+/// Groups problems, in order, into requests of at most `batch` problems that fit the window.
+fn batches(problems: &[Problem], todo: &[usize], batch: usize, room: &dyn Fn(usize) -> usize) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    let mut tokens = 0;
+    for &i in todo {
+        let cost = problems[i].tokens + 8;
+        if !current.is_empty() && (current.len() >= batch.max(1) || tokens + cost > room(current.len() + 1)) {
+            out.push(std::mem::take(&mut current));
+            tokens = 0;
+        }
+        current.push(i);
+        tokens += cost;
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+fn request(problems: &[Problem], members: Vec<usize>, system: &str, options: &Options) -> Request {
+    let user = members
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| format!("# Problem {}: {}", k + 1, problems[i].evidence.trim_end()))
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let title = match members.as_slice() {
+        [one] => problems[*one].title.clone(),
+        many => format!(
+            "{} problems: {}",
+            many.len(),
+            many.iter().map(|&i| problems[i].title.as_str()).collect::<Vec<_>>().join("; ")
+        ),
+    };
+    Request {
+        trimmed: members.iter().any(|&i| problems[i].trimmed),
+        max_answer: answer_for(options.max_answer, members.len()),
+        problems: members,
+        title,
+        messages: vec![Message::system(system.to_string()), Message::user(user)],
+    }
+}
+
+/// The evidence of a finding: the problem first, then the cluster's messages (or the rule's hint when
+/// there are none), the log lines, and last what the object runs (redacted; values of env vars are
+/// never included).
 fn sections(f: &Finding, members: &[usize], report: &Report, object: Option<serde_json::Value>) -> Vec<Section> {
     let mut head = format!("{} {} ({}): {}\n{}", f.kind, f.object_name(), f.severity.as_str(), f.reason, f.summary);
     if let Some(parent) = &f.parent {
         head.push_str(&format!("\nOwned by {} {}", parent.kind, parent.name));
     }
     if !f.pods.is_empty() {
-        head.push_str(&format!("\nPods: {}", f.pods.join(", ")));
+        // One name is enough to act on; the summary has the count.
+        let more = f.pods.len() - 1;
+        head.push_str(&format!(
+            "\nPods: {}{}",
+            f.pods[0],
+            if more > 0 { format!(" and {more} more") } else { String::new() }
+        ));
     }
     if members.len() > 1 {
         let others: Vec<String> = members[1..].iter().map(|i| report.results[*i].object_name()).collect();
         head.push_str(&format!("\nThe same problem also affects: {}", others.join(", ")));
     }
-    let mut out = vec![Section { title: "Problem".into(), text: head, priority: 0 }];
-    if !f.messages.is_empty() {
-        out.push(Section { title: "Cluster messages".into(), text: f.messages.join("\n"), priority: 0 });
+    // A title line of its own would cost tokens: the head goes first, untitled.
+    let mut out = vec![Section { title: String::new(), text: head, priority: 0 }];
+    let messages: Vec<&str> = f.messages.iter().map(String::as_str).filter(|m| !boilerplate(m, f)).collect();
+    if !messages.is_empty() {
+        out.push(Section { title: "Messages".into(), text: messages.join("\n"), priority: 0 });
     }
-    if !f.hint.is_empty() {
-        out.push(Section { title: "OpsAgent hint".into(), text: f.hint.clone(), priority: 1 });
+    // The rule's hint is what OpsAgent already concluded from these messages (and the report shows
+    // it): sent only when the cluster said nothing, as the evidence of the rule.
+    if !f.hint.is_empty() && messages.is_empty() {
+        out.push(Section { title: "Rule".into(), text: f.hint.clone(), priority: 2 });
     }
     if !f.logs.is_empty() {
-        out.push(Section { title: "Log lines".into(), text: f.logs.join("\n"), priority: 2 });
+        out.push(Section { title: "Logs".into(), text: f.logs.join("\n"), priority: 1 });
     }
-    if let Some(mut object) = object {
-        let spec = object.get_mut("spec").map(std::mem::take).unwrap_or_default();
-        let mut spec = serde_json::json!({"spec": spec});
-        redact_value(&mut spec);
-        if let Ok(yaml) = serde_saphyr::to_string(&spec) {
-            out.push(Section { title: format!("{} spec", f.kind), text: yaml, priority: 3 });
+    if let Some(object) = object {
+        let text = match pod_spec_of(&object) {
+            Some(spec) => runs(spec),
+            None => {
+                let mut spec = serde_json::json!({"spec": object.get("spec").cloned().unwrap_or_default()});
+                redact_value(&mut spec);
+                serde_saphyr::to_string(&spec).unwrap_or_default()
+            }
+        };
+        if !text.trim().is_empty() && text.trim() != "spec: null" {
+            out.push(Section { title: "Spec".into(), text, priority: 3 });
         }
     }
     out
+}
+
+/// The pod spec an object runs: its own (Pod), its template's (workloads, Jobs), its job
+/// template's (CronJob).
+fn pod_spec_of(object: &serde_json::Value) -> Option<&serde_json::Value> {
+    let spec = &object["spec"];
+    [&spec["jobTemplate"]["spec"]["template"]["spec"], &spec["template"]["spec"], spec]
+        .into_iter()
+        .find(|s| s["containers"].is_array())
+}
+
+/// Messages that say nothing the summary does not: the kubelet's back-off notices and the
+/// Deployment's availability line. The errors behind them are kept.
+fn boilerplate(message: &str, f: &Finding) -> bool {
+    let m = message.trim();
+    m.starts_with("Back-off restarting failed container")
+        || (m.starts_with("back-off ") && m.contains(" restarting failed container="))
+        || m == "Deployment does not have minimum availability."
+        || (m.starts_with("Back-off pulling image") && f.summary.contains("cannot pull image"))
+}
+
+/// What a pod spec runs, one line per container: image, command, resources, mounts, the names (not
+/// values) of env vars, probes; then the volumes and where it may be scheduled.
+fn runs(spec: &serde_json::Value) -> String {
+    use serde_json::Value;
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let mut lines = Vec::new();
+    for (init, c) in spec["initContainers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| (true, c))
+        .chain(spec["containers"].as_array().into_iter().flatten().map(|c| (false, c)))
+    {
+        let mut parts =
+            vec![format!("{}container {}: image {}", if init { "init " } else { "" }, s(&c["name"]), s(&c["image"]))];
+        let words = |v: &Value| {
+            v.as_array().map(|a| a.iter().map(|w| w.as_str().unwrap_or_default()).collect::<Vec<_>>().join(" "))
+        };
+        if let Some(cmd) = words(&c["command"]).filter(|c| !c.is_empty()) {
+            parts.push(format!("command {cmd}"));
+        }
+        if let Some(args) = words(&c["args"]).filter(|a| !a.is_empty()) {
+            parts.push(format!("args {args}"));
+        }
+        for what in ["requests", "limits"] {
+            if let Some(r) = c["resources"][what].as_object().filter(|r| !r.is_empty()) {
+                let r: Vec<String> = r
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+                    .collect();
+                parts.push(format!("{what} {}", r.join(",")));
+            }
+        }
+        let mounts: Vec<String> = c["volumeMounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| format!("{}→{}", s(&m["name"]), s(&m["mountPath"])))
+            .collect();
+        if !mounts.is_empty() {
+            parts.push(format!("mounts {}", mounts.join(",")));
+        }
+        let env: Vec<String> = c["env"].as_array().into_iter().flatten().map(|e| s(&e["name"])).collect();
+        if !env.is_empty() {
+            parts.push(format!("env {}", env.join(",")));
+        }
+        let from: Vec<String> = c["envFrom"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| {
+                e["configMapRef"]["name"]
+                    .as_str()
+                    .map(|n| format!("configmap {n}"))
+                    .or_else(|| e["secretRef"]["name"].as_str().map(|n| format!("secret {n}")))
+            })
+            .collect();
+        if !from.is_empty() {
+            parts.push(format!("envFrom {}", from.join(",")));
+        }
+        for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+            let p = &c[probe];
+            if p.is_object() {
+                let how = if p["httpGet"].is_object() {
+                    format!("http {}:{}", s(&p["httpGet"]["path"]), p["httpGet"]["port"])
+                } else if p["tcpSocket"].is_object() {
+                    format!("tcp {}", p["tcpSocket"]["port"])
+                } else if p["exec"].is_object() {
+                    format!("exec {}", words(&p["exec"]["command"]).unwrap_or_default())
+                } else {
+                    "grpc".to_string()
+                };
+                parts.push(format!("{} {how}", probe.trim_end_matches("Probe")));
+            }
+        }
+        lines.push(parts.join("; ").replace('"', ""));
+    }
+    let volumes: Vec<String> = spec["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| {
+            let source = v.as_object().and_then(|o| o.iter().find(|(k, _)| *k != "name")).map(|(k, body)| {
+                let target = body["name"].as_str().or(body["secretName"].as_str()).or(body["claimName"].as_str());
+                target.map_or_else(|| k.clone(), |t| format!("{k} {t}"))
+            });
+            format!("{} ({})", s(&v["name"]), source.unwrap_or_default())
+        })
+        .collect();
+    if !volumes.is_empty() {
+        lines.push(format!("volumes: {}", volumes.join(", ")));
+    }
+    for key in ["nodeSelector", "affinity", "tolerations"] {
+        let v = &spec[key];
+        if let Some(map) = v.as_object().filter(|m| m.values().all(serde_json::Value::is_string)) {
+            lines.push(format!(
+                "{key}: {}",
+                map.iter().map(|(k, v)| format!("{k}={}", s(v))).collect::<Vec<_>>().join(",")
+            ));
+        } else if !v.is_null() {
+            lines.push(format!("{key}: {v}"));
+        }
+    }
+    let mut text = lines.join("\n");
+    text = redact_text(&text);
+    text
 }
 
 /// Findings with the same failure share a key: names, hashes and numbers are set aside.
@@ -217,61 +460,99 @@ fn problem_key(f: &Finding) -> String {
     out
 }
 
-/// Sends the plan (or takes answers from the cache) and attaches the explanations to the findings.
-/// Requests that fail are reported in the returned warnings; the report keeps its findings.
+/// The explanations in an answer to `n` problems, by number (or in order when unnumbered). One
+/// problem's answer may also be a lone object, or prose (then it is the cause).
+pub fn parse_answer(text: &str, n: usize) -> Vec<Option<Explanation>> {
+    let mut out = vec![None; n];
+    let value = reply::extract_json(text);
+    let items: Vec<serde_json::Value> = match value {
+        Some(serde_json::Value::Array(items)) => items,
+        Some(serde_json::Value::Object(o)) => {
+            match ["problems", "answers", "results"].iter().find_map(|k| o.get(*k)?.as_array()) {
+                Some(items) => items.clone(),
+                None => vec![serde_json::Value::Object(o)],
+            }
+        }
+        _ => Vec::new(),
+    };
+    for (k, item) in items.iter().enumerate() {
+        let Some(e) = Explanation::from_value(item) else { continue };
+        let number = item["problem"].as_u64().or_else(|| item["problem"].as_str().and_then(|s| s.trim().parse().ok()));
+        let slot = match number {
+            Some(p) if (1..=n as u64).contains(&p) => p as usize - 1,
+            Some(_) => continue,
+            None if k < n => k,
+            None => continue,
+        };
+        out[slot].get_or_insert(e);
+    }
+    if n == 1 && out[0].is_none() {
+        let prose = reply::strip_think(text);
+        if !prose.trim().is_empty() {
+            out[0] = Some(Explanation { cause: prose.trim().to_string(), ..Explanation::default() });
+        }
+    }
+    out
+}
+
+/// Sends the plan's requests and attaches every explanation (from the cache or the model) to its
+/// findings. Problems a batch's answer leaves out are asked again one by one. Requests that fail
+/// are reported in the returned warnings; the report keeps its findings.
 pub fn run(
     report: &mut Report,
-    plan: &[Planned],
+    plan: &Plan,
     client: &Client,
     options: &Options,
     anonymizer: Option<&Anonymizer>,
 ) -> Result<(Stats, Vec<String>), Error> {
     let config = client.config();
     let counter = Counter::for_model(&config.model);
-    let mut stats = Stats { problems: plan.len(), ..Stats::default() };
-    let answers: Mutex<Vec<Option<Result<Explanation, String>>>> = Mutex::new(vec![None; plan.len()]);
-    let mut todo = Vec::new();
-    for (i, p) in plan.iter().enumerate() {
-        stats.prompt_tokens += p.messages.iter().map(|m| counter.count(&m.content) + MESSAGE_OVERHEAD).sum::<usize>();
-        match options.cache.then(|| cache_get(config, &p.messages)).flatten() {
-            Some(found) => {
-                stats.cached += 1;
-                answers.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(Ok(found));
-            }
-            None => todo.push(i),
-        }
+    let system = SYSTEM.replace("LANGUAGE", &config.language);
+    let mut stats = Stats { problems: plan.problems.len(), cached: plan.cached.len(), ..Stats::default() };
+    let mut answers: Vec<Option<Result<Explanation, String>>> = vec![None; plan.problems.len()];
+    for (i, e) in &plan.cached {
+        answers[*i] = Some(Ok(e.clone()));
     }
-    stats.requests = todo.len();
-    let progress = progress_bar(todo.len());
-    let next = AtomicUsize::new(0);
-    let chat = ChatOptions { max_tokens: options.max_answer, ..ChatOptions::default() };
-    std::thread::scope(|scope| {
-        for _ in 0..options.concurrency.clamp(1, 32).min(todo.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let n = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(&i) = todo.get(n) else { break };
-                    let p = &plan[i];
-                    let result = client.chat(&p.messages, &chat, None).map(|r| Explanation::from_answer(&r.content));
-                    if let Ok(e) = &result
-                        && options.cache
-                    {
-                        cache_put(config, &p.messages, e);
-                    }
-                    answers.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(result.map_err(|e| e.to_string()));
-                    if let Some(bar) = &progress {
-                        bar.inc(1);
+    let progress = progress_bar(plan.requests.len());
+    let mut round: Vec<Request> = plan.requests.clone();
+    while !round.is_empty() {
+        stats.requests += round.len();
+        stats.prompt_tokens +=
+            round.iter().flat_map(|r| &r.messages).map(|m| counter.count(&m.content) + MESSAGE_OVERHEAD).sum::<usize>();
+        let replies = send_all(client, &round, options.concurrency, progress.as_ref());
+        let mut again = Vec::new();
+        for (r, reply) in round.iter().zip(replies) {
+            match reply {
+                Ok(text) => {
+                    for (&i, e) in r.problems.iter().zip(parse_answer(&text, r.problems.len())) {
+                        match e {
+                            Some(e) => {
+                                if options.cache {
+                                    cache_put(config, &plan.problems[i].evidence, &e);
+                                }
+                                answers[i] = Some(Ok(e));
+                            }
+                            None if r.problems.len() > 1 => {
+                                again.push(request(&plan.problems, vec![i], &system, options))
+                            }
+                            None => answers[i] = Some(Err("the answer was empty".into())),
+                        }
                     }
                 }
-            });
+                Err(e) => r.problems.iter().for_each(|&i| answers[i] = Some(Err(e.clone()))),
+            }
         }
-    });
+        if let Some(bar) = &progress {
+            bar.inc_length(again.len() as u64);
+        }
+        round = again;
+    }
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
     let mut warnings = Vec::new();
     let mut last_error = None;
-    for (p, answer) in plan.iter().zip(answers.into_inner().unwrap_or_else(|e| e.into_inner())) {
+    for (p, answer) in plan.problems.iter().zip(answers) {
         match answer {
             Some(Ok(explanation)) => {
                 let explanation = explanation.restored(anonymizer);
@@ -287,10 +568,43 @@ pub fn run(
             None => {}
         }
     }
-    if stats.failed > 0 && stats.failed == plan.len() {
+    if stats.failed > 0 && stats.failed == plan.problems.len() {
         return Err(Error::Model(last_error.unwrap_or_default()));
     }
     Ok((stats, warnings))
+}
+
+/// Sends requests, `concurrency` at a time; the answers (or errors) in order.
+fn send_all(
+    client: &Client,
+    requests: &[Request],
+    concurrency: usize,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Vec<Result<String, String>> {
+    let replies: Mutex<Vec<Option<Result<String, String>>>> = Mutex::new(vec![None; requests.len()]);
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..concurrency.clamp(1, 32).min(requests.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let n = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(r) = requests.get(n) else { break };
+                    let options = ChatOptions { max_tokens: r.max_answer, ..ChatOptions::default() };
+                    let reply = client.chat(&r.messages, &options, None).map(|r| r.content).map_err(|e| e.to_string());
+                    replies.lock().unwrap_or_else(|e| e.into_inner())[n] = Some(reply);
+                    if let Some(bar) = progress {
+                        bar.inc(1);
+                    }
+                }
+            });
+        }
+    });
+    replies
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err("not sent".into())))
+        .collect()
 }
 
 fn progress_bar(total: usize) -> Option<indicatif::ProgressBar> {
@@ -313,29 +627,28 @@ fn cache_dir() -> Option<PathBuf> {
     etcetera::choose_base_strategy().ok().map(|s| s.cache_dir().join("opsagent").join("explain"))
 }
 
-fn cache_key(config: &ModelConfig, messages: &[Message]) -> String {
+fn cache_key(config: &ModelConfig, evidence: &str) -> String {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     for part in
-        [format!("{:?}", config.provider), config.model.clone(), config.base_url.clone(), config.language.clone()]
+        [PROMPT_VERSION, &format!("{:?}", config.provider), &config.model, &config.base_url, &config.language, evidence]
     {
         ctx.update(part.as_bytes());
         ctx.update(b"\0");
     }
-    ctx.update(serde_json::to_string(messages).unwrap_or_default().as_bytes());
     ctx.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn cache_get(config: &ModelConfig, messages: &[Message]) -> Option<Explanation> {
-    let path = cache_dir()?.join(format!("{}.json", cache_key(config, messages)));
+fn cache_get(config: &ModelConfig, evidence: &str) -> Option<Explanation> {
+    let path = cache_dir()?.join(format!("{}.json", cache_key(config, evidence)));
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
-fn cache_put(config: &ModelConfig, messages: &[Message], explanation: &Explanation) {
+fn cache_put(config: &ModelConfig, evidence: &str, explanation: &Explanation) {
     let Some(dir) = cache_dir() else { return };
     if std::fs::create_dir_all(&dir).is_err() {
         return;
     }
-    let path = dir.join(format!("{}.json", cache_key(config, messages)));
+    let path = dir.join(format!("{}.json", cache_key(config, evidence)));
     let written = crate::output::write_atomic(&path, |w| {
         serde_json::to_writer(&mut *w, explanation).map_err(std::io::Error::other)
     });
@@ -350,15 +663,66 @@ mod tests {
 
     #[test]
     fn answers_become_explanations() {
-        let json = "<think>x</think>```json\n{\"cause\": \"no DB\", \"fix\": [\"create it\"], \"verify\": \"kubectl get pods\"}\n```";
-        let e = Explanation::from_answer(json);
-        assert_eq!(
-            e,
-            Explanation { cause: "no DB".into(), fix: vec!["create it".into()], verify: "kubectl get pods".into() }
-        );
-        let prose = Explanation::from_answer("<think>hm</think>The database is down.");
-        assert_eq!(prose.cause, "The database is down.");
+        let one = "<think>x</think>```json\n{\"cause\": \"no DB\", \"fix\": [\"create it\"], \"verify\": \"kubectl get pods\"}\n```";
+        let e = Explanation { cause: "no DB".into(), fix: vec!["create it".into()], verify: "kubectl get pods".into() };
+        assert_eq!(parse_answer(one, 1), vec![Some(e.clone())]);
         assert!(e.markdown().contains("1. create it"));
+        let prose = parse_answer("<think>hm</think>The database is down.", 1);
+        assert_eq!(prose[0].as_ref().map(|e| e.cause.as_str()), Some("The database is down."));
+        assert_eq!(parse_answer("", 1), vec![None]);
+    }
+
+    #[test]
+    fn batch_answers_by_number_or_order() {
+        let c = |t: &str| Some(Explanation { cause: t.into(), ..Explanation::default() });
+        for (answer, want) in [
+            (r#"[{"problem": 2, "cause": "b"}, {"problem": 1, "cause": "a"}]"#, vec![c("a"), c("b"), None]),
+            (r#"[{"cause": "a"}, {"cause": "b"}, {"cause": "c"}]"#, vec![c("a"), c("b"), c("c")]),
+            (r#"{"problems": [{"problem": "3", "cause": "c"}]}"#, vec![None, None, c("c")]),
+            (r#"[{"problem": 9, "cause": "x"}, {"problem": 1, "cause": ""}]"#, vec![None, None, None]),
+            ("Sorry, I cannot help with that.", vec![None, None, None]),
+        ] {
+            assert_eq!(parse_answer(answer, 3), want, "{answer}");
+        }
+    }
+
+    #[test]
+    fn batches_respect_size_and_room() {
+        let p = |tokens| Problem {
+            findings: vec![],
+            title: String::new(),
+            evidence: String::new(),
+            tokens,
+            trimmed: false,
+        };
+        let problems = vec![p(100), p(100), p(100), p(500), p(100)];
+        let todo = [0, 1, 2, 3, 4];
+        assert_eq!(batches(&problems, &todo, 2, &|_| 10_000), vec![vec![0, 1], vec![2, 3], vec![4]]);
+        assert_eq!(batches(&problems, &todo, 8, &|_| 400), vec![vec![0, 1, 2], vec![3], vec![4]]);
+        assert_eq!(batches(&problems, &todo, 1, &|_| 10_000).len(), 5);
+    }
+
+    #[test]
+    fn what_a_pod_runs_in_one_line_per_container() {
+        let spec = serde_json::json!({
+            "containers": [{"name": "api", "image": "shop/api:3", "command": ["/api"], "args": ["--port", "8080"],
+                "resources": {"requests": {"memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+                "volumeMounts": [{"name": "cfg", "mountPath": "/etc/api"}],
+                "env": [{"name": "DB_PASSWORD", "value": "hunter2"}], "envFrom": [{"secretRef": {"name": "api-env"}}],
+                "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}}}],
+            "volumes": [{"name": "cfg", "configMap": {"name": "api-config"}}],
+            "nodeSelector": {"disk": "ssd"}
+        });
+        let text = runs(&spec);
+        assert_eq!(
+            text,
+            "container api: image shop/api:3; command /api; args --port 8080; requests memory=64Mi; limits memory=128Mi; \
+             mounts cfg→/etc/api; env DB_PASSWORD; envFrom secret api-env; readiness http /ready:8080\n\
+             volumes: cfg (configMap api-config)\nnodeSelector: disk=ssd"
+        );
+        assert!(!text.contains("hunter2"));
+        let cron = serde_json::json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": []}}}}}});
+        assert!(pod_spec_of(&cron).is_some());
     }
 
     #[test]

@@ -1,5 +1,12 @@
 #!/usr/bin/env python3
-"""make bench: `kubectl-ai-analyze -A -o json` against `kubectl get <the same kinds> -A -o json`, side
+"""make bench, two benchmarks (BENCH=tokens or BENCH=scale runs one):
+
+tokens: the prompt tokens `kubectl-ai-analyze --explain` sends for tests/states/explain (10 identical
+crashing replicas + 3 other faults), recorded by the fake model, against what k8sgpt's
+`analyze --explain` would send for the same state (its documented per-result prompt, computed by
+token-count); then a second run, which the cache must answer without a request.
+
+scale: `kubectl-ai-analyze -A -o json` against `kubectl get <the same kinds> -A -o json`, side
 by side on one fixture cluster of 10,000 pods. Runs are interleaved (A, B, A, B, ...) so that a noisy
 machine affects both alike; medians are reported, with the ratios that matter.
 
@@ -40,7 +47,61 @@ def measure(cmd, env):
     return wall, usage.ru_maxrss / 1024.0, os.waitstatus_to_exitcode(status)
 
 
+def token_bench():
+    work = tempfile.mkdtemp(prefix="opsagent-tokens-")
+    state = os.path.join(ROOT, "tests", "states", "explain")
+    answer = json.dumps([{"problem": i, "cause": f"cause {i}", "fix": ["kubectl get pods"]} for i in range(1, 33)])
+    script = os.path.join(work, "script.yaml")
+    with open(script, "w") as f:
+        f.write("replies:\n  - {content: " + json.dumps(answer) + "}\n")
+    record = os.path.join(work, "requests.jsonl")
+    model = subprocess.Popen([os.path.join(RELEASE, "fake-model"), "--script", script, "--record", record],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        ready = model.stdout.readline().strip()
+        if not ready.startswith("ready "):
+            sys.exit(f"make bench: fake-model did not start: {ready!r}")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_", "OLLAMA_", "OPSAGENT_"))}
+        env.update(OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=ready[len("ready "):], HOME=work,
+                   XDG_CACHE_HOME=os.path.join(work, "cache"), XDG_CONFIG_HOME=os.path.join(work, "config"))
+        analyze = [os.path.join(RELEASE, "kubectl-ai-analyze"), "--snapshot", state, "--explain", "-o", "json"]
+        runs = []
+        for extra in ([], [], ["--batch", "1", "--no-cache"]):
+            out = subprocess.run(analyze + extra, env=env, capture_output=True, text=True)
+            if out.returncode != 1:
+                sys.exit(f"make bench: analyze --explain exited {out.returncode}: {out.stderr}")
+            report = json.loads(out.stdout)
+            explained = sum(1 for f in report["results"] if f.get("explanation"))
+            sent = json.loads(subprocess.run([os.path.join(RELEASE, "token-count"), "sent", record],
+                                             capture_output=True, text=True, check=True).stdout)
+            runs.append((sent, explained, len(report["results"])))
+    finally:
+        model.terminate()
+        model.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    k8sgpt = json.loads(subprocess.run([os.path.join(RELEASE, "token-count"), "k8sgpt", state],
+                                       capture_output=True, text=True, check=True).stdout)
+    (first, explained, findings), (second, explained2, _), (single, _, _) = runs
+    print("state: tests/states/explain (10 identical crashing replicas + 3 other faults); model gpt-4o-mini (o200k_base)\n")
+    print("| | requests | prompt tokens |")
+    print("|---|---:|---:|")
+    print(f"| k8sgpt `analyze --explain` (computed) | {k8sgpt['requests']} | {k8sgpt['tokens']} |")
+    print(f"| `kubectl-ai-analyze --explain`, first run | {first['requests']} | {first['tokens']} |")
+    print(f"| `kubectl-ai-analyze --explain`, second run (cache) | {second['requests'] - first['requests']} | {second['tokens'] - first['tokens']} |")
+    print(f"| `kubectl-ai-analyze --explain --batch 1` (one request per problem) | {single['requests'] - second['requests']} | {single['tokens'] - second['tokens']} |")
+    print(f"| **ratio OpsAgent (first run) / k8sgpt** | **{first['requests'] / k8sgpt['requests']:.2f}x** | **{first['tokens'] / k8sgpt['tokens']:.2f}x** |")
+    print(f"\nfindings explained: {explained}/{findings} (first run), {explained2}/{findings} (second run)\n")
+
+
 def main():
+    which = os.environ.get("BENCH", "all")
+    if which in ("all", "tokens"):
+        token_bench()
+    if which in ("all", "scale"):
+        scale_bench()
+
+
+def scale_bench():
     work = tempfile.mkdtemp(prefix="opsagent-bench-")
     state = os.path.join(ROOT, "target", "bench", f"cluster-{PODS}.json")
     os.makedirs(os.path.dirname(state), exist_ok=True)

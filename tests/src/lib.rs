@@ -2,4 +2,5 @@
 //! over a YAML state. Integration tests live in `tests/it/`.
 
 pub mod fixture;
+pub mod k8sgpt;
 pub mod model;

@@ -119,6 +119,10 @@ pub struct AnalyzeArgs {
     #[arg(long, help_heading = "Model")]
     pub explain: bool,
 
+    /// Most distinct problems explained by one request (1: one request per problem)
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=32), help_heading = "Model")]
+    pub batch: u16,
+
     /// Model requests in flight at once
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32), help_heading = "Model")]
     pub llm_concurrency: u16,
@@ -274,8 +278,8 @@ fn explain_input(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::Re
         dryrun::print(
             out,
             &model,
-            &[DryRequest { title: &title, messages: &messages, trimmed }],
-            MAX_ANSWER,
+            &[DryRequest { title: &title, messages: &messages, trimmed, max_answer: MAX_ANSWER }],
+            0,
             args.common.output,
         )?;
         return Ok(Exit::Clean);
@@ -401,8 +405,8 @@ fn diagnose_object(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::
         dryrun::print(
             out,
             &model,
-            &[DryRequest { title: &title, messages: &messages, trimmed }],
-            MAX_ANSWER,
+            &[DryRequest { title: &title, messages: &messages, trimmed, max_answer: MAX_ANSWER }],
+            0,
             common.output,
         )?;
         return Ok(Exit::Clean);
@@ -534,6 +538,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
             cache: !args.no_cache,
             anonymize: args.anonymize,
             max_answer: MAX_ANSWER,
+            batch: usize::from(args.batch),
         };
         let mut anonymizer = args.anonymize.then(|| {
             let mut a = Anonymizer::default();
@@ -543,10 +548,16 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
         let plan = explain::plan(&report, &snapshots, &model, &options, anonymizer.as_mut());
         if args.llm.dry_run {
             let requests: Vec<DryRequest<'_>> = plan
+                .requests
                 .iter()
-                .map(|p| DryRequest { title: &p.title, messages: &p.messages, trimmed: p.trimmed })
+                .map(|r| DryRequest {
+                    title: &r.title,
+                    messages: &r.messages,
+                    trimmed: r.trimmed,
+                    max_answer: r.max_answer,
+                })
                 .collect();
-            dryrun::print(&mut stdout, &model, &requests, MAX_ANSWER, common.output)?;
+            dryrun::print(&mut stdout, &model, &requests, plan.cached.len(), common.output)?;
             stdout.flush()?;
             return Ok(Exit::Clean);
         }
@@ -554,7 +565,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
             return Err(Error::Model(format!("--explain needs a model: {}", ModelConfig::how_to_configure())).into());
         }
         let client = Client::new(model)?;
-        if !plan.is_empty() {
+        if !plan.problems.is_empty() {
             let (stats, warnings) = explain::run(&mut report, &plan, &client, &options, anonymizer.as_ref())?;
             tracing::info!(
                 "explained {} problem(s): {} request(s), {} from the cache, {} prompt tokens",

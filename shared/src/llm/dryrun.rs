@@ -16,13 +16,15 @@ pub struct DryRequest<'a> {
     pub title: &'a str,
     pub messages: &'a [Message],
     pub trimmed: bool,
+    /// The longest answer asked for.
+    pub max_answer: u32,
 }
 
 pub fn print(
     out: &mut dyn Write,
     config: &ModelConfig,
     requests: &[DryRequest<'_>],
-    max_answer: u32,
+    cached: usize,
     format: OutputFormat,
 ) -> io::Result<()> {
     let counter = Counter::for_model(&config.model);
@@ -33,7 +35,7 @@ pub fn print(
         .map(|r| r.messages.iter().map(|m| counter.count(&m.content) + MESSAGE_OVERHEAD).collect())
         .collect();
     let prompt: usize = counted.iter().flatten().sum();
-    let answer = max_answer as usize * requests.len();
+    let answer: usize = requests.iter().map(|r| r.max_answer as usize).sum();
     let price = tokens::price(config.provider, &config.model, &config.prices);
     let cost = price.map(|p| (prompt as f64 * p.input + answer as f64 * p.output) / 1e6);
     if format == OutputFormat::Json {
@@ -54,6 +56,7 @@ pub fn print(
             "window": window,
             "exactTokens": counter.exact,
             "requests": reqs,
+            "cachedProblems": cached,
             "promptTokens": prompt,
             "maxAnswerTokens": answer,
             "estimatedCostUsd": cost,
@@ -93,6 +96,12 @@ pub fn print(
         requests.len(),
         if counter.exact { "" } else { " (an estimate: this model's tokenizer is not known)" }
     )?;
+    if cached > 0 {
+        writeln!(
+            out,
+            "{cached} problem(s) answered from the cache: nothing to send for them (--no-cache to ask again)."
+        )?;
+    }
     match (cost, price) {
         (Some(usd), Some(p)) => writeln!(
             out,

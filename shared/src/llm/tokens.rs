@@ -127,8 +127,14 @@ pub struct Section {
 /// Joins sections under their titles within `budget` tokens, in their original order. When they do
 /// not fit, the lowest-priority sections are cut first — shortened, or left out — and every cut is
 /// marked, so the model knows something is missing. Returns the text and whether anything was cut.
+/// The most a cut's marker costs, in tokens.
+const MARKER: usize = 16;
+
 pub fn fit(sections: &[Section], budget: usize, counter: &Counter) -> (String, bool) {
-    let render = |s: &Section, text: &str| format!("## {}\n{}\n", s.title, text.trim_end());
+    let render = |s: &Section, text: &str| match s.title.as_str() {
+        "" => format!("{}\n", text.trim_end()),
+        title => format!("## {title}\n{}\n", text.trim_end()),
+    };
     let costs: Vec<usize> = sections.iter().map(|s| counter.count(&render(s, &s.text))).collect();
     let mut allowed: Vec<Option<usize>> = vec![None; sections.len()]; // None: whole
     let mut total: usize = costs.iter().sum();
@@ -141,15 +147,15 @@ pub fn fit(sections: &[Section], budget: usize, counter: &Counter) -> (String, b
         }
         trimmed = true;
         let over = total - budget;
-        let keep = costs[i].saturating_sub(over + 30); // room for the marker
+        let keep = costs[i].saturating_sub(over + MARKER); // room for the marker
         allowed[i] = Some(keep);
-        total = total - costs[i] + keep + 30;
+        total = total - costs[i] + keep + MARKER;
     }
     let mut out = String::new();
     for (i, s) in sections.iter().enumerate() {
         match allowed[i] {
             None => out.push_str(&render(s, &s.text)),
-            Some(0) => out.push_str(&format!("## {}\n[… left out: over the token budget …]\n", s.title)),
+            Some(0) => out.push_str(&render(s, "[… left out: over the token budget …]")),
             Some(keep) => {
                 let cut = counter.truncate(&s.text, keep);
                 out.push_str(&render(s, &format!("{cut}\n[… trimmed: over the token budget …]")));

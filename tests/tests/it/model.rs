@@ -4,6 +4,9 @@
 use crate::support::{FakeModel, Fixture, clean_model_env, run, state};
 
 const ANALYZE: &str = "kubectl-ai-analyze";
+/// An answer to a batch of four problems.
+const EXPLANATIONS: &str = "replies:\n  - {content: \"<think>hm</think>```json\\n[{\\\"problem\\\": 1, \\\"cause\\\": \\\"cause 1\\\", \\\"fix\\\": [\\\"kubectl rollout restart deployment/x\\\"]}, {\\\"problem\\\": 2, \\\"cause\\\": \\\"cause 2\\\"}, {\\\"problem\\\": 3, \\\"cause\\\": \\\"cause 3\\\"}, {\\\"problem\\\": 4, \\\"cause\\\": \\\"cause 4\\\"}]\\n```\"}\n";
+/// An answer to one problem.
 const EXPLANATION: &str = "replies:\n  - {content: \"<think>hm</think>```json\\n{\\\"cause\\\": \\\"the cause\\\", \\\"fix\\\": [\\\"kubectl rollout restart deployment/x\\\"], \\\"verify\\\": \\\"kubectl get pods\\\"}\\n```\"}\n";
 
 fn explained(fm: &FakeModel, args: &[&str]) -> crate::support::Run {
@@ -11,25 +14,56 @@ fn explained(fm: &FakeModel, args: &[&str]) -> crate::support::Run {
 }
 
 #[test]
-fn one_request_per_distinct_problem_and_a_cached_second_run() {
-    let fm = FakeModel::start(EXPLANATION, &[]);
+fn one_request_for_the_distinct_problems_and_a_cached_second_run() {
+    let fm = FakeModel::start(EXPLANATIONS, &[]);
     let snapshot = state("explain");
     let args = ["--snapshot", snapshot.to_str().unwrap(), "--explain", "-o", "json"];
     let out = explained(&fm, &args);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert_eq!(fm.requests().len(), 4, "10 identical replicas + 3 other faults: 4 requests");
+    let requests = fm.requests();
+    assert_eq!(requests.len(), 1, "10 identical replicas + 3 other faults: 4 problems in one request");
+    let user = requests[0]["body"]["messages"][1]["content"].as_str().unwrap();
+    assert_eq!(user.matches("# Problem ").count(), 4, "{user}");
+    assert_eq!(requests[0]["body"]["max_tokens"], 1024 + 3 * 512, "the answer has room for four");
     let report = out.json();
-    for f in report["results"].as_array().unwrap() {
-        assert_eq!(f["explanation"]["cause"], "the cause", "{f}");
-        assert_eq!(f["explanation"]["fix"][0], "kubectl rollout restart deployment/x");
+    let causes: Vec<&str> =
+        report["results"].as_array().unwrap().iter().map(|f| f["explanation"]["cause"].as_str().unwrap()).collect();
+    assert_eq!(causes.len(), 4);
+    for want in ["cause 1", "cause 2", "cause 3", "cause 4"] {
+        assert!(causes.contains(&want), "{causes:?}");
     }
+    let api = report["results"].as_array().unwrap().iter().find(|f| f["name"] == "api").unwrap();
+    assert_eq!(api["explanation"]["fix"][0], "kubectl rollout restart deployment/x");
     let again = explained(&fm, &args);
     assert_eq!(again.code, 1);
-    assert_eq!(fm.requests().len(), 4, "the second run is answered from the cache");
+    assert_eq!(fm.requests().len(), 1, "the second run is answered from the cache");
     assert_eq!(again.json()["results"], report["results"]);
     let uncached = explained(&fm, &[&args[..], &["--no-cache"]].concat());
     assert_eq!(uncached.code, 1);
-    assert_eq!(fm.requests().len(), 8, "--no-cache asks again");
+    assert_eq!(fm.requests().len(), 2, "--no-cache asks again");
+}
+
+#[test]
+fn one_request_per_problem_with_batch_1_and_a_partial_answer_is_completed() {
+    let fm = FakeModel::start(EXPLANATION, &[]);
+    let snapshot = state("explain");
+    let args = ["--snapshot", snapshot.to_str().unwrap(), "--explain", "--no-cache", "-o", "json"];
+    let out = explained(&fm, &[&args[..], &["--batch", "1"]].concat());
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let requests = fm.requests();
+    assert_eq!(requests.len(), 4, "one request per distinct problem");
+    assert!(
+        requests
+            .iter()
+            .all(|r| r["body"]["messages"][1]["content"].as_str().unwrap().matches("# Problem ").count() == 1)
+    );
+    assert!(requests.iter().all(|r| r["body"]["max_tokens"] == 1024));
+    // A batch answered for its first problem only: the three others are asked again, one by one.
+    let out = explained(&fm, &args);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let requests = fm.requests();
+    assert_eq!(requests.len(), 4 + 1 + 3, "{}", out.stderr);
+    assert!(out.json()["results"].as_array().unwrap().iter().all(|f| f["explanation"]["cause"] == "the cause"));
 }
 
 #[test]
@@ -50,8 +84,9 @@ fn dry_run_sends_nothing_and_needs_no_key() {
     assert!(fm.requests().is_empty(), "no request");
     let plan = out.json();
     assert_eq!(plan["dryRun"], true);
-    assert_eq!(plan["requests"].as_array().unwrap().len(), 4);
+    assert_eq!(plan["requests"].as_array().unwrap().len(), 1);
     let first = &plan["requests"][0];
+    assert!(first["title"].as_str().unwrap().starts_with("4 problems: Deployment shop/api — CrashLoopBackOff"));
     assert_eq!(first["messages"][0]["role"], "system");
     assert!(first["messages"][1]["content"].as_str().unwrap().contains("CrashLoopBackOff"));
     assert!(first["tokens"].as_u64().unwrap() > 50);
@@ -63,7 +98,7 @@ fn dry_run_sends_nothing_and_needs_no_key() {
         "--dry-run",
     ]));
     assert!(text.stdout.starts_with("Dry run: nothing is sent."), "{}", text.stdout);
-    assert!(text.stdout.contains("Total: 4 request(s)"), "{}", text.stdout);
+    assert!(text.stdout.contains("Total: 1 request(s)"), "{}", text.stdout);
 }
 
 #[test]
@@ -236,11 +271,11 @@ fn client_errors_fail_at_once_with_one_line_and_no_key() {
 fn a_request_over_the_window_is_trimmed_not_sent_oversize() {
     let fm = FakeModel::start(EXPLANATION, &[]);
     let snapshot = state("explain");
-    let args = ["--snapshot", snapshot.to_str().unwrap(), "--explain", "--context-window", "1400", "-l", "app=api"];
+    let args = ["--snapshot", snapshot.to_str().unwrap(), "--explain", "--context-window", "1250", "-l", "app=api"];
     let plan = run(fm.command(ANALYZE).args([&args[..], &["--dry-run", "-o", "json"]].concat())).json();
     let request = &plan["requests"][0];
     let tokens = request["tokens"].as_u64().unwrap();
-    assert!(tokens + 1024 <= 1400, "prompt {tokens} + answer 1024 within the window");
+    assert!(tokens + 1024 <= 1250, "prompt {tokens} + answer 1024 within the window");
     assert_eq!(request["trimmed"], true);
     let out = run(fm.command(ANALYZE).args(args));
     assert_eq!(out.code, 1, "{}", out.stderr);
@@ -304,7 +339,7 @@ fn canaries_never_reach_the_model_when_explaining() {
 #[test]
 fn live_explain_with_log_tails_and_a_private_ca() {
     let fx = Fixture::start(&state("explain"), &[]);
-    let fm = FakeModel::start(EXPLANATION, &["--tls", "--ca-out", "ca.pem"]);
+    let fm = FakeModel::start(EXPLANATIONS, &["--tls", "--ca-out", "ca.pem"]);
     let ca = std::env::current_dir().unwrap().join("ca.pem");
     let mut cmd = fm.command(ANALYZE);
     cmd.env("KUBECONFIG", fx.kubeconfig()).args([
@@ -319,7 +354,7 @@ fn live_explain_with_log_tails_and_a_private_ca() {
     let out = run(&mut cmd);
     let _ = std::fs::remove_file(&ca);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert_eq!(fm.requests().len(), 4);
+    assert_eq!(fm.requests().len(), 1, "four problems, one request");
     let sent = fm.everything_sent();
     assert!(sent.contains("cannot open /etc/api/config.yaml"), "the crashing containers' log tails are evidence");
     let without =
