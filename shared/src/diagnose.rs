@@ -332,7 +332,9 @@ pub fn gather(snapshot: &Snapshot, object_json: &Value, findings: &[Finding], no
         sections.push(Section { title: "Related objects".into(), text: related.join("\n"), priority: 1 });
     }
     let mut logs = Vec::new();
-    for p in pods.iter().take(3) {
+    let with_logs =
+        pods.iter().filter(|p| snapshot.logs.iter().any(|l| Some(l.pod.as_str()) == p.metadata.name.as_deref()));
+    for p in with_logs.take(3) {
         let (ns, pod) = (p.metadata.namespace.as_deref().unwrap_or(""), p.metadata.name.as_deref().unwrap_or(""));
         for log in snapshot.logs.iter().filter(|l| l.namespace == ns && l.pod == pod) {
             let tail: Vec<&str> = log.text.lines().collect();

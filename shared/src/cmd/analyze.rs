@@ -358,12 +358,11 @@ fn diagnose_object(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::
             };
             let mut snapshot = cluster.snapshot(&plan)?;
             let pods = diagnose::pods_for(&snapshot, &object);
-            let failing: Vec<_> = pods
-                .into_iter()
-                .filter(|p| p.status.as_ref().is_some_and(|s| s.phase.as_deref() != Some("Succeeded")))
-                .take(3)
-                .collect();
-            snapshot.logs = cluster.log_tails_of(&failing, args.log_lines, usize::from(args.max_concurrency))?;
+            // The logs of three pods at most, those in trouble first.
+            let mut pods = pods;
+            pods.sort_by_key(|p| p.status.iter().flat_map(|s| s.container_statuses.iter().flatten()).all(|c| c.ready));
+            pods.truncate(3);
+            snapshot.logs = cluster.log_tails_of(&pods, args.log_lines, usize::from(args.max_concurrency))?;
             if let Some(name) = object["spec"]["nodeName"].as_str().filter(|_| rt.kind == "Pod") {
                 // The node is cluster-scoped: read it alone rather than listing every node.
                 node = cluster.get_json(&format!("/api/v1/nodes/{name}")).unwrap_or_else(|err| {

@@ -97,24 +97,32 @@ impl Cluster {
         }
         snapshot.scrub();
         if let Some(lines) = plan.log_lines {
-            snapshot.logs = self.log_tails(&snapshot.objects.pods, lines, plan.max_concurrency).await;
+            snapshot.logs = self.log_tails(&snapshot.objects.pods, lines, plan.max_concurrency, log_targets).await;
         }
         Ok(snapshot)
     }
 
-    /// Tails of the logs of these pods' failing containers (blocking).
+    /// Tails of the current and previous logs of every container of these pods (blocking), for
+    /// the diagnosis of one object.
     pub fn log_tails_of(&self, pods: &[Pod], lines: i64, concurrency: usize) -> Result<Vec<ContainerLog>, Error> {
-        runtime::block_on(self.log_tails(pods, lines, concurrency)).map_err(|e| Error::Api(e.to_string()))
+        runtime::block_on(self.log_tails(pods, lines, concurrency, all_log_targets))
+            .map_err(|e| Error::Api(e.to_string()))
     }
 
-    /// Tails of the logs of failing containers; a log that cannot be read is left out.
-    async fn log_tails(&self, pods: &[Pod], lines: i64, concurrency: usize) -> Vec<ContainerLog> {
+    /// Tails of the logs `targets` chooses; a log that cannot be read is left out.
+    async fn log_tails(
+        &self,
+        pods: &[Pod],
+        lines: i64,
+        concurrency: usize,
+        targets: fn(&Pod) -> Vec<(String, bool)>,
+    ) -> Vec<ContainerLog> {
         let targets: Vec<(String, String, String, bool)> = pods
             .iter()
             .flat_map(|pod| {
                 let ns = pod.metadata.namespace.clone().unwrap_or_default();
                 let name = pod.metadata.name.clone().unwrap_or_default();
-                log_targets(pod).into_iter().map(move |(c, prev)| (ns.clone(), name.clone(), c, prev))
+                targets(pod).into_iter().map(move |(c, prev)| (ns.clone(), name.clone(), c, prev))
             })
             .collect();
         let mut logs: Vec<ContainerLog> = stream::iter(targets)
@@ -205,6 +213,23 @@ where
 }
 
 /// The containers whose logs explain a failure: `(container, previous)` pairs.
+/// Every container's current log (when it has started) and previous one (when it restarted).
+fn all_log_targets(pod: &Pod) -> Vec<(String, bool)> {
+    let Some(status) = &pod.status else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for cs in status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten()) {
+        if cs.last_state.as_ref().is_some_and(|s| s.terminated.is_some()) {
+            out.push((cs.name.clone(), true));
+        }
+        if cs.state.as_ref().is_some_and(|s| s.running.is_some() || s.terminated.is_some()) {
+            out.push((cs.name.clone(), false));
+        }
+    }
+    out
+}
+
 pub(crate) fn log_targets(pod: &Pod) -> Vec<(String, bool)> {
     let Some(status) = &pod.status else {
         return Vec::new();
@@ -224,4 +249,56 @@ pub(crate) fn log_targets(pod: &Pod) -> Vec<(String, bool)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(statuses: serde_json::Value) -> Pod {
+        serde_json::from_value(
+            serde_json::json!({"metadata": {"name": "p"}, "status": {"containerStatuses": statuses}}),
+        )
+        .unwrap_or_default()
+    }
+
+    #[test]
+    fn which_logs_are_read() {
+        let status = |name: &str, state: serde_json::Value, last: serde_json::Value, ready: bool| {
+            serde_json::json!({"name": name, "ready": ready, "restartCount": 1, "image": "i", "imageID": "",
+                "state": state, "lastState": last})
+        };
+        let p = pod(serde_json::json!([
+            status(
+                "crash",
+                serde_json::json!({"waiting": {"reason": "CrashLoopBackOff"}}),
+                serde_json::json!({"terminated": {"exitCode": 1}}),
+                false
+            ),
+            status("fine", serde_json::json!({"running": {}}), serde_json::json!({}), true),
+            status(
+                "restarted",
+                serde_json::json!({"running": {}}),
+                serde_json::json!({"terminated": {"exitCode": 137}}),
+                true
+            ),
+            status("unready", serde_json::json!({"running": {}}), serde_json::json!({}), false),
+            status(
+                "pulling",
+                serde_json::json!({"waiting": {"reason": "ImagePullBackOff"}}),
+                serde_json::json!({}),
+                false
+            ),
+        ]));
+        let names = |t: Vec<(String, bool)>| {
+            t.into_iter().map(|(c, prev)| format!("{c}{}", if prev { "/previous" } else { "" })).collect::<Vec<_>>()
+        };
+        // The analyzers read the logs of failing containers only.
+        assert_eq!(names(log_targets(&p)), ["crash/previous", "unready"]);
+        // A diagnosis reads everything that ran.
+        assert_eq!(
+            names(all_log_targets(&p)),
+            ["crash/previous", "fine", "restarted/previous", "restarted", "unready"]
+        );
+    }
 }
