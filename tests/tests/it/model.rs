@@ -362,3 +362,52 @@ fn live_explain_with_log_tails_and_a_private_ca() {
     assert_eq!(without.code, 5, "{}", without.stderr);
     assert!(without.stderr.to_lowercase().contains("certificate"), "{}", without.stderr);
 }
+
+#[test]
+fn extra_headers_timeouts_and_a_proxy_from_the_environment() {
+    let fm = FakeModel::start(EXPLANATION, &[]);
+    let config = config_file(
+        &fm,
+        "default_profile = \"gw\"\n[profiles.gw]\nheaders = { \"X-Team\" = \"platform\" }\nread_timeout = \"500ms\"\nretries = 1\nretry_base = \"10ms\"\n",
+    );
+    let snapshot = state("explain");
+    let args = ["--snapshot", snapshot.to_str().unwrap(), "--explain", "-l", "app=web", "--no-cache"];
+    let out = run(fm
+        .command(ANALYZE)
+        .env("OPSAGENT_HEADERS", "X-Gateway-Route=ops, X-Other=1")
+        .args(args)
+        .args(["--config", &config]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let r = fm.requests().pop().unwrap();
+    assert_eq!(r["headers"]["x-team"], "platform");
+    assert_eq!(r["headers"]["x-gateway-route"], "ops");
+    assert_eq!(r["headers"]["x-other"], "1");
+
+    // A model that does not answer within read_timeout: retried once, then one clear line.
+    let slow = FakeModel::start("replies:\n  - {delay_ms: 3000, content: \"late\"}\n", &[]);
+    let config = config_file(
+        &slow,
+        "default_profile = \"gw\"\n[profiles.gw]\nread_timeout = \"300ms\"\nretries = 1\nretry_base = \"10ms\"\n",
+    );
+    let out = run(slow.command(ANALYZE).args(args).args(["--config", &config]));
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert_eq!(slow.requests().len(), 2, "a timeout is retried");
+    let last = out.stderr.lines().last().unwrap();
+    assert!(last.starts_with("error: ") && last.contains("did not answer in time"), "{}", out.stderr);
+
+    // HTTP_PROXY: the request is tunneled through the proxy, to a host that does not resolve here.
+    let proxy = crate::support::Proxy::start(fm.url.trim_start_matches("http://"));
+    let before = fm.requests().len();
+    let out = run(fm
+        .command(ANALYZE)
+        .env("OPENAI_BASE_URL", "http://llm.example.invalid/v1")
+        .env("HTTP_PROXY", &proxy.url)
+        .args(args));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(fm.requests().len(), before + 1, "the model got the request through the proxy");
+    assert_eq!(fm.requests().pop().unwrap()["headers"]["host"], "llm.example.invalid");
+    assert_eq!(
+        proxy.targets.lock().unwrap().first().map(String::as_str),
+        Some("CONNECT llm.example.invalid:80 HTTP/1.1")
+    );
+}

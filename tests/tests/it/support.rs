@@ -301,3 +301,49 @@ pub fn clean_model_env(cmd: &mut Command) {
         cmd.env_remove(var);
     }
 }
+
+/// A minimal HTTP CONNECT proxy on a free port: tunnels every connection to `upstream`
+/// (`host:port`), whatever target was asked for, and records the targets asked for.
+pub struct Proxy {
+    pub url: String,
+    pub targets: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Proxy {
+    pub fn start(upstream: &str) -> Proxy {
+        use std::io::{BufRead as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let url = format!("http://{}", listener.local_addr().expect("proxy address"));
+        let targets = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (upstream, seen) = (upstream.to_string(), targets.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let (upstream, seen) = (upstream.clone(), seen.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(client.try_clone().expect("clone"));
+                    let mut line = String::new();
+                    let _ = reader.read_line(&mut line);
+                    seen.lock().expect("targets").push(line.trim().to_string());
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+                            break;
+                        }
+                    }
+                    let Ok(server) = std::net::TcpStream::connect(&upstream) else { return };
+                    let mut client_w = client;
+                    let _ = client_w.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                    let (mut server_r, mut server_w) = (server.try_clone().expect("clone"), server);
+                    let mut client_r = reader;
+                    let up = std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut client_r, &mut server_w);
+                        let _ = server_w.shutdown(std::net::Shutdown::Write);
+                    });
+                    let _ = std::io::copy(&mut server_r, &mut client_w);
+                    let _ = up.join();
+                });
+            }
+        });
+        Proxy { url, targets }
+    }
+}
