@@ -339,3 +339,21 @@ fn each_provider_streams_and_fails_in_its_own_shape() {
         }
     }
 }
+
+#[test]
+fn a_pod_diagnosis_reads_its_node_services_and_logs_in_the_chosen_language() {
+    let fx = Fixture::start(&state("demo"), &[]);
+    let fm = FakeModel::start(DIAGNOSIS, &[]);
+    let out = live(&fm, &fx, &["pod", "checkout-6f8d9c7b5-2xkqp", "-n", "shop", "--language", "Deutsch"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let prompt = last_prompt(&fm);
+    for evidence in [
+        "conditions: Ready=False ContainersNotReady",
+        "## Related objects\nService checkout selects these pods: 0 ready, 2 not ready endpoint(s)\nNode node-1: Ready=True",
+        "ERROR config: PAYMENT_GATEWAY_URL is not set",
+    ] {
+        assert!(prompt.contains(evidence), "{evidence:?} missing from:\n{prompt}");
+    }
+    let system = fm.requests()[0]["body"]["messages"][0]["content"].as_str().unwrap().to_string();
+    assert!(system.contains("Answer in Deutsch"), "{system}");
+}

@@ -41,6 +41,11 @@ fn one_request_for_the_distinct_problems_and_a_cached_second_run() {
     let uncached = explained(&fm, &[&args[..], &["--no-cache"]].concat());
     assert_eq!(uncached.code, 1);
     assert_eq!(fm.requests().len(), 2, "--no-cache asks again");
+    let chinese = explained(&fm, &[&args[..], &["--language", "zh"]].concat());
+    assert_eq!(chinese.code, 1);
+    let requests = fm.requests();
+    assert_eq!(requests.len(), 3, "another language is another cache entry");
+    assert!(requests[2]["body"]["messages"][0]["content"].as_str().unwrap().contains("Answer in zh"));
 }
 
 #[test]
