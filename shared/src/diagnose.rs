@@ -11,13 +11,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::analyze::Index;
+use crate::analyze::{self, Index};
+use crate::cluster::{Cluster, Scope};
 use crate::error::Error;
 use crate::findings::{Finding, ObjectRef};
-use crate::llm::tokens::Section;
-use crate::redact::redact_value;
+use crate::llm::tokens::{self, Counter, Section};
+use crate::llm::{Message, ModelConfig};
+use crate::redact::{redact_text, redact_value};
 use crate::selector::LabelSelector;
-use crate::snapshot::{Kind, Snapshot};
+use crate::snapshot::{FetchPlan, Kind, Snapshot};
 
 /// What to diagnose: `pod web-1` or `pod/web-1`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,6 +86,99 @@ pub fn snapshot_kind(arg: &str) -> Option<Kind> {
         .find(|k| k.name().to_ascii_lowercase() == a || k.plural() == a || k.plural().trim_end_matches('s') == a)
 }
 
+/// What a diagnosis reads: the object, the state around it (with log tails), and its node.
+pub struct Collected {
+    pub snapshot: Snapshot,
+    pub object: Value,
+    pub node: Option<Value>,
+}
+
+/// Reads an object and what surrounds it from the cluster: the kind resolved through discovery
+/// like kubectl (short names, plurals, groups), the namespace's state (the kinds the analyzers
+/// read), the current and previous logs of three of its pods — those in trouble first — and the
+/// node of a pod.
+pub fn collect_live(
+    cluster: &Cluster,
+    target: &Target,
+    namespace: Option<&str>,
+    log_lines: i64,
+    concurrency: usize,
+) -> Result<Collected, Error> {
+    let rt = cluster.resolve_kind(&target.kind)?;
+    let ns = rt.namespaced.then(|| namespace.map_or_else(|| cluster.default_namespace.clone(), str::to_string));
+    let object = cluster.get_json(&rt.path(ns.as_deref(), Some(&target.name)))?.ok_or_else(|| {
+        Error::input(
+            "kubectl ai analyze",
+            format!("{} {:?} not found{}", rt.qualified(), target.name, in_namespace(ns.as_deref())),
+        )
+    })?;
+    let scope = match (&ns, rt.kind.as_str()) {
+        (Some(ns), _) => Scope::Namespace(ns.clone()),
+        (None, "Namespace") => Scope::Namespace(target.name.clone()),
+        (None, _) => Scope::All,
+    };
+    let kinds = match &scope {
+        Scope::Namespace(_) => analyze::kinds_needed(&analyze::for_scope(&analyze::select(&[], &[])?, &scope)),
+        // A cluster-scoped object: its events and the pods that may concern it.
+        Scope::All => [Kind::Event, Kind::Pod].into_iter().chain(snapshot_kind(&rt.kind)).collect(),
+    };
+    let plan = FetchPlan { kinds, scope, selector: None, max_concurrency: concurrency, log_lines: None };
+    let mut snapshot = cluster.snapshot(&plan)?;
+    let mut pods = pods_for(&snapshot, &object);
+    pods.sort_by_key(|p| p.status.iter().flat_map(|s| s.container_statuses.iter().flatten()).all(|c| c.ready));
+    pods.truncate(3);
+    snapshot.logs = cluster.log_tails_of(&pods, log_lines, concurrency)?;
+    let mut node = None;
+    if let Some(name) = object["spec"]["nodeName"].as_str().filter(|_| rt.kind == "Pod") {
+        // Cluster-scoped: read the one node rather than listing them all.
+        node = cluster.get_json(&format!("/api/v1/nodes/{name}")).unwrap_or_else(|err| {
+            crate::cli::warn(format!("node {name} left out of the evidence: {err}"));
+            None
+        });
+    }
+    Ok(Collected { snapshot, object, node })
+}
+
+/// Finds an object in a snapshot file (no discovery offline: kubectl's usual names are known).
+pub fn collect_offline(
+    snapshot: Snapshot,
+    source: &str,
+    target: &Target,
+    namespace: Option<&str>,
+) -> Result<Collected, Error> {
+    let kind = snapshot_kind(&target.kind)
+        .ok_or_else(|| Error::Usage(format!("a snapshot holds no objects of kind {:?}", target.kind)))?;
+    let ns = kind
+        .namespaced()
+        .then(|| namespace.map(str::to_string).or(snapshot.info.namespace.clone()).unwrap_or_else(|| "default".into()));
+    let object = snapshot.objects.find_json(kind.name(), ns.as_deref(), &target.name).ok_or_else(|| {
+        Error::input(source, format!("{} {:?} not found{}", kind.resource(), target.name, in_namespace(ns.as_deref())))
+    })?;
+    let node = object["spec"]["nodeName"].as_str().and_then(|n| snapshot.objects.find_json("Node", None, n));
+    Ok(Collected { snapshot, object, node })
+}
+
+fn in_namespace(ns: Option<&str>) -> String {
+    ns.map(|n| format!(" in namespace {n:?}")).unwrap_or_default()
+}
+
+/// The request for a diagnosis: the evidence fitted to the model's window after the system prompt,
+/// the question and the answer, redacted. Returns the messages and whether evidence was cut.
+pub fn messages(
+    evidence: &Evidence,
+    question: Option<&str>,
+    config: &ModelConfig,
+    max_answer: u32,
+) -> (Vec<Message>, bool) {
+    let counter = Counter::for_model(&config.model);
+    let (window, _) = tokens::context_window(&config.model, config.context_window);
+    let system = SYSTEM.replace("LANGUAGE", &config.language);
+    let question = question.map(|q| format!("Question: {}\n\n", redact_text(q))).unwrap_or_default();
+    let budget = tokens::room(&counter, window, &[&system, &question], max_answer);
+    let (text, trimmed) = tokens::fit(&evidence.sections, budget, &counter);
+    (vec![Message::system(system), Message::user(format!("{question}{}", redact_text(&text)))], trimmed)
+}
+
 /// The evidence about one object.
 #[derive(Clone, Debug)]
 pub struct Evidence {
@@ -91,6 +186,13 @@ pub struct Evidence {
     /// Rule-based findings about the object, its pods or its owners.
     pub findings: Vec<Finding>,
     pub sections: Vec<Section>,
+}
+
+impl Evidence {
+    /// `namespace/name`, or the name of a cluster-scoped object.
+    pub fn object_name(&self) -> String {
+        object_name(&self.object)
+    }
 }
 
 /// The pods an object stands for: itself, the pods it owns (through ReplicaSets or Jobs), or the

@@ -201,13 +201,15 @@ pub fn plan(
 /// the answer and the framing.
 fn room<'a>(
     config: &ModelConfig,
-    counter: &Counter,
-    system: &str,
+    counter: &'a Counter,
+    system: &'a str,
     options: &'a Options,
 ) -> impl Fn(usize) -> usize + 'a {
     let (window, _) = tokens::context_window(&config.model, config.context_window);
-    let fixed = counter.count(system) + 2 * MESSAGE_OVERHEAD + 8;
-    move |n: usize| window.saturating_sub(fixed + answer_for(options.max_answer, n) as usize + 4 * n).max(64)
+    // Each problem's `# Problem N: ` costs a few tokens more.
+    move |n: usize| {
+        tokens::room(counter, window, &[system], answer_for(options.max_answer, n)).saturating_sub(4 * n).max(64)
+    }
 }
 
 /// The answer allowed for `n` problems: the whole for one, half again for each other.

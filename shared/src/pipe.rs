@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::error::Error;
 use crate::llm::Message;
-use crate::llm::tokens::{self, Counter, MESSAGE_OVERHEAD};
+use crate::llm::tokens::{self, Counter};
 use crate::redact::redact_text;
 
 /// The most input read; the rest is dropped with a note.
@@ -106,9 +106,7 @@ pub fn messages(
     }
     let rendered: Vec<String> =
         lines.iter().map(|(l, n)| if *n > 1 { format!("[x{n}] {l}") } else { l.clone() }).collect();
-    let budget = window.saturating_sub(
-        counter.count(&system) + counter.count(&head) + 2 * MESSAGE_OVERHEAD + max_answer as usize + 16,
-    );
+    let budget = tokens::room(&counter, window, &[&system, &head], max_answer);
     let (body, trimmed) = head_and_tail(&rendered, budget, &counter);
     (vec![Message::system(system), Message::user(format!("{head}{body}"))], trimmed)
 }

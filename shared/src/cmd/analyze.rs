@@ -261,7 +261,7 @@ fn explain_input(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::Re
         ));
     }
     let model = ModelConfig::resolve(&args.llm)?;
-    let (mut messages, trimmed) = pipe::messages(
+    let (messages, trimmed) = pipe::messages(
         &input,
         args.question.as_deref(),
         &model.model,
@@ -269,26 +269,12 @@ fn explain_input(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::Re
         &model.language,
         MAX_ANSWER,
     );
-    let mut anonymizer = args.anonymize.then(Anonymizer::default);
-    if let Some(a) = anonymizer.as_mut() {
-        messages.iter_mut().for_each(|m| m.content = a.apply(&m.content));
-    }
-    if args.llm.dry_run {
-        let title = format!("explain {}", input.source);
-        dryrun::print(
-            out,
-            &model,
-            &[DryRequest { title: &title, messages: &messages, trimmed, max_answer: MAX_ANSWER }],
-            0,
-            args.common.output,
-        )?;
+    let title = format!("explain {}", input.source);
+    let request = OneRequest { title: &title, messages, trimmed, anonymizer: args.anonymize.then(Anonymizer::default) };
+    let Some(answer) = one_answer(args, model, request, "explaining input", None, out)? else {
         return Ok(Exit::Clean);
-    }
-    let client = model_client(model, "explaining input")?;
-    let json = args.common.output == OutputFormat::Json;
-    let answer = ask(&client, &messages, !json && anonymizer.is_none(), out)?;
-    let answer = anonymizer.as_ref().map_or(answer.clone(), |a| a.restore(&answer));
-    if json {
+    };
+    if args.common.output == OutputFormat::Json {
         let doc = serde_json::json!({
             "source": input.source,
             "lines": input.text.lines().count(),
@@ -297,8 +283,6 @@ fn explain_input(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::Re
             "answer": answer,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-    } else if anonymizer.is_some() {
-        writeln!(out, "{answer}")?;
     }
     Ok(Exit::Clean)
 }
@@ -308,123 +292,31 @@ fn diagnose_object(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::
     let common = &args.common;
     let target = Target::parse(&args.target)?;
     let model = ModelConfig::resolve(&args.llm)?;
-    let defaults = analyze::select(&[], &[])?;
-    let mut node = None;
-    let (mut snapshot, object) = match &args.snapshot {
+    let namespace = common.namespace.as_deref();
+    let diagnose::Collected { mut snapshot, object, node } = match &args.snapshot {
         Some(path) => {
-            let snapshot = Snapshot::from_file(path)?;
-            let kind = diagnose::snapshot_kind(&target.kind)
-                .ok_or_else(|| Error::Usage(format!("a snapshot holds no objects of kind {:?}", target.kind)))?;
-            let ns = kind.namespaced().then(|| {
-                common.namespace.clone().or(snapshot.info.namespace.clone()).unwrap_or_else(|| "default".into())
-            });
-            let object = snapshot.objects.find_json(kind.name(), ns.as_deref(), &target.name).ok_or_else(|| {
-                Error::input(
-                    path.display(),
-                    format!("{} {:?} not found{}", kind.resource(), target.name, in_namespace(ns.as_deref())),
-                )
-            })?;
-            (snapshot, object)
+            diagnose::collect_offline(Snapshot::from_file(path)?, &path.display().to_string(), &target, namespace)?
         }
-        None => {
-            let cluster = Cluster::connect(common)?;
-            let rt = cluster.resolve_kind(&target.kind)?;
-            let ns =
-                rt.namespaced.then(|| common.namespace.clone().unwrap_or_else(|| cluster.default_namespace.clone()));
-            let object = cluster.get_json(&rt.path(ns.as_deref(), Some(&target.name)))?.ok_or_else(|| {
-                Error::input(
-                    "kubectl ai analyze",
-                    format!("{} {:?} not found{}", rt.qualified(), target.name, in_namespace(ns.as_deref())),
-                )
-            })?;
-            let scope = match (&ns, rt.kind.as_str()) {
-                (Some(ns), _) => Scope::Namespace(ns.clone()),
-                (None, "Namespace") => Scope::Namespace(target.name.clone()),
-                (None, _) => Scope::All,
-            };
-            let kinds = match &scope {
-                Scope::Namespace(_) => analyze::kinds_needed(&analyze::for_scope(&defaults, &scope)),
-                Scope::All => [crate::snapshot::Kind::Event, crate::snapshot::Kind::Pod]
-                    .into_iter()
-                    .chain(diagnose::snapshot_kind(&rt.kind))
-                    .collect(),
-            };
-            let plan = FetchPlan {
-                kinds,
-                scope,
-                selector: None,
-                max_concurrency: usize::from(args.max_concurrency),
-                log_lines: None,
-            };
-            let mut snapshot = cluster.snapshot(&plan)?;
-            let pods = diagnose::pods_for(&snapshot, &object);
-            // The logs of three pods at most, those in trouble first.
-            let mut pods = pods;
-            pods.sort_by_key(|p| p.status.iter().flat_map(|s| s.container_statuses.iter().flatten()).all(|c| c.ready));
-            pods.truncate(3);
-            snapshot.logs = cluster.log_tails_of(&pods, args.log_lines, usize::from(args.max_concurrency))?;
-            if let Some(name) = object["spec"]["nodeName"].as_str().filter(|_| rt.kind == "Pod") {
-                // The node is cluster-scoped: read it alone rather than listing every node.
-                node = cluster.get_json(&format!("/api/v1/nodes/{name}")).unwrap_or_else(|err| {
-                    cli::warn(format!("node {name} left out of the evidence: {err}"));
-                    None
-                });
-            }
-            (snapshot, object)
-        }
+        None => diagnose::collect_live(
+            &Cluster::connect(common)?,
+            &target,
+            namespace,
+            args.log_lines,
+            usize::from(args.max_concurrency),
+        )?,
     };
-    let findings = analyze::run(&snapshot, &analyze::for_scope(&defaults, &Scope::All));
-    let node =
-        node.or_else(|| object["spec"]["nodeName"].as_str().and_then(|n| snapshot.objects.find_json("Node", None, n)));
+    let findings = analyze::run(&snapshot, &analyze::for_scope(&analyze::select(&[], &[])?, &Scope::All));
     let evidence = diagnose::gather(&snapshot, &object, &findings, node.as_ref());
     snapshot.logs.clear();
-
-    let counter = crate::llm::tokens::Counter::for_model(&model.model);
-    let (window, _) = crate::llm::tokens::context_window(&model.model, model.context_window);
-    let system = diagnose::SYSTEM.replace("LANGUAGE", &model.language);
-    let question = args
-        .question
-        .as_deref()
-        .map(|q| format!("Question: {}\n\n", crate::redact::redact_text(q)))
-        .unwrap_or_default();
-    let budget = window.saturating_sub(counter.count(&system) + counter.count(&question) + MAX_ANSWER as usize + 16);
-    let (text, trimmed) = crate::llm::tokens::fit(&evidence.sections, budget, &counter);
-    let mut messages =
-        vec![Message::system(system), Message::user(format!("{question}{}", crate::redact::redact_text(&text)))];
-    let mut anonymizer = args.anonymize.then(|| {
-        let mut a = Anonymizer::default();
-        a.learn(&snapshot);
-        a
-    });
-    if let Some(a) = anonymizer.as_mut() {
-        messages.iter_mut().for_each(|m| m.content = a.apply(&m.content));
-    }
-    let title = format!("diagnose {} {}", evidence.object.kind, evidence.object.name);
-    if args.llm.dry_run {
-        dryrun::print(
-            out,
-            &model,
-            &[DryRequest { title: &title, messages: &messages, trimmed, max_answer: MAX_ANSWER }],
-            0,
-            common.output,
-        )?;
-        return Ok(Exit::Clean);
-    }
+    let (messages, trimmed) = diagnose::messages(&evidence, args.question.as_deref(), &model, MAX_ANSWER);
     let exit = if evidence.findings.is_empty() { Exit::Clean } else { Exit::Problems };
     let json = common.output == OutputFormat::Json;
-    let object_line = format!(
-        "{} {}",
-        evidence.object.kind,
-        evidence
-            .object
-            .namespace
-            .as_ref()
-            .map_or(evidence.object.name.clone(), |ns| format!("{ns}/{}", evidence.object.name))
-    );
-    if !model.configured {
+    let object_line = format!("{} {}", evidence.object.kind, evidence.object_name());
+    if !model.configured && !args.llm.dry_run {
         if json {
-            let doc = serde_json::json!({"object": evidence.object, "findings": evidence.findings, "diagnosis": null,
-                "evidence": evidence.sections.iter().map(|s| serde_json::json!({"title": s.title, "text": s.text})).collect::<Vec<_>>()});
+            let sections: Vec<_> =
+                evidence.sections.iter().map(|s| serde_json::json!({"title": s.title, "text": s.text})).collect();
+            let doc = serde_json::json!({"object": evidence.object, "findings": evidence.findings, "diagnosis": null, "evidence": sections});
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         } else {
             writeln!(out, "Evidence about {object_line}\n")?;
@@ -439,23 +331,69 @@ fn diagnose_object(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::
         }
         return Ok(exit);
     }
-    let client = Client::new(model)?;
-    if !json && anonymizer.is_none() {
-        writeln!(out, "Diagnosis of {object_line}\n")?;
-    }
-    let answer = ask(&client, &messages, !json && anonymizer.is_none(), out)?;
-    let answer = anonymizer.as_ref().map_or(answer.clone(), |a| a.restore(&answer));
+    let anonymizer = args.anonymize.then(|| {
+        let mut a = Anonymizer::default();
+        a.learn(&snapshot);
+        a
+    });
+    let title = format!("diagnose {object_line}");
+    let heading = format!("Diagnosis of {object_line}\n");
+    let request = OneRequest { title: &title, messages, trimmed, anonymizer };
+    let Some(answer) = one_answer(args, model, request, "a diagnosis", Some(&heading), out)? else {
+        return Ok(Exit::Clean);
+    };
     if json {
         let doc = serde_json::json!({"object": evidence.object, "findings": evidence.findings, "diagnosis": Diagnosis::from_markdown(&answer), "trimmed": trimmed});
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-    } else if anonymizer.is_some() {
-        writeln!(out, "Diagnosis of {object_line}\n\n{}", Diagnosis::from_markdown(&answer).markdown())?;
     }
     Ok(exit)
 }
 
-fn in_namespace(ns: Option<&str>) -> String {
-    ns.map(|n| format!(" in namespace {n:?}")).unwrap_or_default()
+/// A request for one answer, as a command builds it.
+struct OneRequest<'a> {
+    title: &'a str,
+    messages: Vec<Message>,
+    trimmed: bool,
+    /// With `--anonymize`: names are hidden in what is sent and put back in the answer.
+    anonymizer: Option<Anonymizer>,
+}
+
+/// Sends one request and returns its answer (reasoning left out, names restored). For text
+/// output the answer is printed too, under `heading`: as it streams in, or whole once restored
+/// when anonymized. Under `--dry-run` the request is printed instead and nothing is sent (`None`).
+fn one_answer(
+    args: &AnalyzeArgs,
+    model: ModelConfig,
+    mut request: OneRequest<'_>,
+    what: &str,
+    heading: Option<&str>,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<Option<String>> {
+    if let Some(a) = request.anonymizer.as_mut() {
+        request.messages.iter_mut().for_each(|m| m.content = a.apply(&m.content));
+    }
+    if args.llm.dry_run {
+        let dry = DryRequest {
+            title: request.title,
+            messages: &request.messages,
+            trimmed: request.trimmed,
+            max_answer: MAX_ANSWER,
+        };
+        dryrun::print(out, &model, &[dry], 0, args.common.output)?;
+        return Ok(None);
+    }
+    let client = model_client(model, what)?;
+    let text = args.common.output != OutputFormat::Json;
+    let stream = text && request.anonymizer.is_none();
+    if let Some(h) = heading.filter(|_| text) {
+        writeln!(out, "{h}")?;
+    }
+    let answer = ask(&client, &request.messages, stream, out)?;
+    let answer = request.anonymizer.as_ref().map_or(answer.clone(), |a| a.restore(&answer));
+    if text && !stream {
+        writeln!(out, "{answer}")?;
+    }
+    Ok(Some(answer))
 }
 
 fn model_client(model: ModelConfig, what: &str) -> anyhow::Result<Client> {

@@ -54,6 +54,13 @@ impl Counter {
     }
 }
 
+/// Tokens left in a window for the variable part of a request: the window less the fixed texts
+/// (system prompt, question…, one message each), the longest answer, and a margin.
+pub fn room(counter: &Counter, window: usize, fixed: &[&str], answer: u32) -> usize {
+    let fixed: usize = fixed.iter().map(|t| counter.count(t) + MESSAGE_OVERHEAD).sum();
+    window.saturating_sub(fixed + answer as usize + 16)
+}
+
 /// The context window of a model: the override, else the table, else a conservative 8,192.
 /// Returns (tokens, known).
 pub fn context_window(model: &str, override_: Option<usize>) -> (usize, bool) {
