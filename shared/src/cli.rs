@@ -12,9 +12,32 @@ use clap::{ArgAction, Args, ValueEnum};
 
 use crate::error::{self, Exit};
 
-/// Flags shared by all four plugins, flattened into each plugin's own arguments.
+/// Flags shared by the plugins that read many objects (analyze, audit, exec), flattened into each
+/// plugin's own arguments.
 #[derive(Args, Debug, Clone, Default)]
 pub struct CommonArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    /// Work across all namespaces
+    #[arg(short = 'A', long, conflicts_with = "namespace", help_heading = "Cluster")]
+    pub all_namespaces: bool,
+
+    /// Label selector to filter objects, e.g. -l app=web,tier!=cache
+    #[arg(short = 'l', long, value_name = "SELECTOR", help_heading = "Cluster")]
+    pub selector: Option<String>,
+
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text, help_heading = "Output")]
+    pub output: OutputFormat,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// How to reach the cluster: kubectl's flags (every plugin has them).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ClusterArgs {
     /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)
     #[arg(long, value_name = "PATH", help_heading = "Cluster")]
     pub kubeconfig: Option<PathBuf>,
@@ -27,22 +50,14 @@ pub struct CommonArgs {
     #[arg(short = 'n', long, value_name = "NAMESPACE", help_heading = "Cluster")]
     pub namespace: Option<String>,
 
-    /// Work across all namespaces
-    #[arg(short = 'A', long, conflicts_with = "namespace", help_heading = "Cluster")]
-    pub all_namespaces: bool,
-
-    /// Label selector to filter objects, e.g. -l app=web,tier!=cache
-    #[arg(short = 'l', long, value_name = "SELECTOR", help_heading = "Cluster")]
-    pub selector: Option<String>,
-
     /// Time to wait for any one API request, e.g. 30s, 2m (0 waits forever)
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration, help_heading = "Cluster")]
     pub request_timeout: Duration,
+}
 
-    /// Output format
-    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text, help_heading = "Output")]
-    pub output: OutputFormat,
-
+/// Colors and logging (every plugin has them).
+#[derive(Args, Debug, Clone, Default)]
+pub struct LogArgs {
     /// Never use colors (also: the NO_COLOR environment variable)
     #[arg(long, help_heading = "Output")]
     pub no_color: bool,
@@ -102,11 +117,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// Sets up colors and logging from the shared flags. Call once, first thing in `main`.
-pub fn init(common: &CommonArgs) {
-    if common.no_color {
+pub fn init(log: &LogArgs) {
+    if log.no_color {
         anstream::ColorChoice::Never.write_global();
     }
-    init_logging(common.verbose, !common.no_color);
+    init_logging(log.verbose, !log.no_color);
 }
 
 fn init_logging(verbose: u8, color: bool) {

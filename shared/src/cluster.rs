@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use crate::cli::CommonArgs;
+use crate::cli::{ClusterArgs, CommonArgs};
 use crate::error::Error;
 use crate::runtime;
 
@@ -55,7 +55,7 @@ impl std::fmt::Debug for Cluster {
 impl Cluster {
     /// Connects using the shared flags: `--kubeconfig`, `$KUBECONFIG` (a list, merged like kubectl),
     /// `~/.kube/config`, and in-cluster configuration when none of them exists.
-    pub fn connect(args: &CommonArgs) -> Result<Cluster, Error> {
+    pub fn connect(args: &ClusterArgs) -> Result<Cluster, Error> {
         Self::connect_to(args.kubeconfig.as_deref(), args.context.as_deref(), args.request_timeout)
     }
 
@@ -121,7 +121,7 @@ impl Cluster {
         if args.all_namespaces {
             Scope::All
         } else {
-            Scope::Namespace(args.namespace.clone().unwrap_or_else(|| self.default_namespace.clone()))
+            Scope::Namespace(args.cluster.namespace.clone().unwrap_or_else(|| self.default_namespace.clone()))
         }
     }
 
@@ -177,6 +177,11 @@ impl ResourceType {
         };
         let name = name.map(|n| format!("/{n}")).unwrap_or_default();
         format!("{root}{ns}/{}{name}", self.plural)
+    }
+
+    /// `deployment.apps`, as kubectl names an object's type in `kubectl apply`'s output.
+    pub fn singular_qualified(&self) -> String {
+        if self.group.is_empty() { self.singular.clone() } else { format!("{}.{}", self.singular, self.group) }
     }
 
     /// `deployments.apps`, as kubectl names it.
@@ -260,6 +265,54 @@ impl Cluster {
         })
     }
 
+    /// The resource type of an object's `apiVersion` and `kind`, at the version the object is
+    /// written in (whether that version is served is the server's to say).
+    pub fn resource_of(types: &[ResourceType], api_version: &str, kind: &str) -> Option<ResourceType> {
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        types
+            .iter()
+            .find(|t| t.group == group && t.kind == kind)
+            .map(|t| ResourceType { version: version.to_string(), ..t.clone() })
+    }
+
+    /// Server-side apply of one object with field manager `kubectl-ai` (conflicts forced, like
+    /// `kubectl apply --server-side --force-conflicts`), or only its dry run. A refusal by the
+    /// server (invalid, conflicting, forbidden, not served) is `Ok(Err(Refused))`; failing to reach
+    /// the server at all is an error.
+    pub fn apply(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        object: &serde_json::Value,
+        dry_run: bool,
+    ) -> Result<Result<Applied, Refused>, Error> {
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        let path = rt.path(namespace, Some(name));
+        let before = if dry_run { None } else { self.get_json(&path)? };
+        let query = format!("?fieldManager=kubectl-ai&force=true{}", if dry_run { "&dryRun=All" } else { "" });
+        let body = serde_json::to_vec(object).map_err(|e| Error::Api(e.to_string()))?;
+        let client = self.client.clone();
+        let request = http::Request::patch(format!("{path}{query}"))
+            .header(http::header::CONTENT_TYPE, "application/apply-patch+yaml")
+            .body(body)
+            .map_err(|e| Error::Api(e.to_string()))?;
+        let result = runtime::block_on(async move { client.request::<serde_json::Value>(request).await })
+            .map_err(|e| Error::Api(e.to_string()))?;
+        match result {
+            Ok(after) => Ok(Ok(match before {
+                None => Applied::Created,
+                Some(b) if b["metadata"]["resourceVersion"] == after["metadata"]["resourceVersion"] => {
+                    Applied::Unchanged
+                }
+                Some(_) => Applied::Configured,
+            })),
+            Err(kube::Error::Api(status)) if (400..500).contains(&status.code) && status.code != 401 => {
+                Ok(Err(Refused { code: status.code, message: status.message }))
+            }
+            Err(e) => Err(self.fatal(&e)),
+        }
+    }
+
     /// One object as JSON; None when it does not exist.
     pub fn get_json(&self, path: &str) -> Result<Option<serde_json::Value>, Error> {
         let client = self.client.clone();
@@ -278,6 +331,31 @@ impl Cluster {
             Err(e) => Err(self.fatal(&e)),
         }
     }
+}
+
+/// What applying an object did, in kubectl's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    Created,
+    Configured,
+    Unchanged,
+}
+
+impl Applied {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Applied::Created => "created",
+            Applied::Configured => "configured",
+            Applied::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// The server's refusal of a request: its status code and message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused {
+    pub code: u16,
+    pub message: String,
 }
 
 /// Where the kubeconfig comes from.

@@ -297,7 +297,7 @@ fn sections(f: &Finding, members: &[usize], report: &Report, object: Option<serd
         out.push(Section { title: "Logs".into(), text: f.logs.join("\n"), priority: 1 });
     }
     if let Some(object) = object {
-        let text = match pod_spec_of(&object) {
+        let text = match crate::snapshot::pod_spec_of(&object) {
             Some(spec) => runs(spec),
             None => {
                 let mut spec = serde_json::json!({"spec": object.get("spec").cloned().unwrap_or_default()});
@@ -310,15 +310,6 @@ fn sections(f: &Finding, members: &[usize], report: &Report, object: Option<serd
         }
     }
     out
-}
-
-/// The pod spec an object runs: its own (Pod), its template's (workloads, Jobs), its job
-/// template's (CronJob).
-fn pod_spec_of(object: &serde_json::Value) -> Option<&serde_json::Value> {
-    let spec = &object["spec"];
-    [&spec["jobTemplate"]["spec"]["template"]["spec"], &spec["template"]["spec"], spec]
-        .into_iter()
-        .find(|s| s["containers"].is_array())
 }
 
 /// Messages that say nothing the summary does not: the kubelet's back-off notices and the
@@ -724,7 +715,7 @@ mod tests {
         );
         assert!(!text.contains("hunter2"));
         let cron = serde_json::json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": []}}}}}});
-        assert!(pod_spec_of(&cron).is_some());
+        assert!(crate::snapshot::pod_spec_of(&cron).is_some());
     }
 
     #[test]

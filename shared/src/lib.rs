@@ -4,6 +4,7 @@
 //! The binaries in `bins/` parse flags with [`cmd`] and call into here; nothing else lives in them.
 
 pub mod analyze;
+pub mod audit_log;
 pub mod cli;
 pub mod cluster;
 pub mod cmd;
@@ -11,7 +12,9 @@ pub mod diagnose;
 pub mod error;
 pub mod explain;
 pub mod findings;
+pub mod generate;
 pub mod llm;
+pub mod manifest;
 pub mod output;
 pub mod pipe;
 pub mod redact;

@@ -10,6 +10,6 @@ use opsagent::cmd::analyze::{AnalyzeArgs, run};
 
 fn main() -> ExitCode {
     let args = AnalyzeArgs::parse();
-    opsagent::cli::init(&args.common);
+    opsagent::cli::init(&args.common.log);
     opsagent::cli::finish(run(&args))
 }

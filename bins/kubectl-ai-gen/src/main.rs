@@ -10,6 +10,6 @@ use opsagent::cmd::generate::{GenArgs, run};
 
 fn main() -> ExitCode {
     let args = GenArgs::parse();
-    opsagent::cli::init(&args.common);
+    opsagent::cli::init(&args.log);
     opsagent::cli::finish(run(&args))
 }

@@ -151,7 +151,7 @@ fn analyze_one(
     let common = &args.common;
     let (mut snapshot, analyzers) = match &args.snapshot {
         Some(path) => {
-            let scope = match &common.namespace {
+            let scope = match &common.cluster.namespace {
                 Some(ns) if !common.all_namespaces => Scope::Namespace(ns.clone()),
                 _ => Scope::All,
             };
@@ -160,7 +160,7 @@ fn analyze_one(
             (snapshot, analyze::for_scope(analyzers, &scope))
         }
         None => {
-            let cluster = Cluster::connect(common)?;
+            let cluster = Cluster::connect(&common.cluster)?;
             let scope = cluster.scope(common);
             let analyzers = analyze::for_scope(analyzers, &scope);
             let plan = plan(args, &analyzers, scope.clone());
@@ -203,7 +203,7 @@ fn analyze_clusters(
     let mut failed = Vec::new();
     let mut targets = Vec::new();
     for name in contexts {
-        match Cluster::connect_to(common.kubeconfig.as_deref(), Some(&name), common.request_timeout) {
+        match Cluster::connect_to(common.cluster.kubeconfig.as_deref(), Some(&name), common.cluster.request_timeout) {
             Ok(cluster) => {
                 let scope = cluster.scope(common);
                 let chosen = analyze::for_scope(analyzers, &scope);
@@ -292,13 +292,13 @@ fn diagnose_object(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::
     let common = &args.common;
     let target = Target::parse(&args.target)?;
     let model = ModelConfig::resolve(&args.llm)?;
-    let namespace = common.namespace.as_deref();
+    let namespace = common.cluster.namespace.as_deref();
     let diagnose::Collected { mut snapshot, object, node } = match &args.snapshot {
         Some(path) => {
             diagnose::collect_offline(Snapshot::from_file(path)?, &path.display().to_string(), &target, namespace)?
         }
         None => diagnose::collect_live(
-            &Cluster::connect(common)?,
+            &Cluster::connect(&common.cluster)?,
             &target,
             namespace,
             args.log_lines,
@@ -457,8 +457,8 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
         return Err(Error::Usage("--dump needs a file name (stdout carries the report)".into()).into());
     }
 
-    let several = match (&common.context, args.all_contexts) {
-        (_, true) => Some(Cluster::contexts(common.kubeconfig.as_deref())?),
+    let several = match (&common.cluster.context, args.all_contexts) {
+        (_, true) => Some(Cluster::contexts(common.cluster.kubeconfig.as_deref())?),
         (Some(list), false) if list.contains(',') => {
             Some(list.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_string).collect())
         }

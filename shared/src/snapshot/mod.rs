@@ -25,6 +25,15 @@ pub use fetch::FetchPlan;
 pub use kinds::{Kind, Objects};
 pub use load::read_log_dir;
 
+/// The pod spec an object runs, as JSON: its own (Pod), its template's (workloads, Jobs), its job
+/// template's (CronJob).
+pub fn pod_spec_of(object: &serde_json::Value) -> Option<&serde_json::Value> {
+    let spec = &object["spec"];
+    [&spec["jobTemplate"]["spec"]["template"]["spec"], &spec["template"]["spec"], spec]
+        .into_iter()
+        .find(|s| s["containers"].is_array())
+}
+
 use crate::cluster::Scope;
 use crate::selector::LabelSelector;
 

@@ -5,6 +5,7 @@
 
 mod analyze;
 mod diagnose;
+mod generate;
 mod kubectl;
 mod model;
 mod plugins;
