@@ -136,7 +136,7 @@ pub fn run(args: &GenArgs) -> anyhow::Result<Exit> {
         cli::warn(format!("{kind}: not checked (a custom resource, and no cluster to ask)"));
     }
     let interactive = !args.raw && std::io::stdout().is_terminal() && can_prompt();
-    if interactive && args.output.is_none() {
+    if interactive && args.output.is_none() && !args.apply {
         return menu(args, &client, &mut messages, checked, target.as_ref(), base_docs);
     }
     finish(args, &checked, target.as_ref(), &mut stdout)
@@ -160,6 +160,9 @@ fn finish(
         if !args.yes {
             if !can_prompt() {
                 return Err(Error::Usage(NO_CONFIRMATION.into()).into());
+            }
+            if std::io::stdout().is_terminal() {
+                print_highlighted(out, &checked.yaml)?;
             }
             show_summary(checked, target);
             let yes = dialoguer::Confirm::new().with_prompt("Apply?").default(false).interact().unwrap_or(false);

@@ -1,7 +1,7 @@
 //! `kubectl ai gen` against the fake model and the fixture cluster: extraction, strict validation
 //! with repairs, server dry runs, applying only on request, editing what stdin holds.
 
-use crate::support::{FakeModel, Fixture, bin, clean_model_env, run, run_with_stdin, state};
+use crate::support::{FakeModel, Fixture, bin, clean_model_env, run, run_on_terminal, run_with_stdin, state};
 
 const GEN: &str = "kubectl-ai-gen";
 
@@ -218,4 +218,28 @@ fn without_a_cluster_it_still_checks_and_dry_run_sends_nothing() {
     assert_eq!(saved.code, 0, "{}", saved.stderr);
     assert_eq!(saved.stdout, "");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), VALID);
+}
+
+#[test]
+fn on_a_terminal_nothing_is_applied_until_confirmed() {
+    let fx = Fixture::start(&state("demo"), &["--namespace", "shop"]);
+    let fm = FakeModel::start(&script(&[format!("```yaml\n{VALID}```")]), &[]);
+    // The menu: Apply (the default), then decline; then leave the menu.
+    let declined =
+        run_on_terminal(generator(&fm, &fx).arg("nginx"), &[("What now?", "\r"), ("Apply?", "n"), ("What now?", "q")]);
+    assert_eq!(declined.code, 0, "{}", declined.output);
+    assert!(declined.output.contains("2 object(s): Deployment shop/web, Service shop/web"), "{}", declined.output);
+    assert!(declined.output.contains("To apply to context fixture:"), "{}", declined.output);
+    assert!(fx.recorded().iter().all(|r| r["dryRun"] == true), "declined: nothing applied");
+    // --apply on a terminal asks once; declining applies nothing either.
+    let no = run_on_terminal(generator(&fm, &fx).args(["nginx", "--apply"]), &[("Apply?", "n")]);
+    assert_eq!(no.code, 0, "{}", no.output);
+    assert!(no.plain().contains("kind: Deployment"), "the YAML is shown before asking: {}", no.output);
+    assert!(no.output.contains("Nothing was applied."), "{}", no.output);
+    assert!(fx.recorded().iter().all(|r| r["dryRun"] == true), "declined: nothing applied");
+    // Accepting applies.
+    let yes = run_on_terminal(generator(&fm, &fx).arg("nginx"), &[("What now?", "\r"), ("Apply?", "y")]);
+    assert_eq!(yes.code, 0, "{}", yes.output);
+    assert!(yes.output.contains("deployment.apps/web created"), "{}", yes.output);
+    assert_eq!(fx.recorded().iter().filter(|r| r["dryRun"] == false).count(), 2);
 }

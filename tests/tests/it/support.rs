@@ -347,3 +347,108 @@ impl Proxy {
         Proxy { url, targets }
     }
 }
+
+/// A command run on a pseudo-terminal (stdin, stdout and stderr), driven by a script of
+/// (wait for this text, then type that) steps: what a person at a terminal would do.
+pub struct Terminal {
+    pub code: i32,
+    /// Everything the command wrote, escape sequences included.
+    pub output: String,
+}
+
+pub fn run_on_terminal(cmd: &mut Command, steps: &[(&str, &str)]) -> Terminal {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    use std::io::{Read as _, Write as _};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("openpt");
+    grantpt(&master).expect("grantpt");
+    unlockpt(&master).expect("unlockpt");
+    let name = ptsname(&master, Vec::new()).expect("ptsname");
+    // O_NOCTTY: the terminal must not become the test's own controlling terminal.
+    let flags = rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY;
+    let slave =
+        rustix::fs::open(name.as_c_str(), flags, rustix::fs::Mode::empty()).map(std::fs::File::from).expect("open pty");
+    // The terminal becomes the command's controlling terminal, as in a login shell (util-linux's
+    // setsid --ctty; the tests forbid the unsafe pre_exec that would do it in-process).
+    let mut wrapped = Command::new("setsid");
+    wrapped.args(["--ctty", "--wait"]).arg(cmd.get_program()).args(cmd.get_args()).env("TERM", "xterm");
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(v) => wrapped.env(key, v),
+            None => wrapped.env_remove(key),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    let mut child = wrapped
+        .stdin(slave.try_clone().expect("pty"))
+        .stdout(slave.try_clone().expect("pty"))
+        .stderr(slave)
+        .spawn()
+        .expect("spawn on a terminal");
+    let mut master = std::fs::File::from(master);
+    let mut reader = master.try_clone().expect("pty master");
+    let output = Arc::new(Mutex::new(String::new()));
+    let sink = output.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().expect("output").push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let mut seen = 0;
+    for (wait_for, send) in steps {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = output.lock().expect("output").clone();
+            if let Some(at) = text[seen..].find(wait_for) {
+                seen += at + wait_for.len();
+                break;
+            }
+            assert!(Instant::now() < deadline, "waited for {wait_for:?}; the terminal shows:\n{text}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The prompt is drawn before the terminal is put in raw mode, which discards what was
+        // typed before: give it a moment, as a person would.
+        std::thread::sleep(Duration::from_millis(300));
+        master.write_all(send.as_bytes()).expect("type");
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status.code().unwrap_or(-1);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the command did not end; the terminal shows:\n{}", output.lock().expect("output"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let output = output.lock().expect("output").clone();
+    Terminal { code, output }
+}
+
+impl Terminal {
+    /// The output without its color escapes (`ESC [ … m`).
+    pub fn plain(&self) -> String {
+        let mut plain = String::with_capacity(self.output.len());
+        let mut rest = self.output.as_str();
+        while let Some(at) = rest.find("\x1b[") {
+            plain.push_str(&rest[..at]);
+            rest = &rest[at + 2..];
+            match rest.find('m') {
+                Some(end) if rest[..end].bytes().all(|b| b.is_ascii_digit() || b == b';') => rest = &rest[end + 1..],
+                _ => plain.push_str("\x1b["),
+            }
+        }
+        plain.push_str(rest);
+        plain
+    }
+}
