@@ -4,7 +4,7 @@ CARGO  ?= cargo
 PREFIX ?= $(HOME)/.local/bin
 PLUGINS := kubectl-ai-analyze kubectl-ai-audit kubectl-ai-gen kubectl-ai-exec
 
-.PHONY: all build demo test bench lint fmt fmt-check clippy release install uninstall clean
+.PHONY: all build demo test conformance bench lint fmt fmt-check clippy release install uninstall clean
 
 all: build
 
@@ -27,6 +27,10 @@ test: build
 		$(CARGO) test --workspace --lib --bins --tests; \
 	fi
 	$(CARGO) test --workspace --doc
+
+## conformance: the audit over the peers' own test data in ../shared/conformance/audit (PSA, Polaris, kube-score, kubesec, trivy KSV); agreement per corpus (-v: every disagreement)
+conformance: build
+	$(CARGO) run -q -p opsagent-tests --bin conformance -- $(if $(V),-v)
 
 ## bench: explain tokens vs k8sgpt; analyze vs kubectl on a 10,000-pod fixture cluster (BENCHMARKS.md; BENCH=tokens|scale for one)
 bench:

@@ -45,3 +45,7 @@ run kubectl ai analyze -A || status=$?
 run kubectl ai analyze -n shop -l app=checkout -o json --dump "$work/shop.yaml" >/dev/null || true
 printf '\n(The state analyzed above was also dumped and can be analyzed offline with --snapshot.)\n'
 run kubectl ai analyze --snapshot "$work/shop.yaml" -o markdown || true
+status=0
+run kubectl ai audit -A --severity high --fail-on critical || status=$?
+# 1 means "a finding at or above --fail-on": the demo cluster has some, on purpose.
+[ "$status" -le 1 ] || exit "$status"

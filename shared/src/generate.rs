@@ -184,6 +184,25 @@ pub fn namespace_of(object: &Value, rt: &ResourceType, target: &str, explicit: b
     }
 }
 
+/// What the audit says about valid manifests, one line each: the checks of medium severity and
+/// above, except those that judge a cluster rather than a manifest (a namespace left to `-n`, a
+/// NetworkPolicy or ServiceAccount that may live elsewhere).
+pub fn audit_warnings(documents: &[Document]) -> Vec<String> {
+    const CLUSTER_LEVEL: &[&str] = &["NS-001", "NET-001", "POD-030", "RBAC-006"];
+    let objects: Vec<crate::audit::Object> =
+        documents.iter().map(|d| crate::audit::Object { value: d.value.clone(), source: None }).collect();
+    let outcome = crate::audit::audit(&objects, &crate::audit::Options::default());
+    outcome
+        .findings
+        .iter()
+        .filter(|f| f.severity >= crate::findings::Severity::Medium && !CLUSTER_LEVEL.contains(&f.check))
+        .map(|f| {
+            let container = f.container.as_ref().map(|c| format!(" (container {c})")).unwrap_or_default();
+            format!("{} {}: {} {}{container}: {}", f.kind, f.name, f.check, f.title, f.message)
+        })
+        .collect()
+}
+
 /// The message that asks for a repair.
 pub fn repair_message(problems: &[Problem], dropped: &[String]) -> Message {
     let mut text = String::new();

@@ -4,6 +4,7 @@
 //! The binaries in `bins/` parse flags with [`cmd`] and call into here; nothing else lives in them.
 
 pub mod analyze;
+pub mod audit;
 pub mod audit_log;
 pub mod cli;
 pub mod cluster;

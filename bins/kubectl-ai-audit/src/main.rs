@@ -10,6 +10,6 @@ use opsagent::cmd::audit::{AuditArgs, run};
 
 fn main() -> ExitCode {
     let args = AuditArgs::parse();
-    opsagent::cli::init(&args.common.log);
+    opsagent::cli::init(&args.log);
     opsagent::cli::finish(run(&args))
 }

@@ -135,6 +135,7 @@ pub fn run(args: &GenArgs) -> anyhow::Result<Exit> {
     for kind in &checked.unchecked {
         cli::warn(format!("{kind}: not checked (a custom resource, and no cluster to ask)"));
     }
+    warn_audit(&checked);
     let interactive = !args.raw && std::io::stdout().is_terminal() && can_prompt();
     if interactive && args.output.is_none() && !args.apply {
         return menu(args, &client, &mut messages, checked, target.as_ref(), base_docs);
@@ -293,6 +294,13 @@ fn invalid(checked: &Checked, repairs: u8) -> Exit {
     Exit::Problems
 }
 
+/// The audit's findings on valid manifests, as warnings (docs/generate.md).
+fn warn_audit(checked: &Checked) {
+    for line in generate::audit_warnings(&checked.documents) {
+        cli::warn(format!("audit: {line}"));
+    }
+}
+
 /// Both stdin and stderr are terminals: dialoguer reads one and draws on the other (with stdin
 /// piped it would wait forever).
 fn can_prompt() -> bool {
@@ -391,6 +399,7 @@ fn menu(
                     eprintln!("problem: {p}");
                 }
                 if next.problems.is_empty() {
+                    warn_audit(&next);
                     checked = next;
                 } else {
                     eprintln!("The edit has problems: kept the previous version.");
@@ -402,6 +411,7 @@ fn menu(
                 let next =
                     generate_checked(client, messages, args.max_repairs, target.map(Target::server).as_ref(), base)?;
                 if next.problems.is_empty() {
+                    warn_audit(&next);
                     checked = next;
                 } else {
                     invalid(&next, args.max_repairs);

@@ -117,6 +117,13 @@ macro_rules! kinds {
                 $(for o in &mut self.$field { f(Kind::$variant, k8s_openapi::Metadata::metadata_mut(o)); })*
             }
 
+            /// Every object of the given kinds as JSON, in kind order.
+            pub fn to_values(&self, kinds: &std::collections::BTreeSet<Kind>) -> Vec<serde_json::Value> {
+                let mut out = Vec::new();
+                $(if kinds.contains(&Kind::$variant) { out.extend(self.$field.iter().filter_map(|o| serde_json::to_value(o).ok())); })*
+                out
+            }
+
             /// Visits every object of the given kinds as a serializable value, in kind order.
             pub(crate) fn for_each_serialize(&self, kinds: &std::collections::BTreeSet<Kind>, mut f: impl FnMut(&dyn ErasedObject) -> std::io::Result<()>) -> std::io::Result<()> {
                 $(if kinds.contains(&Kind::$variant) { for o in &self.$field { f(o)?; } })*

@@ -76,6 +76,13 @@ fn a_misspelled_field_is_named_repaired_and_the_result_passes_a_server_dry_run()
     assert_eq!(out.stdout, VALID, "piped: exactly the YAML");
     assert!(out.stderr.contains("repair 1 of 2: Deployment web: spec.replcas: unknown field"), "{}", out.stderr);
     assert!(out.stderr.contains("fixed: Deployment web: spec.replcas: unknown field"), "{}", out.stderr);
+    // Valid is not yet secure: the audit's findings are warnings, the YAML is still printed.
+    assert!(
+        out.stderr.contains("warning: audit: Deployment web: POD-017 Privilege escalation allowed (container web)"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("audit: Service"), "a plain ClusterIP Service is fine: {}", out.stderr);
     let requests = fm.requests();
     assert_eq!(requests.len(), 2);
     let first = &user_messages(&fm, 0)[0];

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod analyze;
+mod audit;
 mod diagnose;
 mod generate;
 mod kubectl;

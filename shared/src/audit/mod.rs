@@ -1,0 +1,598 @@
+//! `kubectl ai audit`: deterministic security checks over Kubernetes objects.
+//!
+//! The catalog (`CHECKS`) merges what the checkers people trust report — the Pod Security Admission
+//! code, Polaris, kube-score, kubesec, trivy's KSV checks, the CIS benchmark — into one list of
+//! checks; every finding names the equivalent checks of those tools in `references`
+//! (`pss:baseline/privileged`, `polaris:runAsPrivileged`, `ksv:KSV-0017`, …), and the conformance suite
+//! (`make conformance`) runs their own test data through the binary.
+//!
+//! Data flows one way: objects (live, a snapshot, or manifests with their file and line) →
+//! [`audit`] → [`AuditFinding`]s → [`report`]. Workloads are checked on their pod template.
+
+mod catalog;
+pub mod explain;
+mod pod;
+mod rbac;
+pub mod report;
+mod resources;
+pub mod trivy;
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use catalog::{CHECKS, Check, check};
+
+use crate::findings::Severity;
+
+/// A Pod Security Standards level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Baseline,
+    Restricted,
+}
+
+/// Where an object was read from, for reports (`-f`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Source {
+    pub file: String,
+    pub line: usize,
+}
+
+/// One object to audit.
+#[derive(Clone, Debug)]
+pub struct Object {
+    pub value: Value,
+    pub source: Option<Source>,
+}
+
+/// One failed check on one object (and container).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditFinding {
+    pub check: &'static str,
+    pub title: &'static str,
+    pub severity: Severity,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// Where in the object, as a JSON path (`spec.template.spec.containers[0].securityContext`).
+    pub path: String,
+    pub message: String,
+    pub remediation: &'static str,
+    /// The equivalent checks of other tools (`pss:baseline/privileged`, `ksv:KSV-0017`, …).
+    pub references: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+}
+
+/// What to check.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Exactly the Pod Security Standards controls of this level, with PSA semantics.
+    pub level: Option<Level>,
+    /// Only these checks (ids); empty = all.
+    pub checks: BTreeSet<String>,
+    pub skip: BTreeSet<String>,
+    /// Registries images may come from (IMG-003); empty = not checked.
+    pub trusted_registries: Vec<String>,
+}
+
+impl Options {
+    fn enabled(&self, id: &str) -> bool {
+        (self.checks.is_empty() || self.checks.contains(id)) && !self.skip.contains(id)
+    }
+
+    /// In a level mode, a finding counts only through its `pss:` references of that level (restricted
+    /// includes baseline).
+    fn in_level(&self, references: &[String]) -> bool {
+        match self.level {
+            None => true,
+            Some(Level::Baseline) => references.iter().any(|r| r.starts_with("pss:baseline/")),
+            Some(Level::Restricted) => references.iter().any(|r| r.starts_with("pss:")),
+        }
+    }
+}
+
+/// The outcome of one run: findings, and how many (check, object) pairs were evaluated, by
+/// severity (the score's denominator).
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    pub findings: Vec<AuditFinding>,
+    pub evaluated: Vec<(&'static str, usize)>,
+    pub objects: usize,
+}
+
+/// Runs every enabled check over `objects`. Objects see each other (a binding its role, a pod the
+/// NetworkPolicies and ServiceAccounts of its namespace).
+pub fn audit(objects: &[Object], options: &Options) -> Outcome {
+    let all = All::new(objects);
+    let mut out = Vec::new();
+    let mut evaluated = std::collections::BTreeMap::<&'static str, usize>::new();
+    for object in objects {
+        let mut emit = Emit { object, out: &mut out, options, evaluated: &mut evaluated };
+        if let Some(pod) = pod::PodView::of(&object.value) {
+            pod::check(&pod, &all, &mut emit);
+        }
+        resources::check(&object.value, &all, &mut emit);
+        rbac::check(&object.value, &all, &mut emit);
+    }
+    out.sort_by(|a, b| {
+        (b.severity, &a.namespace, &a.kind, &a.name, a.check, &a.container, &a.path).cmp(&(
+            a.severity,
+            &b.namespace,
+            &b.kind,
+            &b.name,
+            b.check,
+            &b.container,
+            &b.path,
+        ))
+    });
+    out.dedup();
+    Outcome { findings: out, evaluated: evaluated.into_iter().collect(), objects: objects.len() }
+}
+
+/// Every object of the run, by kind, for checks that look across objects.
+pub(crate) struct All<'a> {
+    objects: &'a [Object],
+}
+
+impl<'a> All<'a> {
+    fn new(objects: &'a [Object]) -> All<'a> {
+        All { objects }
+    }
+
+    pub(crate) fn of_kind(&self, kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+        self.objects.iter().map(|o| &o.value).filter(move |v| v["kind"] == kind)
+    }
+
+    pub(crate) fn find(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<&'a Value> {
+        self.objects.iter().map(|o| &o.value).find(|v| {
+            v["kind"] == kind && v["metadata"]["name"] == name && namespace.is_none_or(|ns| namespace_of(v) == ns)
+        })
+    }
+}
+
+/// An object's namespace as manifests mean it: unset is `default`.
+pub(crate) fn namespace_of(v: &Value) -> &str {
+    v["metadata"]["namespace"].as_str().filter(|n| !n.is_empty()).unwrap_or("default")
+}
+
+/// Collects the findings of one object.
+pub(crate) struct Emit<'a> {
+    object: &'a Object,
+    out: &'a mut Vec<AuditFinding>,
+    options: &'a Options,
+    evaluated: &'a mut std::collections::BTreeMap<&'static str, usize>,
+}
+
+/// One finding being reported.
+pub(crate) struct Hit<'r> {
+    pub container: Option<&'r str>,
+    pub path: String,
+    pub message: String,
+    pub references: &'r [&'r str],
+    pub severity: Option<Severity>,
+}
+
+impl Hit<'_> {
+    pub(crate) fn new<'r>(path: impl Into<String>, message: impl Into<String>, references: &'r [&'r str]) -> Hit<'r> {
+        Hit { container: None, path: path.into(), message: message.into(), references, severity: None }
+    }
+}
+
+impl<'r> Hit<'r> {
+    pub(crate) fn container(mut self, name: Option<&'r str>) -> Self {
+        self.container = name;
+        self
+    }
+
+    pub(crate) fn severity(mut self, severity: Severity) -> Self {
+        self.severity = Some(severity);
+        self
+    }
+}
+
+impl Emit<'_> {
+    /// Whether check `id` runs; counts it as evaluated on this object.
+    pub(crate) fn runs(&mut self, id: &'static str) -> bool {
+        let on =
+            self.options.enabled(id) && (self.options.level.is_none() || catalog::check(id).is_some_and(|c| c.pss));
+        if on {
+            *self.evaluated.entry(id).or_default() += 1;
+        }
+        on
+    }
+
+    pub(crate) fn options(&self) -> &Options {
+        self.options
+    }
+
+    pub(crate) fn report(&mut self, id: &'static str, hit: Hit<'_>) {
+        let Some(check) = catalog::check(id) else { return };
+        if !self.options.enabled(id) {
+            return;
+        }
+        let references: Vec<String> = hit.references.iter().map(|r| r.to_string()).collect();
+        if !self.options.in_level(&references) {
+            return;
+        }
+        let v = &self.object.value;
+        let meta = &v["metadata"];
+        let namespaced = !CLUSTER_SCOPED.contains(&v["kind"].as_str().unwrap_or(""));
+        self.out.push(AuditFinding {
+            check: check.id,
+            title: check.title,
+            severity: hit.severity.unwrap_or(check.severity),
+            kind: v["kind"].as_str().unwrap_or("").to_string(),
+            namespace: namespaced.then(|| meta["namespace"].as_str().unwrap_or("default").to_string()),
+            name: meta["name"].as_str().unwrap_or("").to_string(),
+            container: hit.container.map(str::to_string),
+            path: hit.path,
+            message: hit.message,
+            remediation: check.remediation,
+            references,
+            source: self.object.source.clone(),
+        });
+    }
+}
+
+const CLUSTER_SCOPED: &[&str] = &[
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "StorageClass",
+    "IngressClass",
+    "PriorityClass",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "CustomResourceDefinition",
+];
+
+/// Weights of the score: a critical finding costs ten low ones.
+pub fn weight(severity: Severity) -> u64 {
+    match severity {
+        Severity::Critical => 10,
+        Severity::High => 5,
+        Severity::Medium => 3,
+        Severity::Low => 1,
+        Severity::Info => 0,
+    }
+}
+
+/// The score, 0–100: the weighted share of evaluated (check, object) pairs that passed.
+pub fn score(outcome: &Outcome) -> u8 {
+    let total: u64 =
+        outcome.evaluated.iter().map(|(id, n)| catalog::check(id).map_or(0, |c| weight(c.severity)) * *n as u64).sum();
+    let mut failed_pairs = BTreeSet::new();
+    let mut failed: u64 = 0;
+    for f in &outcome.findings {
+        if failed_pairs.insert((f.check, &f.kind, &f.namespace, &f.name)) {
+            failed += catalog::check(f.check).map_or(0, |c| weight(c.severity));
+        }
+    }
+    if total == 0 {
+        return 100;
+    }
+    (100 - (failed.min(total) * 100).div_ceil(total)) as u8
+}
+
+/// The distinct images the pod specs of `objects` run (those of `only` when given).
+pub fn images<F: Fn(&str, &str) -> bool>(objects: &[Object], only: Option<F>) -> Vec<String> {
+    let mut out = BTreeSet::new();
+    for o in objects {
+        let v = &o.value;
+        if only
+            .as_ref()
+            .is_some_and(|f| !f(v["kind"].as_str().unwrap_or(""), v["metadata"]["name"].as_str().unwrap_or("")))
+        {
+            continue;
+        }
+        if let Some(pod) = pod::PodView::of(v) {
+            for c in pod.containers() {
+                if let Some(image) = c.c["image"].as_str().filter(|i| !i.is_empty()) {
+                    out.insert(image.to_string());
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// IMG-004: one finding per container whose image has vulnerabilities at or above `min`.
+pub fn vulnerability_findings(objects: &[Object], scans: &[trivy::ImageScan], min: Severity) -> Vec<AuditFinding> {
+    let Some(check) = check("IMG-004") else { return Vec::new() };
+    let mut out = Vec::new();
+    for o in objects {
+        let Some(pod) = pod::PodView::of(&o.value) else { continue };
+        for c in pod.containers() {
+            let image = c.c["image"].as_str().unwrap_or("");
+            let Some(scan) = scans.iter().find(|s| s.image == image && s.error.is_none()) else { continue };
+            let Some(worst) = scan.worst().filter(|w| *w >= min) else { continue };
+            let top: Vec<String> = scan
+                .top
+                .iter()
+                .take(3)
+                .map(|v| match &v.fixed {
+                    Some(f) => format!("{} in {} (fixed in {f})", v.id, v.package),
+                    None => format!("{} in {} (no fix yet)", v.id, v.package),
+                })
+                .collect();
+            let v = &o.value;
+            let namespaced = !CLUSTER_SCOPED.contains(&v["kind"].as_str().unwrap_or(""));
+            out.push(AuditFinding {
+                check: check.id,
+                title: check.title,
+                severity: worst,
+                kind: v["kind"].as_str().unwrap_or("").to_string(),
+                namespace: namespaced.then(|| namespace_of(v).to_string()),
+                name: v["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                container: c.name.map(str::to_string),
+                path: format!("{}.image", c.path),
+                message: format!("{image}: {}; {}", scan.summary(min), top.join(", ")),
+                remediation: check.remediation,
+                references: Vec::new(),
+                source: o.source.clone(),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The checks that fail on a pod with this spec (a restricted-compliant base, overridden).
+    fn failing(level: Option<Level>, spec: Value) -> Vec<&'static str> {
+        let mut base = json!({
+            "securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{"name": "a", "image": "x:1", "securityContext": {
+                "allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}}],
+        });
+        let annotations = spec.get("__annotations").cloned();
+        merge(&mut base, spec);
+        base.as_object_mut().map(|b| b.remove("__annotations"));
+        let metadata = json!({"name": "p", "namespace": "apps", "annotations": annotations});
+        let pod = Object {
+            value: json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": base}),
+            source: None,
+        };
+        let mut ids: Vec<&str> =
+            audit(&[pod], &Options { level, ..Options::default() }).findings.iter().map(|f| f.check).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn merge(base: &mut Value, patch: Value) {
+        match (base, patch) {
+            (Value::Object(b), Value::Object(p)) => {
+                for (k, v) in p {
+                    merge(b.entry(k).or_insert(Value::Null), v);
+                }
+            }
+            (b, p) => *b = p,
+        }
+    }
+
+    const B: Option<Level> = Some(Level::Baseline);
+    const R: Option<Level> = Some(Level::Restricted);
+
+    fn container(sc: Value) -> Value {
+        json!({"containers": [{"name": "a", "image": "x:1", "securityContext": sc}]})
+    }
+
+    #[test]
+    fn pod_security_admission_semantics() {
+        let safe = json!({"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}});
+        let mut unmasked = safe.clone();
+        unmasked["procMount"] = json!("Unmasked");
+        let cases: Vec<(&str, Option<Level>, Value, &[&str])> = vec![
+            ("the base passes restricted", R, json!({}), &[]),
+            (
+                "hostUsers: false relaxes baseline procMount",
+                B,
+                merge_into(container(unmasked.clone()), json!({"hostUsers": false})),
+                &[],
+            ),
+            (
+                "but not procMount_restricted",
+                R,
+                merge_into(container(unmasked.clone()), json!({"hostUsers": false})),
+                &["POD-012"],
+            ),
+            ("procMount without user namespaces", B, container(unmasked), &["POD-012"]),
+            (
+                "PSA compares capability names exactly",
+                B,
+                container(json!({"capabilities": {"add": ["chown"]}})),
+                &["POD-005"],
+            ),
+            (
+                "the default set may be added at baseline",
+                B,
+                container(json!({"capabilities": {"add": ["CHOWN"]}})),
+                &[],
+            ),
+            (
+                "restricted allows only NET_BIND_SERVICE",
+                R,
+                container(
+                    json!({"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"], "add": ["CHOWN"]}}),
+                ),
+                &["POD-021"],
+            ),
+            (
+                "drop ALL is exact",
+                R,
+                container(json!({"allowPrivilegeEscalation": false, "capabilities": {"drop": ["all"]}})),
+                &["POD-020"],
+            ),
+            (
+                "windows pods skip three controls",
+                R,
+                json!({"os": {"name": "windows"}, "securityContext": {"seccompProfile": null}, "containers": [{"name": "a", "image": "x:1"}]}),
+                &[],
+            ),
+            (
+                "a safe v1.37 sysctl",
+                B,
+                json!({"securityContext": {"sysctls": [{"name": "net.ipv4.tcp_notsent_lowat", "value": "1"}]}}),
+                &[],
+            ),
+            (
+                "an unsafe sysctl",
+                B,
+                json!({"securityContext": {"sysctls": [{"name": "kernel.msgmax", "value": "1"}]}}),
+                &["POD-014"],
+            ),
+            (
+                "container_engine_t is allowed",
+                B,
+                json!({"securityContext": {"seLinuxOptions": {"type": "container_engine_t"}}}),
+                &[],
+            ),
+            (
+                "an SELinux user is not",
+                B,
+                json!({"securityContext": {"seLinuxOptions": {"user": "root"}}}),
+                &["POD-011"],
+            ),
+            (
+                "a container may not undo the pod's seccomp",
+                R,
+                container(
+                    json!({"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "Unconfined"}}),
+                ),
+                &["POD-013", "POD-022"],
+            ),
+            (
+                "nor its runAsNonRoot",
+                R,
+                container(
+                    json!({"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": false}),
+                ),
+                &["POD-018"],
+            ),
+            (
+                "hostUsers: false relaxes runAsNonRoot and runAsUser",
+                R,
+                json!({"hostUsers": false, "securityContext": {"runAsNonRoot": false, "runAsUser": 0}}),
+                &[],
+            ),
+            (
+                "an unconfined AppArmor annotation",
+                B,
+                json!({}).tap_annotations("container.apparmor.security.beta.kubernetes.io/a", "unconfined"),
+                &["POD-010"],
+            ),
+            (
+                "a localhost AppArmor profile",
+                B,
+                json!({"securityContext": {"appArmorProfile": {"type": "Localhost", "localhostProfile": "p"}}}),
+                &[],
+            ),
+            (
+                "a probe on another host",
+                B,
+                json!({"containers": [{"name": "a", "image": "x:1", "readinessProbe": {"httpGet": {"host": "10.0.0.1", "port": 80}}}]}),
+                &["POD-016"],
+            ),
+            (
+                "a hostPort of 0 is no hostPort",
+                B,
+                json!({"containers": [{"name": "a", "image": "x:1", "ports": [{"containerPort": 80, "hostPort": 0}]}]}),
+                &[],
+            ),
+            ("an image volume is allowed", R, json!({"volumes": [{"name": "v", "image": {"reference": "x:1"}}]}), &[]),
+            (
+                "an nfs volume is not",
+                R,
+                json!({"volumes": [{"name": "v", "nfs": {"server": "s", "path": "/"}}]}),
+                &["POD-023"],
+            ),
+            (
+                "ephemeral containers count",
+                R,
+                json!({"ephemeralContainers": [{"name": "debug", "image": "x:1"}]}),
+                &["POD-017", "POD-020"],
+            ),
+        ];
+        for (what, level, spec, expected) in cases {
+            assert_eq!(failing(level, spec), expected, "{what}");
+        }
+    }
+
+    trait Annotate {
+        fn tap_annotations(self, key: &str, value: &str) -> Value;
+    }
+
+    impl Annotate for Value {
+        /// Marks the spec with an annotation for `failing` to move to the pod's metadata.
+        fn tap_annotations(mut self, key: &str, value: &str) -> Value {
+            self["__annotations"] = json!({ key: value });
+            self
+        }
+    }
+
+    fn merge_into(mut base: Value, patch: Value) -> Value {
+        merge(&mut base, patch);
+        base
+    }
+
+    #[test]
+    fn a_binding_is_judged_by_the_role_it_grants() {
+        let docs = |role_verbs: Value| {
+            vec![
+                Object {
+                    value: json!({"kind": "ClusterRole", "metadata": {"name": "ops"}, "rules": [{"apiGroups": [""], "resources": ["pods/exec"], "verbs": role_verbs}]}),
+                    source: None,
+                },
+                Object {
+                    value: json!({"kind": "ClusterRoleBinding", "metadata": {"name": "ops"}, "roleRef": {"kind": "ClusterRole", "name": "ops"}, "subjects": [{"kind": "Group", "name": "system:masters"}]}),
+                    source: None,
+                },
+            ]
+        };
+        let refs = |objects: Vec<Object>| -> Vec<String> {
+            let mut r: Vec<String> = audit(&objects, &Options::default())
+                .findings
+                .into_iter()
+                .flat_map(|f| f.references)
+                .filter(|r| r.starts_with("polaris:"))
+                .collect();
+            r.sort();
+            r.dedup();
+            r
+        };
+        assert_eq!(
+            refs(docs(json!(["create"]))),
+            ["polaris:clusterrolePodExecAttach", "polaris:clusterrolebindingPodExecAttach"]
+        );
+        assert_eq!(refs(docs(json!(["list"]))), Vec::<String>::new());
+        let ids: Vec<&str> =
+            audit(&docs(json!(["list"])), &Options::default()).findings.iter().map(|f| f.check).collect();
+        assert_eq!(ids, ["RBAC-010"]);
+    }
+
+    #[test]
+    fn the_score_weighs_severities() {
+        let clean = Outcome { findings: vec![], evaluated: vec![("POD-001", 3)], objects: 3 };
+        assert_eq!(score(&clean), 100);
+        let pod = Object {
+            value: json!({"kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "a", "image": "x", "securityContext": {"privileged": true}}]}}),
+            source: None,
+        };
+        let outcome = audit(&[pod], &Options::default());
+        assert!(score(&outcome) < 100 && score(&outcome) > 0, "{}", score(&outcome));
+    }
+}

@@ -1,0 +1,348 @@
+//! The audit report (`opsagent.dev/v1 AuditReport`) and its renderings: text grouped by severity,
+//! markdown, JSON/YAML, and SARIF 2.1.0 for code scanning.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use anstyle::{AnsiColor, Effects, Style};
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::trivy::ImageScan;
+use super::{AuditFinding, CHECKS, Level};
+use crate::findings::Severity;
+use crate::render::severity_style;
+
+/// What was audited.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditSource {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<Level>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditSummary {
+    pub objects: usize,
+    pub findings: usize,
+    pub by_severity: BTreeMap<Severity, usize>,
+    /// 0–100: the weighted share of evaluated (check, object) pairs that passed.
+    pub score: u8,
+}
+
+/// A file that could not be read or parsed (the others are still audited).
+#[derive(Clone, Debug, Serialize)]
+pub struct FileError {
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditReport {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub generated_at: Timestamp,
+    pub source: AuditSource,
+    pub summary: AuditSummary,
+    pub findings: Vec<AuditFinding>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ImageScan>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FileError>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// The model's remediation summary per check (`--explain`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub explanations: BTreeMap<String, String>,
+}
+
+/// Output formats of the audit.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// Text for people, grouped by severity, colored on a terminal
+    #[default]
+    Text,
+    /// The versioned JSON report
+    Json,
+    /// The same report as YAML
+    Yaml,
+    /// Markdown, for tickets and pull requests
+    #[value(alias = "md")]
+    Markdown,
+    /// SARIF 2.1.0, for GitHub code scanning
+    Sarif,
+}
+
+pub fn render(out: &mut dyn Write, report: &AuditReport, format: Format) -> io::Result<()> {
+    match format {
+        Format::Text => text(out, report),
+        Format::Markdown => markdown(out, report),
+        Format::Json => json_out(out, &serde_json::to_value(report).map_err(io::Error::other)?),
+        Format::Sarif => json_out(out, &sarif(report)),
+        Format::Yaml => out.write_all(serde_saphyr::to_string(report).map_err(io::Error::other)?.as_bytes()),
+    }
+}
+
+fn json_out(out: &mut dyn Write, value: &Value) -> io::Result<()> {
+    let mut text = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    text.push(b'\n');
+    out.write_all(&text)
+}
+
+fn object(f: &AuditFinding) -> String {
+    match &f.namespace {
+        Some(ns) => format!("{} {ns}/{}", f.kind, f.name),
+        None => format!("{} {}", f.kind, f.name),
+    }
+}
+
+fn location(f: &AuditFinding) -> Option<String> {
+    f.source.as_ref().map(|s| format!("{}:{}", s.file, s.line))
+}
+
+fn counts(report: &AuditReport) -> String {
+    let parts: Vec<String> =
+        report.summary.by_severity.iter().rev().map(|(s, n)| format!("{n} {}", s.as_str())).collect();
+    parts.join(", ")
+}
+
+fn text(out: &mut dyn Write, report: &AuditReport) -> io::Result<()> {
+    let bold = Style::new().effects(Effects::BOLD);
+    let dim = Style::new().effects(Effects::DIMMED);
+    let green = AnsiColor::Green.on_default();
+    let mut current = None;
+    for f in &report.findings {
+        if current != Some(f.severity) {
+            if current.is_some() {
+                writeln!(out)?;
+            }
+            let style = severity_style(f.severity);
+            let n = report.summary.by_severity.get(&f.severity).copied().unwrap_or(0);
+            writeln!(out, "{style}{} ({n}){style:#}", f.severity.as_str().to_uppercase())?;
+            current = Some(f.severity);
+        }
+        let container = f.container.as_ref().map(|c| format!(" · container {c}")).unwrap_or_default();
+        writeln!(out, "  {bold}{}{bold:#} {} — {}{container}", f.check, f.title, object(f))?;
+        writeln!(out, "    {}", f.message)?;
+        let at = location(f).map(|l| format!("{l} · ")).unwrap_or_default();
+        writeln!(out, "    {dim}{at}{}{dim:#}", f.path)?;
+        writeln!(out, "    {green}fix:{green:#} {}", f.remediation)?;
+        if let Some(e) = report.explanations.get(f.check).filter(|_| is_first_of_check(report, f)) {
+            for line in e.lines() {
+                writeln!(out, "    {dim}│{dim:#} {line}")?;
+            }
+        }
+    }
+    if !report.images.is_empty() {
+        if !report.findings.is_empty() {
+            writeln!(out)?;
+        }
+        writeln!(out, "{bold}Images{bold:#}")?;
+        for scan in &report.images {
+            match &scan.error {
+                Some(e) => writeln!(out, "  {} — not scanned: {e}", scan.image)?,
+                None if scan.counts.is_empty() => writeln!(out, "  {} — no known vulnerabilities", scan.image)?,
+                None => {
+                    writeln!(out, "  {} — {}", scan.image, scan.summary(Severity::Info))?;
+                    for v in &scan.top {
+                        let fixed = v
+                            .fixed
+                            .as_ref()
+                            .map(|f| format!(", fixed in {f}"))
+                            .unwrap_or_else(|| ", no fix yet".into());
+                        writeln!(out, "    {} {} {} {}{fixed}", v.severity.as_str(), v.id, v.package, v.installed)?;
+                    }
+                }
+            }
+        }
+    }
+    for e in &report.errors {
+        let line = e.line.map(|l| format!(":{l}")).unwrap_or_default();
+        writeln!(out, "\n{}{line}: not audited: {}", e.file, e.message)?;
+    }
+    if !report.findings.is_empty() || !report.images.is_empty() {
+        writeln!(out)?;
+    }
+    let s = &report.summary;
+    let level = report
+        .source
+        .level
+        .map(|l| format!(" (Pod Security Standards, level {l:?})").to_lowercase())
+        .unwrap_or_default();
+    match s.findings {
+        0 => writeln!(out, "{bold}Score {}/100{bold:#} · no findings in {} object(s){level}.", s.score, s.objects),
+        n => writeln!(
+            out,
+            "{bold}Score {}/100{bold:#} · {n} finding(s): {} in {} object(s){level}.",
+            s.score,
+            counts(report),
+            s.objects
+        ),
+    }
+}
+
+fn is_first_of_check(report: &AuditReport, f: &AuditFinding) -> bool {
+    report.findings.iter().find(|g| g.check == f.check).is_some_and(|g| std::ptr::eq(g, f))
+}
+
+fn markdown(out: &mut dyn Write, report: &AuditReport) -> io::Result<()> {
+    let s = &report.summary;
+    writeln!(out, "# Security audit\n")?;
+    writeln!(
+        out,
+        "**Score {}/100** · {} finding(s) in {} object(s){}\n",
+        s.score,
+        s.findings,
+        s.objects,
+        if s.findings > 0 { format!(": {}", counts(report)) } else { String::new() }
+    )?;
+    if !report.findings.is_empty() {
+        writeln!(out, "| Severity | Check | Object | Container | Problem | Fix |")?;
+        writeln!(out, "|---|---|---|---|---|---|")?;
+        let cell = |t: &str| t.replace('|', "\\|").replace('\n', " ");
+        for f in &report.findings {
+            let object = match location(f) {
+                Some(l) => format!("{} (`{l}`)", object(f)),
+                None => object(f),
+            };
+            writeln!(
+                out,
+                "| {} | {} {} | {} | {} | {} | {} |",
+                f.severity.as_str(),
+                f.check,
+                cell(f.title),
+                cell(&object),
+                f.container.as_deref().map(cell).unwrap_or_default(),
+                cell(&f.message),
+                cell(f.remediation)
+            )?;
+        }
+    }
+    if !report.images.is_empty() {
+        writeln!(out, "\n## Images\n")?;
+        writeln!(out, "| Image | Vulnerabilities | Worst |")?;
+        writeln!(out, "|---|---|---|")?;
+        for scan in &report.images {
+            let summary = match &scan.error {
+                Some(e) => format!("not scanned: {e}"),
+                None if scan.counts.is_empty() => "none known".into(),
+                None => scan.summary(Severity::Info),
+            };
+            let worst = scan
+                .top
+                .first()
+                .map(|v| {
+                    format!(
+                        "{} {}{}",
+                        v.id,
+                        v.package,
+                        v.fixed.as_ref().map(|f| format!(" (fixed in {f})")).unwrap_or_default()
+                    )
+                })
+                .unwrap_or_default();
+            writeln!(out, "| `{}` | {summary} | {worst} |", scan.image)?;
+        }
+    }
+    if !report.explanations.is_empty() {
+        writeln!(out, "\n## Remediation notes\n")?;
+        for (check, text) in &report.explanations {
+            writeln!(out, "### {check}\n\n{text}\n")?;
+        }
+    }
+    for e in &report.errors {
+        writeln!(
+            out,
+            "\n> `{}`{}: not audited: {}",
+            e.file,
+            e.line.map(|l| format!(" line {l}")).unwrap_or_default(),
+            e.message
+        )?;
+    }
+    Ok(())
+}
+
+fn sarif_level(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Info => "note",
+    }
+}
+
+/// GitHub's `security-severity` (CVSS-like, 0–10).
+fn security_severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "9.5",
+        Severity::High => "8.0",
+        Severity::Medium => "5.5",
+        Severity::Low => "3.0",
+        Severity::Info => "0.0",
+    }
+}
+
+/// SARIF 2.1.0: one rule per check, one result per finding, with file and line for manifests.
+pub fn sarif(report: &AuditReport) -> Value {
+    let rules: Vec<Value> = CHECKS
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.id,
+                "name": c.title,
+                "shortDescription": {"text": c.title},
+                "fullDescription": {"text": format!("{}. {}", c.title, c.remediation)},
+                "help": {"text": c.remediation},
+                "defaultConfiguration": {"level": sarif_level(c.severity)},
+                "properties": {"security-severity": security_severity(c.severity), "tags": ["security", "kubernetes"]},
+            })
+        })
+        .collect();
+    let results: Vec<Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let index = CHECKS.iter().position(|c| c.id == f.check).unwrap_or(0);
+            let location = match &f.source {
+                Some(s) => json!({
+                    "physicalLocation": {"artifactLocation": {"uri": s.file}, "region": {"startLine": s.line.max(1)}},
+                    "logicalLocations": [{"fullyQualifiedName": format!("{}/{}", object(f), f.path), "kind": "object"}],
+                }),
+                None => json!({"logicalLocations": [{"fullyQualifiedName": format!("{}/{}", object(f), f.path), "kind": "object"}]}),
+            };
+            json!({
+                "ruleId": f.check,
+                "ruleIndex": index,
+                "level": sarif_level(f.severity),
+                "message": {"text": format!("{}: {}", object(f), f.message)},
+                "locations": [location],
+                "partialFingerprints": {"opsagent/v1": format!("{}|{}|{}|{}", f.check, object(f), f.container.as_deref().unwrap_or(""), f.path)},
+                "properties": {"severity": f.severity.as_str(), "references": f.references, "security-severity": security_severity(f.severity)},
+            })
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "kubectl-ai-audit",
+                "informationUri": "https://github.com/opsagent/opsagent",
+                "semanticVersion": env!("CARGO_PKG_VERSION"),
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    })
+}

@@ -1,0 +1,379 @@
+//! `kubectl ai audit`: manifests (files, directories, stdin) with file and line, the live fixture
+//! cluster, levels, thresholds, SARIF, trivy through a fake script, explanations via the fake model.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{FakeModel, Fixture, bin, run, run_with_stdin, state};
+
+const AUDIT: &str = "kubectl-ai-audit";
+
+fn manifests() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("audit/manifests")
+}
+
+/// The audit run from `tests/audit`, so that reports name files relative to it.
+fn audit(args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin(AUDIT));
+    cmd.current_dir(manifests().parent().unwrap()).args(args).env("NO_COLOR", "1").env_remove("KUBECONFIG");
+    cmd
+}
+
+fn report(stdout: &str) -> Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not a JSON report ({e}): {stdout}"))
+}
+
+fn checks(report: &Value) -> Vec<String> {
+    let mut ids: Vec<String> =
+        report["findings"].as_array().unwrap().iter().map(|f| f["check"].as_str().unwrap().to_string()).collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+#[test]
+fn a_directory_with_a_broken_file_is_audited_file_by_file() {
+    let out = run(&mut audit(&["-f", "manifests", "-o", "json"]));
+    assert_eq!(out.code, 4, "partial: one file could not be read\n{}", out.stderr);
+    let warnings: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(warnings, ["warning: manifests/broken.yaml:6: not audited: unclosed bracket '['"]);
+    let r = report(&out.stdout);
+    assert_eq!(r["kind"], "AuditReport");
+    assert_eq!(r["errors"][0]["file"], "manifests/broken.yaml");
+    assert_eq!(r["errors"][0]["line"], 6);
+    // The other files, nested ones included, were audited; each finding knows its file and line.
+    let files: std::collections::BTreeSet<&str> =
+        r["findings"].as_array().unwrap().iter().map(|f| f["source"]["file"].as_str().unwrap()).collect();
+    assert_eq!(
+        files.into_iter().collect::<Vec<_>>(),
+        ["manifests/nested/hardened.yaml", "manifests/rbac.yaml", "manifests/web.yaml"]
+    );
+    let binding = r["findings"].as_array().unwrap().iter().find(|f| f["check"] == "RBAC-009").unwrap();
+    assert_eq!(binding["source"]["line"], 10, "the binding is the second document of rbac.yaml");
+    let privileged = r["findings"].as_array().unwrap().iter().find(|f| f["check"] == "POD-001").unwrap();
+    assert_eq!(privileged["container"], "sidecar");
+    assert_eq!(privileged["path"], "spec.template.spec.containers[1].securityContext.privileged");
+    assert_eq!(
+        privileged["references"],
+        serde_json::json!([
+            "pss:baseline/privileged",
+            "polaris:runAsPrivileged",
+            "kubesec:Privileged",
+            "kube-score:container-security-context-privileged",
+            "ksv:KSV-0017",
+            "cis:5.2.2"
+        ])
+    );
+}
+
+#[test]
+fn fail_on_sets_the_exit_code_for_ci() {
+    let web = "manifests/web.yaml";
+    // Only high findings are checked here: --fail-on critical passes, --fail-on high fails.
+    let high = run(&mut audit(&["-f", web, "--checks", "POD-017,SEC-001", "--fail-on", "critical", "-o", "json"]));
+    assert_eq!(high.code, 0, "{}", high.stderr);
+    assert_eq!(checks(&report(&high.stdout)), ["POD-017", "SEC-001"]);
+    let failed = run(&mut audit(&["-f", web, "--checks", "POD-017,SEC-001", "--fail-on", "high", "-o", "json"]));
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    // Without --fail-on findings are a report, not a failure.
+    assert_eq!(run(&mut audit(&["-f", web])).code, 0);
+    // --severity hides what is below it (and --fail-on judges what is shown).
+    let shown = run(&mut audit(&["-f", web, "--severity", "critical", "-o", "json"]));
+    assert_eq!(checks(&report(&shown.stdout)), ["POD-001"]);
+    let skipped = run(&mut audit(&["-f", web, "--skip-checks", "POD-001", "--fail-on", "critical"]));
+    assert_eq!(skipped.code, 0, "{}", skipped.stdout);
+}
+
+#[test]
+fn levels_run_exactly_the_pod_security_controls() {
+    let hardened = run(&mut audit(&["-f", "manifests/nested/hardened.yaml", "--level", "restricted", "-o", "json"]));
+    assert_eq!(hardened.code, 0);
+    assert_eq!(report(&hardened.stdout)["findings"], serde_json::json!([]));
+    let web = report(&run(&mut audit(&["-f", "manifests/web.yaml", "--level", "baseline", "-o", "json"])).stdout);
+    assert_eq!(checks(&web), ["POD-001"], "baseline: only the privileged container");
+    let restricted =
+        report(&run(&mut audit(&["-f", "manifests/web.yaml", "--level", "restricted", "-o", "json"])).stdout);
+    assert_eq!(checks(&restricted), ["POD-001", "POD-017", "POD-018", "POD-020", "POD-022"]);
+    for f in restricted["findings"].as_array().unwrap() {
+        assert!(f["references"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().starts_with("pss:")), "{f}");
+    }
+}
+
+#[test]
+fn sarif_has_what_the_schema_requires() {
+    let out = run(&mut audit(&["-f", "manifests/web.yaml", "-f", "manifests/rbac.yaml", "-o", "sarif"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let sarif = report(&out.stdout);
+    // sarifLog: version, runs; run: tool; tool: driver; toolComponent: name; reportingDescriptor: id.
+    assert_eq!(sarif["version"], "2.1.0");
+    assert!(sarif["$schema"].as_str().unwrap().contains("sarif-2.1.0"));
+    let run0 = &sarif["runs"][0];
+    let driver = &run0["tool"]["driver"];
+    assert_eq!(driver["name"], "kubectl-ai-audit");
+    let rules = driver["rules"].as_array().unwrap();
+    assert!(rules.len() >= 60);
+    assert!(rules.iter().all(|r| r["id"].is_string() && r["shortDescription"]["text"].is_string()));
+    let results = run0["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    for r in results {
+        // result: message (with text); ruleIndex points at the rule of ruleId; a level SARIF knows.
+        assert!(r["message"]["text"].as_str().is_some_and(|t| !t.is_empty()), "{r}");
+        let index = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[index]["id"], r["ruleId"]);
+        assert!(["error", "warning", "note", "none"].contains(&r["level"].as_str().unwrap()));
+        let physical = &r["locations"][0]["physicalLocation"];
+        let uri = physical["artifactLocation"]["uri"].as_str().unwrap();
+        assert!(uri == "manifests/web.yaml" || uri == "manifests/rbac.yaml", "{uri}");
+        assert!(physical["region"]["startLine"].as_u64().unwrap() >= 1);
+    }
+    let service = results.iter().find(|r| r["ruleId"] == "NET-002").unwrap();
+    assert_eq!(service["locations"][0]["physicalLocation"]["region"]["startLine"], 32);
+}
+
+#[test]
+fn manifests_on_stdin_and_bad_input() {
+    let yaml = std::fs::read(manifests().join("rbac.yaml")).unwrap();
+    let out = run_with_stdin(&mut audit(&["-f", "-", "-o", "json"]), &yaml);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r = report(&out.stdout);
+    assert!(checks(&r).contains(&"RBAC-001".to_string()));
+    assert_eq!(r["findings"][0]["source"]["file"], "-");
+    for (args, message) in [
+        (&["-f", "missing.yaml"][..], "missing.yaml: no such file or directory"),
+        (&["-f", "manifests/web.yaml", "--checks", "POD-999"][..], "unknown check \"POD-999\""),
+        (&["-f", "manifests/broken.yaml"][..], "no manifest could be read"),
+        (&["-f", "manifests/web.yaml", "--dry-run"][..], "--dry-run shows what --explain would send"),
+        (&["-f", "manifests/web.yaml", "-l", "app in (web"][..], "invalid label selector"),
+    ] {
+        let out = run(&mut audit(args));
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.lines().last().unwrap().contains(message), "{args:?}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn the_text_report_groups_by_severity_with_a_score() {
+    let out = run(&mut audit(&["-f", "manifests/web.yaml", "--severity", "high"]));
+    assert_eq!(out.code, 0);
+    insta::assert_snapshot!("audit_text_web_high", out.stdout);
+    let md = run(&mut audit(&["-f", "manifests/rbac.yaml", "-o", "markdown", "--severity", "critical"]));
+    insta::assert_snapshot!("audit_markdown_rbac_critical", md.stdout);
+}
+
+#[test]
+fn the_live_cluster_is_audited_on_owners_not_on_their_pods() {
+    let fx = Fixture::start(&state("demo"), &["--namespace", "shop"]);
+    let out = run(&mut fx.plugin(AUDIT, &["-o", "json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r = report(&out.stdout);
+    assert_eq!(r["source"]["namespace"], "shop");
+    assert_eq!(r["source"]["context"], "fixture");
+    let kinds: std::collections::BTreeSet<&str> =
+        r["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    // Pods of Deployments, ReplicaSets and Jobs are audited through their owners; cluster-scoped
+    // objects only with -A.
+    assert!(kinds.contains("Deployment") && kinds.contains("StatefulSet") && kinds.contains("Role"), "{kinds:?}");
+    assert!(!kinds.contains("Pod") && !kinds.contains("ReplicaSet") && !kinds.contains("ClusterRole"), "{kinds:?}");
+    let all = report(&run(&mut fx.plugin(AUDIT, &["-A", "-o", "json", "--checks", "RBAC-001,RBAC-004"])).stdout);
+    assert_eq!(checks(&all), ["RBAC-001", "RBAC-004"]);
+    // One object, by TYPE/NAME or TYPE NAME.
+    let one = report(&run(&mut fx.plugin(AUDIT, &["deploy/storefront", "-o", "json"])).stdout);
+    assert!(one["findings"].as_array().unwrap().iter().all(|f| f["name"] == "storefront" && f["kind"] == "Deployment"));
+    assert_eq!(one["summary"]["objects"], 1);
+    let missing = run(&mut fx.plugin(AUDIT, &["deploy", "nope"]));
+    assert_eq!(missing.code, 2);
+    missing.assert_one_error_line();
+    // A label selector narrows what is reported.
+    let labelled = report(&run(&mut fx.plugin(AUDIT, &["-l", "app=checkout", "-o", "json"])).stdout);
+    assert!(labelled["findings"].as_array().unwrap().iter().all(|f| f["name"] == "checkout"), "{labelled}");
+}
+
+/// A fake `trivy` on PATH: prints the real reports of trivy's own tests by image name, hangs for
+/// `hang:1`, fails for `broken:1`, and records every call.
+fn fake_trivy(dir: &Path) -> String {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/audit/trivy-json");
+    assert!(data.is_dir(), "the shared trivy reports are missing at {}", data.display());
+    let script = format!(
+        r#"#!/bin/sh
+echo "$@" >> "{calls}"
+for image; do :; done
+case "$image" in
+  alpine:3.10) cat "{data}/alpine-310.json" ;;
+  alpine:3.9) cat "{data}/alpine-39-skip.json" ;;
+  fluentd:1) cat "{data}/fluentd-gems.json" ;;
+  hang:1) sleep 30 ;;
+  *) echo "FATAL unable to find the image $image" >&2; exit 1 ;;
+esac
+"#,
+        calls = dir.join("calls").display(),
+        data = data.display()
+    );
+    let path = dir.join("trivy");
+    std::fs::write(&path, script).unwrap();
+    std::process::Command::new("chmod").arg("+x").arg(&path).status().unwrap();
+    format!("{}:/usr/bin:/bin", dir.display())
+}
+
+fn workloads(images: &[&str]) -> String {
+    images
+        .iter()
+        .enumerate()
+        .map(|(i, image)| {
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: app{i}, namespace: shop}}\nspec:\n  template:\n    spec:\n      containers:\n      - {{name: main, image: \"{image}\"}}\n      - {{name: helper, image: \"{image}\"}}\n"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+#[test]
+fn images_are_scanned_once_each_with_trivy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fake_trivy(dir.path());
+    let file = dir.path().join("apps.yaml");
+    std::fs::write(&file, workloads(&["alpine:3.10", "alpine:3.9", "fluentd:1", "alpine:3.10"])).unwrap();
+    let out =
+        run(audit(&["-f", file.to_str().unwrap(), "--scan-images", "--checks", "IMG-004", "-o", "json"])
+            .env("PATH", &path));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r = report(&out.stdout);
+    let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
+    assert_eq!(calls.lines().count(), 3, "one scan per distinct image: {calls}");
+    assert!(calls.lines().all(|l| l.starts_with("image --format json --quiet ")), "{calls}");
+    let images = r["images"].as_array().unwrap();
+    let by_image = |name: &str| images.iter().find(|i| i["image"] == name).unwrap().clone();
+    assert_eq!(by_image("alpine:3.10")["counts"], serde_json::json!({"medium": 4}));
+    assert_eq!(by_image("alpine:3.9")["counts"], serde_json::json!({}), "no Results: a clean image");
+    let fluentd = by_image("fluentd:1");
+    assert_eq!(fluentd["counts"], serde_json::json!({"critical": 1, "high": 1}));
+    assert_eq!(fluentd["top"][0]["id"], "CVE-2019-18224");
+    assert_eq!(fluentd["top"][1]["fixed"], "6.0.3.1, 5.2.4.3");
+    // IMG-004 per container running a vulnerable image, as bad as its worst vulnerability.
+    let findings = r["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 6, "two containers each of app0, app2, app3");
+    let app2 = findings.iter().find(|f| f["name"] == "app2").unwrap();
+    assert_eq!(app2["severity"], "critical");
+    assert!(
+        app2["message"].as_str().unwrap().contains("CVE-2019-18224 in libidn2-0 (fixed in 2.0.5-1+deb10u1)"),
+        "{app2}"
+    );
+    // --severity high leaves the medium-only image out.
+    let high = report(
+        &run(audit(&[
+            "-f",
+            file.to_str().unwrap(),
+            "--scan-images",
+            "--checks",
+            "IMG-004",
+            "--severity",
+            "high",
+            "-o",
+            "json",
+        ])
+        .env("PATH", &path))
+        .stdout,
+    );
+    assert!(high["findings"].as_array().unwrap().iter().all(|f| f["name"] == "app2"), "{high}");
+}
+
+#[test]
+fn a_hanging_or_failing_scan_is_reported_and_the_rest_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fake_trivy(dir.path());
+    let file = dir.path().join("apps.yaml");
+    std::fs::write(&file, workloads(&["hang:1", "broken:1", "alpine:3.10"])).unwrap();
+    let started = std::time::Instant::now();
+    let out = run(audit(&[
+        "-f",
+        file.to_str().unwrap(),
+        "--scan-images",
+        "--scan-timeout",
+        "1s",
+        "--checks",
+        "IMG-004,IMG-001",
+        "-o",
+        "json",
+    ])
+    .env("PATH", &path));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "the hanging scan was stopped");
+    assert_eq!(out.code, 4, "partial: two images were not scanned\n{}", out.stderr);
+    assert!(
+        out.stderr.contains("warning: hang:1: not scanned: the scan took longer than 1s and was stopped"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(
+            "warning: broken:1: not scanned: trivy failed (exit status: 1): FATAL unable to find the image broken:1"
+        ),
+        "{}",
+        out.stderr
+    );
+    let r = report(&out.stdout);
+    assert_eq!(r["findings"].as_array().unwrap().iter().filter(|f| f["check"] == "IMG-004").count(), 2);
+    // --fail-on still decides when it is reached.
+    let failed = run(audit(&[
+        "-f",
+        file.to_str().unwrap(),
+        "--scan-images",
+        "--scan-timeout",
+        "1s",
+        "--fail-on",
+        "medium",
+        "--checks",
+        "IMG-004",
+    ])
+    .env("PATH", &path));
+    assert_eq!(failed.code, 1);
+}
+
+#[test]
+fn without_trivy_one_line_says_how_to_install_it() {
+    let empty = tempfile::tempdir().unwrap();
+    let out =
+        run(audit(&["-f", "manifests/web.yaml", "--scan-images", "--checks", "POD-001", "--fail-on", "critical"])
+            .env("PATH", empty.path()));
+    assert_eq!(out.code, 1, "the rest of the audit ran: {}", out.stdout);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", out.stderr);
+    assert!(
+        lines[0].starts_with("warning: trivy was not found on PATH") && lines[0].contains("install"),
+        "{}",
+        lines[0]
+    );
+    assert!(out.stdout.contains("POD-001"));
+}
+
+#[test]
+fn explain_asks_once_per_check_and_sends_no_secret() {
+    let script = "replies:\n  - content: \"Drop the flag.\"\n  - content: \"Use a Secret.\"\n  - content: \"Set it to false.\"\n";
+    let fm = FakeModel::start(script, &[]);
+    let mut cmd = fm.command(AUDIT);
+    cmd.current_dir(manifests().parent().unwrap()).env("NO_COLOR", "1");
+    let out =
+        run(cmd.args(["-f", "manifests/web.yaml", "--checks", "POD-001,POD-017,SEC-001", "--explain", "-o", "json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let requests = fm.requests();
+    assert_eq!(requests.len(), 3, "POD-017 fails on two containers and is asked about once");
+    let sent = serde_json::to_string(&requests).unwrap();
+    assert!(!sent.contains("hunter2-canary-7f3a"), "a literal secret was sent: {sent}");
+    assert!(sent.contains("DB_PASSWORD"), "the finding itself is described");
+    let r = report(&out.stdout);
+    assert_eq!(r["explanations"].as_object().unwrap().len(), 3);
+    assert_eq!(r["explanations"]["POD-001"], "Drop the flag.", "the worst check is asked first");
+    // --dry-run prints the requests and sends nothing.
+    let dry = run(fm.command(AUDIT).current_dir(manifests().parent().unwrap()).args([
+        "-f",
+        "manifests/web.yaml",
+        "--checks",
+        "POD-017",
+        "--explain",
+        "--dry-run",
+    ]));
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert!(dry.stdout.contains("POD-017"), "{}", dry.stdout);
+    assert_eq!(fm.requests().len(), 3);
+}
