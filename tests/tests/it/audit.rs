@@ -377,3 +377,36 @@ fn explain_asks_once_per_check_and_sends_no_secret() {
     assert!(dry.stdout.contains("POD-017"), "{}", dry.stdout);
     assert_eq!(fm.requests().len(), 3);
 }
+
+#[test]
+fn a_forbidden_kind_is_a_warning_and_a_partial_result() {
+    let fx = Fixture::start(&state("demo"), &["--namespace", "shop", "--fault", "resource=rolebindings,status=403"]);
+    let out = run(&mut fx.plugin(AUDIT, &["-o", "json"]));
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert_eq!(
+        out.stderr.trim(),
+        "warning: cannot list rolebindings.rbac.authorization.k8s.io in namespace \"shop\": forbidden"
+    );
+    let r = report(&out.stdout);
+    assert!(!r["findings"].as_array().unwrap().is_empty(), "the rest was audited");
+    assert_eq!(r["warnings"].as_array().unwrap().len(), 1);
+    // --fail-on still decides when a finding reaches it.
+    assert_eq!(run(&mut fx.plugin(AUDIT, &["--fail-on", "high"])).code, 1);
+}
+
+#[test]
+fn a_snapshot_is_audited_like_the_cluster_it_came_from() {
+    let out = run(&mut audit(&["--snapshot", state("demo").to_str().unwrap(), "-n", "shop", "-o", "json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r = report(&out.stdout);
+    let live_like: Vec<&str> = r["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert!(live_like.contains(&"Deployment") && !live_like.contains(&"Pod") && !live_like.contains(&"ClusterRole"));
+    assert_eq!(r["source"]["namespace"], "shop");
+}
+
+#[test]
+fn conformance_says_so_when_the_shared_data_is_missing() {
+    let out = run(Command::new(bin("conformance")).args(["--data", "/nonexistent/conformance"]));
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("nothing was checked"), "{}", out.stderr);
+}
