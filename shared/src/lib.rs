@@ -3,6 +3,7 @@
 //! Data flows one way: **cluster or file → [`snapshot`] → [`analyze`] → [`findings`] → [`render`]**.
 //! The binaries in `bins/` parse flags with [`cmd`] and call into here; nothing else lives in them.
 
+pub mod agent;
 pub mod analyze;
 pub mod audit;
 pub mod audit_log;
@@ -22,6 +23,7 @@ pub mod redact;
 pub mod render;
 pub mod selector;
 pub mod snapshot;
+pub mod tools;
 
 mod runtime;
 

@@ -10,6 +10,6 @@ use opsagent::cmd::exec::{ExecArgs, run};
 
 fn main() -> ExitCode {
     let args = ExecArgs::parse();
-    opsagent::cli::init(&args.common.log);
+    opsagent::cli::init(&args.log);
     opsagent::cli::finish(run(&args))
 }

@@ -6,10 +6,3 @@ pub mod analyze;
 pub mod audit;
 pub mod exec;
 pub mod generate;
-
-use crate::error::Error;
-
-/// The answer of a plugin whose features have not landed yet (its flags already parse).
-pub(crate) fn not_implemented(plugin: &str) -> anyhow::Result<crate::Exit> {
-    Err(Error::Usage(format!("kubectl ai {plugin} is not implemented yet; see kubectl ai analyze")).into())
-}

@@ -20,6 +20,8 @@ pub enum Role {
     System,
     User,
     Assistant,
+    /// A tool's result (native tool calling).
+    Tool,
 }
 
 /// One chat message.
@@ -27,19 +29,47 @@ pub enum Role {
 pub struct Message {
     pub role: Role,
     pub content: String,
+    /// The tools an assistant message calls (native tool calling).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// The call a tool message answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+}
+
+/// A tool call the model asked for; `arguments` is the JSON text it wrote (possibly not JSON).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
 }
 
 impl Message {
+    fn new(role: Role, content: impl Into<String>) -> Self {
+        Message { role, content: content.into(), tool_calls: Vec::new(), tool_call_id: None }
+    }
+
     pub fn system(content: impl Into<String>) -> Self {
-        Message { role: Role::System, content: content.into() }
+        Message::new(Role::System, content)
     }
 
     pub fn user(content: impl Into<String>) -> Self {
-        Message { role: Role::User, content: content.into() }
+        Message::new(Role::User, content)
     }
 
     pub fn assistant(content: impl Into<String>) -> Self {
-        Message { role: Role::Assistant, content: content.into() }
+        Message::new(Role::Assistant, content)
+    }
+
+    /// An assistant message that calls tools.
+    pub fn calls(content: impl Into<String>, calls: Vec<ToolCall>) -> Self {
+        Message { tool_calls: calls, ..Message::new(Role::Assistant, content) }
+    }
+
+    /// The result of one tool call.
+    pub fn tool(call_id: impl Into<String>, content: impl Into<String>) -> Self {
+        Message { tool_call_id: Some(call_id.into()), ..Message::new(Role::Tool, content) }
     }
 }
 
@@ -56,6 +86,8 @@ pub struct Reply {
     pub content: String,
     pub finish_reason: Option<String>,
     pub usage: Option<Usage>,
+    /// The tools the model calls (native tool calling); empty for a final answer.
+    pub tool_calls: Vec<ToolCall>,
 }
 
 /// How to ask.
@@ -199,6 +231,17 @@ impl Client {
         &self,
         messages: &[Message],
         options: &ChatOptions,
+        on_delta: Option<&mut dyn FnMut(&str)>,
+    ) -> Result<Reply, Error> {
+        self.chat_with(messages, options, &[], on_delta)
+    }
+
+    /// [`Client::chat`] offering tools (OpenAI function schemas): the reply may call them.
+    pub fn chat_with(
+        &self,
+        messages: &[Message],
+        options: &ChatOptions,
+        tools: &[Value],
         mut on_delta: Option<&mut dyn FnMut(&str)>,
     ) -> Result<Reply, Error> {
         let mut attempt = 0;
@@ -208,12 +251,13 @@ impl Client {
                 Some(f) => self.send(
                     messages,
                     options,
+                    tools,
                     Some(&mut |d: &str| {
                         emitted = true;
                         f(d)
                     }),
                 ),
-                None => self.send(messages, options, None),
+                None => self.send(messages, options, tools, None),
             };
             match result {
                 Ok(reply) => return Ok(reply),
@@ -240,10 +284,14 @@ impl Client {
         &self,
         messages: &[Message],
         options: &ChatOptions,
+        tools: &[Value],
         on_delta: Option<&mut dyn FnMut(&str)>,
     ) -> Result<Reply, Failure> {
         let stream = on_delta.is_some();
-        let body = self.body(messages, options, stream);
+        let mut body = self.body(messages, options, stream);
+        if !tools.is_empty() {
+            body["tools"] = json!(tools);
+        }
         let mut request = self.agent.post(&self.url).header("content-type", "application/json");
         if let Some(key) = &self.config.api_key {
             request = match self.config.provider {
@@ -279,7 +327,8 @@ impl Client {
 
     /// The request body for this provider.
     pub fn body(&self, messages: &[Message], options: &ChatOptions, stream: bool) -> Value {
-        let msgs: Vec<Value> = messages.iter().map(|m| json!({"role": m.role, "content": m.content})).collect();
+        let ollama = self.config.provider == Provider::Ollama;
+        let msgs: Vec<Value> = messages.iter().map(|m| message_json(m, ollama)).collect();
         match self.config.provider {
             Provider::Ollama => {
                 let mut opts = json!({"temperature": options.temperature, "num_predict": options.max_tokens});
@@ -335,6 +384,48 @@ impl Client {
         };
         Error::Model(line)
     }
+}
+
+/// One message as the provider wants it, with tool calls and results.
+fn message_json(m: &Message, ollama: bool) -> Value {
+    let mut v = json!({"role": m.role, "content": m.content});
+    if !m.tool_calls.is_empty() {
+        v["tool_calls"] = m
+            .tool_calls
+            .iter()
+            .map(|c| {
+                if ollama {
+                    let args: Value = serde_json::from_str(&c.arguments).unwrap_or(json!({}));
+                    json!({"function": {"name": c.name, "arguments": args}})
+                } else {
+                    json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}})
+                }
+            })
+            .collect();
+    }
+    if let (Some(id), false) = (&m.tool_call_id, ollama) {
+        v["tool_call_id"] = json!(id);
+    }
+    v
+}
+
+/// The tool calls of a message (`arguments` a JSON string for OpenAI, an object for Ollama).
+fn tool_calls(message: &Value) -> Vec<ToolCall> {
+    message["tool_calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, c)| ToolCall {
+            id: c["id"].as_str().map_or_else(|| format!("call_{i}"), str::to_string),
+            name: c["function"]["name"].as_str().unwrap_or_default().to_string(),
+            arguments: match &c["function"]["arguments"] {
+                Value::String(s) => s.clone(),
+                Value::Null => "{}".into(),
+                other => other.to_string(),
+            },
+        })
+        .collect()
 }
 
 fn detail(message: &str) -> String {
@@ -423,6 +514,7 @@ fn parse_reply(provider: Provider, v: &Value) -> Result<Reply, Failure> {
                 .ok_or_else(|| Failure::Malformed("no message in the answer".into()))?;
             Ok(Reply {
                 content: content.to_string(),
+                tool_calls: tool_calls(&v["message"]),
                 finish_reason: v["done_reason"].as_str().map(str::to_string),
                 usage: Some(Usage {
                     prompt_tokens: v["prompt_eval_count"].as_u64().unwrap_or(0),
@@ -437,6 +529,7 @@ fn parse_reply(provider: Provider, v: &Value) -> Result<Reply, Failure> {
                 .ok_or_else(|| Failure::Malformed("the answer has no choices".into()))?;
             Ok(Reply {
                 content: choice["message"]["content"].as_str().unwrap_or_default().to_string(),
+                tool_calls: tool_calls(&choice["message"]),
                 finish_reason: choice["finish_reason"].as_str().map(str::to_string),
                 usage: v["usage"].is_object().then(|| Usage {
                     prompt_tokens: v["usage"]["prompt_tokens"].as_u64().unwrap_or(0),
@@ -456,7 +549,7 @@ fn read_sse(reader: impl Read, on_delta: &mut dyn FnMut(&str)) -> Result<Reply, 
         let line = line.map_err(|e| transport_io(&e))?;
         let Some(data) = line.strip_prefix("data:").map(str::trim) else { continue };
         if data == "[DONE]" {
-            return Ok(Reply { content, finish_reason: finish, usage });
+            return Ok(Reply { content, finish_reason: finish, usage, tool_calls: Vec::new() });
         }
         let v: Value =
             serde_json::from_str(data).map_err(|e| Failure::Malformed(format!("a stream event is not JSON: {e}")))?;
@@ -496,6 +589,7 @@ fn read_ollama_stream(reader: impl Read, on_delta: &mut dyn FnMut(&str)) -> Resu
         if v["done"].as_bool() == Some(true) {
             return Ok(Reply {
                 content,
+                tool_calls: Vec::new(),
                 finish_reason: v["done_reason"].as_str().map(str::to_string),
                 usage: Some(Usage {
                     prompt_tokens: v["prompt_eval_count"].as_u64().unwrap_or(0),

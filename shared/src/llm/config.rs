@@ -118,6 +118,10 @@ pub struct Profile {
     pub retry_base: Option<String>,
     pub context_window: Option<usize>,
     pub language: Option<String>,
+    /// `false` for models without tool calling: exec speaks the JSON ReAct protocol to them.
+    pub tool_calling: Option<bool>,
+    /// exec refuses every change, as with `--read-only`.
+    pub read_only: Option<bool>,
 }
 
 /// Price of a model, in US dollars per million tokens.
@@ -194,6 +198,10 @@ pub struct ModelConfig {
     pub retry_base: Duration,
     pub context_window: Option<usize>,
     pub language: String,
+    /// Native tool calling (else the ReAct protocol).
+    pub tool_calling: bool,
+    /// exec refuses changes by default.
+    pub read_only: bool,
     pub prices: BTreeMap<String, Price>,
     pub profile: Option<String>,
     /// Whether anything configured a model at all (dry runs work without).
@@ -315,6 +323,8 @@ impl ModelConfig {
                 .or_else(|| env("OPSAGENT_LANGUAGE"))
                 .or(profile.language)
                 .unwrap_or_else(|| "English".into()),
+            tool_calling: profile.tool_calling.unwrap_or(true),
+            read_only: profile.read_only.unwrap_or(false),
             prices: file.prices,
             profile: profile_name,
             configured,

@@ -6,6 +6,7 @@
 mod analyze;
 mod audit;
 mod diagnose;
+mod exec;
 mod generate;
 mod kubectl;
 mod model;

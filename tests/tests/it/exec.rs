@@ -1,0 +1,341 @@
+//! `kubectl ai exec` against the fake model, the fixture cluster and the real kubectl: native tool
+//! calls and the ReAct fallback, in-process pipelines, confirmations, caps, refusals, secrets.
+
+use serde_json::{Value, json};
+
+use crate::support::{FakeModel, Fixture, run, state};
+
+const EXEC: &str = "kubectl-ai-exec";
+
+/// A reply that calls kubectl (native tool calling).
+fn calls(commands: &[(&str, &str)]) -> Value {
+    let calls: Vec<Value> = commands
+        .iter()
+        .enumerate()
+        .map(|(i, (tool, args))| json!({"id": format!("call_{i}"), "type": "function", "function": {"name": tool, "arguments": args}}))
+        .collect();
+    json!({"content": "", "tool_calls": calls, "finish_reason": "tool_calls"})
+}
+
+fn kubectl_call(command: &str) -> Value {
+    calls(&[("kubectl", &json!({"command": command}).to_string())])
+}
+
+fn answer(text: &str) -> Value {
+    json!({"content": text})
+}
+
+fn script(replies: &[Value]) -> String {
+    serde_json::to_string(&json!({"replies": replies})).unwrap()
+}
+
+fn exec(fm: &FakeModel, fx: &Fixture, args: &[&str]) -> std::process::Command {
+    let mut cmd = fm.command(EXEC);
+    cmd.args(args)
+        .env("KUBECONFIG", fx.kubeconfig())
+        .env("KUBECACHEDIR", fm.dir.path().join("kubecache"))
+        .env("OPSAGENT_AUDIT_LOG", fm.dir.path().join("audit.jsonl"));
+    cmd
+}
+
+/// The tool results sent back in a request (native: `tool` messages; ReAct: observations).
+fn tool_results(request: &Value) -> Vec<String> {
+    request["body"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "tool" || m["content"].as_str().is_some_and(|c| c.starts_with("Observation:")))
+        .map(|m| m["content"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn namespaces(fx: &Fixture) -> usize {
+    let out = run(&mut fx.kubectl(&["get", "ns", "-o", "name"]));
+    out.stdout.lines().count()
+}
+
+#[test]
+fn a_jq_pipeline_runs_in_process_and_its_result_goes_back() {
+    let fx = Fixture::start(&state("demo"), &["--namespace", "shop"]);
+    let expected = namespaces(&fx);
+    let fm = FakeModel::start(
+        &script(&[
+            kubectl_call("kubectl get ns -o json | jq '.items | length'"),
+            answer(&format!("There are {expected} namespaces.")),
+        ]),
+        &[],
+    );
+    let out = run(&mut exec(&fm, &fx, &["how many namespaces are there?", "-o", "json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let requests = fm.requests();
+    assert_eq!(requests.len(), 2);
+    let tools: Vec<&str> = requests[0]["body"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tools, ["kubectl", "jq"]);
+    assert_eq!(tool_results(&requests[1]), [format!("{expected}\n")]);
+    let tool_msg = requests[1]["body"]["messages"].as_array().unwrap().iter().find(|m| m["role"] == "tool").unwrap();
+    assert_eq!(tool_msg["tool_call_id"], "call_0");
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["answer"], format!("There are {expected} namespaces."));
+    assert_eq!(report["steps"][0]["tool"], "kubectl");
+    assert_eq!(report["steps"][0]["classification"], "read");
+    assert_eq!(report["steps"][0]["exit_code"], 0);
+    assert_eq!(report["usage"]["calls"], 2);
+    assert_eq!(report["usage"]["prompt_tokens"], 20);
+}
+
+#[test]
+fn without_tool_calling_the_react_protocol_takes_over() {
+    let fx = Fixture::start(&state("demo"), &["--namespace", "shop"]);
+    let expected = namespaces(&fx);
+    let action = "<think>I should count them.</think>Let me check.\n```json\n{\"thought\": \"count\", \"action\": {\"name\": \"kubectl\", \"input\": \"get ns -o json | jq '.items | length'\"}}\n```";
+    let fm = FakeModel::start(
+        &script(&[
+            json!({"status": 400, "error": "tools are not supported by this model"}),
+            answer(action),
+            answer(&format!("{{\"thought\": \"done\", \"final_answer\": \"{expected} namespaces.\"}}")),
+        ]),
+        &[],
+    );
+    let out = run(&mut exec(&fm, &fx, &["how many namespaces?"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), format!("{expected} namespaces."));
+    let requests = fm.requests();
+    assert_eq!(requests.len(), 3);
+    assert!(requests[0]["body"]["tools"].is_array());
+    assert!(requests[1]["body"].get("tools").is_none(), "no tools in the ReAct protocol");
+    assert!(requests[1]["body"]["messages"][0]["content"].as_str().unwrap().contains("Reply with JSON only"));
+    assert_eq!(tool_results(&requests[2]), [format!("Observation:\n{expected}\n")]);
+}
+
+#[test]
+fn a_reply_that_is_not_json_is_the_answer_as_it_is() {
+    let fx = Fixture::start(&state("demo"), &["--namespace", "shop"]);
+    let config = fm_config(&fx, false);
+    let fm = FakeModel::start(&script(&[answer("<think>easy</think>There are some namespaces.")]), &[]);
+    let out = run(exec(&fm, &fx, &["how many namespaces?"]).env("OPSAGENT_CONFIG", &config));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "There are some namespaces.");
+    assert_eq!(fm.requests().len(), 1, "never asked again because the JSON did not parse");
+    assert!(fm.requests()[0]["body"].get("tools").is_none(), "the profile said: no tool calling");
+}
+
+/// A config file whose profile turns tool calling off (or on).
+fn fm_config(fx: &Fixture, tool_calling: bool) -> std::path::PathBuf {
+    let path = fx.kubeconfig().with_file_name("opsagent.toml");
+    std::fs::write(&path, format!("default_profile = \"p\"\n[profiles.p]\ntool_calling = {tool_calling}\n")).unwrap();
+    path
+}
+
+fn deletes(fx: &Fixture) -> usize {
+    fx.recorded().iter().filter(|r| r["method"] == "DELETE" && r["dryRun"] == false).count()
+}
+
+#[test]
+fn a_change_needs_a_confirmation_or_yes() {
+    let fx = Fixture::start(&state("demo"), &["--namespace", "shop"]);
+    let delete = kubectl_call("delete pod redis-0 -n shop");
+    let fm = FakeModel::start(
+        &script(&[
+            delete.clone(),
+            answer("I could not delete it."),
+            delete.clone(),
+            answer("Read-only."),
+            delete,
+            answer("Deleted."),
+        ]),
+        &[],
+    );
+    // No terminal, no --yes: refused, and the model hears why.
+    let refused = run(&mut exec(&fm, &fx, &["delete the redis pod"]));
+    assert_eq!(refused.code, 0, "{}", refused.stderr);
+    let results = tool_results(&fm.requests()[1]);
+    assert!(
+        results[0]
+            .starts_with("refused: kubectl delete pod redis-0 -n shop changes the cluster and needs a confirmation"),
+        "{results:?}"
+    );
+    assert_eq!(deletes(&fx), 0);
+    // --read-only: refused too.
+    let read_only = run(&mut exec(&fm, &fx, &["delete the redis pod", "--read-only"]));
+    assert_eq!(read_only.code, 0, "{}", read_only.stderr);
+    assert!(tool_results(&fm.requests()[3])[0].contains("this session is read-only"));
+    assert_eq!(deletes(&fx), 0);
+    // --yes: executed, and written to the audit log.
+    let yes = run(&mut exec(&fm, &fx, &["delete the redis pod", "--yes", "-o", "json"]));
+    assert_eq!(yes.code, 0, "{}", yes.stderr);
+    assert_eq!(deletes(&fx), 1);
+    let report: Value = serde_json::from_str(&yes.stdout).unwrap();
+    assert_eq!(report["steps"][0]["classification"], "write");
+    let log = std::fs::read_to_string(fm.dir.path().join("audit.jsonl")).unwrap();
+    let entry: Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(entry["tool"], "exec");
+    assert_eq!(entry["command"], "kubectl delete pod redis-0 -n shop");
+    assert_eq!(entry["context"], "fixture");
+    assert_eq!(entry["namespace"], "shop");
+    assert_eq!(entry["exit_code"], 0, "{entry}");
+}
+
+#[test]
+fn bad_calls_are_tool_errors_and_the_agent_goes_on() {
+    let fx = Fixture::start(&state("demo"), &["--namespace", "shop"]);
+    let bad = calls(&[
+        ("kubectl", &json!({"command": "get pods; rm -rf /"}).to_string()),
+        ("kubectl", &json!({"command": "get pods | xargs kubectl delete pod"}).to_string()),
+        ("kubectl", &json!({"command": "edit deploy storefront"}).to_string()),
+        ("kubectl", &json!({"command": "exec -it redis-0 -- sh"}).to_string()),
+        ("kubectl", &json!({"command": "get pods --context prod"}).to_string()),
+        ("bash", &json!({"command": "ls"}).to_string()),
+        ("kubectl", "get pods (not json)"),
+        ("kubectl", &json!({"cmd": "get pods"}).to_string()),
+    ]);
+    let fm = FakeModel::start(&script(&[bad, answer("Done trying.")]), &[]);
+    let out = run(&mut exec(&fm, &fx, &["do things"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"));
+    let results = tool_results(&fm.requests()[1]);
+    assert_eq!(results.len(), 8);
+    for (result, expected) in results.iter().zip([
+        "is a shell construct",
+        "xargs does not run here",
+        "kubectl edit opens an editor",
+        "interactive kubectl exec",
+        "the session's context and credentials are fixed",
+        "there is no tool \"bash\"",
+        "the arguments are not JSON",
+        "kubectl needs {\"command\"",
+    ]) {
+        assert!(result.contains(expected), "{expected}: {result}");
+    }
+}
+
+#[test]
+fn the_same_call_over_and_over_stops_the_loop() {
+    let fx = Fixture::start(&state("demo"), &["--namespace", "shop"]);
+    let fm = FakeModel::start(&script(&[kubectl_call("get ns")]), &[]);
+    let out = run(&mut exec(&fm, &fx, &["loop"]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("stopped without an answer: the model asked for the same kubectl call three times"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(fm.requests().len(), 3);
+    let capped = run(&mut exec(&fm, &fx, &["loop", "--max-iterations", "1"]));
+    assert_eq!(capped.code, 1);
+    assert!(capped.stderr.contains("no answer after 1 tool calls"), "{}", capped.stderr);
+}
+
+#[test]
+fn secret_values_never_reach_the_model() {
+    let fx = Fixture::start(&state("canary"), &["--namespace", "vault"]);
+    let fm = FakeModel::start(
+        &script(&[
+            calls(&[
+                ("kubectl", &json!({"command": "get secret vault-creds -o yaml"}).to_string()),
+                ("kubectl", &json!({"command": "get secrets -o json | jq '.items[0].data'"}).to_string()),
+                ("kubectl", &json!({"command": "get secret vault-creds -o jsonpath={.data.token}"}).to_string()),
+                ("kubectl", &json!({"command": "get cm,pods -o yaml"}).to_string()),
+            ]),
+            answer("Nothing to see."),
+        ]),
+        &[],
+    );
+    let out = run(&mut exec(&fm, &fx, &["show me the vault secret"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let sent = serde_json::to_string(&fm.requests()).unwrap();
+    for canary in [
+        "Q0FOQVJZLXNlY3JldC04ejI=",
+        "CANARY-secret-8z2",
+        "CANARY-lastapplied",
+        "CANARY-stringdata",
+        "CANARY-configmap",
+        "CANARY-env",
+        "CANARY-annotation",
+    ] {
+        assert!(!sent.contains(canary), "{canary} was sent");
+    }
+    let results = tool_results(&fm.requests()[1]);
+    assert!(results[0].contains("vault-creds") && results[0].contains("token"), "the key names remain: {}", results[0]);
+    assert!(results[2].starts_with("refused: Secret values are never shown"), "{}", results[2]);
+}
+
+#[test]
+fn large_results_stay_within_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("big.json");
+    let generated = run(std::process::Command::new(crate::support::bin("gen-cluster"))
+        .args(["--pods", "3000", "--namespaces", "10", "--out"])
+        .arg(&state_file));
+    assert_eq!(generated.code, 0, "{}", generated.stderr);
+    let fx = Fixture::start(&state_file, &[]);
+    let fm = FakeModel::start(&script(&[kubectl_call("get pods -A -o json"), answer("Many pods.")]), &[]);
+    let out = run(&mut exec(&fm, &fx, &["list every pod", "--max-tool-tokens", "2000", "-o", "json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let result = &tool_results(&fm.requests()[1])[0];
+    let model = fm.requests()[1]["body"]["model"].as_str().unwrap().to_string();
+    let tokens = opsagent::llm::tokens::Counter::for_model(&model).count(result);
+    assert!(tokens <= 2000, "the result sent takes {tokens} tokens");
+    assert!(result.contains("A list of 3000 items (3000 Pod)"), "{}", &result[..result.len().min(400)]);
+    assert!(result.contains("Narrow the query"), "the model is told how to narrow it");
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(report["steps"][0]["output_tokens"].as_u64().unwrap() > 100_000, "the raw output was large");
+}
+
+#[test]
+fn dry_run_prints_the_first_request_and_sends_nothing() {
+    let fx = Fixture::start(&state("demo"), &["--namespace", "shop"]);
+    let fm = FakeModel::start(&script(&[answer("x")]), &[]);
+    let out = run(&mut exec(&fm, &fx, &["how many namespaces?", "--dry-run"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("how many namespaces?"), "{}", out.stdout);
+    assert!(out.stdout.contains("tools offered: kubectl, jq"), "{}", out.stdout);
+    assert!(fm.requests().is_empty());
+    // Without a question and without a terminal: a usage error.
+    let none = run(&mut exec(&fm, &fx, &[]));
+    assert_eq!(none.code, 2);
+    none.assert_one_error_line();
+}
+
+#[test]
+fn on_a_terminal_a_change_is_asked_for() {
+    let fx = Fixture::start(&state("demo"), &["--namespace", "shop"]);
+    let delete = kubectl_call("delete pod redis-0");
+    let fm = FakeModel::start(&script(&[delete.clone(), answer("Not deleted."), delete, answer("Deleted.")]), &[]);
+    // The default is No.
+    let declined = crate::support::run_on_terminal(&mut exec(&fm, &fx, &["delete redis-0"]), &[("Run it?", "\r")]);
+    assert_eq!(declined.code, 0, "{}", declined.output);
+    let plain = declined.plain();
+    assert!(
+        plain.contains("kubectl delete pod redis-0") && plain.contains("context fixture · namespace shop"),
+        "{plain}"
+    );
+    assert!(tool_results(&fm.requests()[1])[0].starts_with("refused: the user declined kubectl delete pod redis-0"));
+    assert_eq!(deletes(&fx), 0);
+    // Down to Yes.
+    let accepted =
+        crate::support::run_on_terminal(&mut exec(&fm, &fx, &["delete redis-0"]), &[("Run it?", "\x1b[B\r")]);
+    assert_eq!(accepted.code, 0, "{}", accepted.output);
+    assert!(accepted.plain().contains("Deleted."), "{}", accepted.output);
+    assert_eq!(deletes(&fx), 1);
+}
+
+#[test]
+fn an_interactive_session_keeps_the_conversation() {
+    let fx = Fixture::start(&state("demo"), &["--namespace", "shop"]);
+    let fm = FakeModel::start(&script(&[answer("First answer."), answer("Second answer.")]), &[]);
+    let session = crate::support::run_on_terminal(
+        &mut exec(&fm, &fx, &[]),
+        &[("›", "which namespace?\r"), ("First answer.", "and the other one?\r"), ("Second answer.", "/exit\r")],
+    );
+    assert_eq!(session.code, 0, "{}", session.output);
+    let requests = fm.requests();
+    assert_eq!(requests.len(), 2);
+    let messages = requests[1]["body"]["messages"].as_array().unwrap();
+    let said: Vec<&str> = messages.iter().skip(1).map(|m| m["content"].as_str().unwrap()).collect();
+    assert_eq!(said, ["which namespace?", "First answer.", "and the other one?"]);
+}
