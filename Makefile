@@ -32,9 +32,9 @@ test: build
 conformance: build
 	$(CARGO) run -q -p opsagent-tests --bin conformance -- $(if $(V),-v)
 
-## bench: explain tokens vs k8sgpt; analyze vs kubectl on a 10,000-pod fixture cluster (BENCHMARKS.md; BENCH=tokens|scale for one)
+## bench: explain tokens vs k8sgpt; the exec prompt; analyze vs kubectl on a 10,000-pod fixture cluster (BENCHMARKS.md; BENCH=tokens|exec|scale for one)
 bench:
-	$(CARGO) build --release -p kubectl-ai-analyze -p opsagent-tests --bins
+	$(CARGO) build --release -p kubectl-ai-analyze -p kubectl-ai-exec -p opsagent-tests --bins
 	python3 tests/bench/bench.py
 
 ## lint: formatting and clippy, as CI runs them

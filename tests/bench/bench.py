@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""make bench, two benchmarks (BENCH=tokens or BENCH=scale runs one):
+"""make bench, three benchmarks (BENCH=tokens, BENCH=exec or BENCH=scale runs one):
 
 tokens: the prompt tokens `kubectl-ai-analyze --explain` sends for tests/states/explain (10 identical
 crashing replicas + 3 other faults), recorded by the fake model, against what k8sgpt's
 `analyze --explain` would send for the same state (its documented per-result prompt, computed by
 token-count); then a second run, which the cache must answer without a request.
+
+exec: the agent's fixed prompt overhead (system prompt + tool schemas), the prompt tokens and model
+calls of one question against a scripted model, and the capped result of `get pods -A -o json` on
+the 10,000-pod state.
 
 scale: `kubectl-ai-analyze -A -o json` against `kubectl get <the same kinds> -A -o json`, side
 by side on one fixture cluster of 10,000 pods. Runs are interleaved (A, B, A, B, ...) so that a noisy
@@ -93,10 +97,86 @@ def token_bench():
     print(f"\nfindings explained: {explained}/{findings} (first run), {explained2}/{findings} (second run)\n")
 
 
+def start(cmd):
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    ready = proc.stdout.readline().strip()
+    if not ready.startswith("ready "):
+        sys.exit(f"make bench: {os.path.basename(cmd[0])} did not start: {ready!r}")
+    return proc, ready[len("ready "):]
+
+
+def exec_bench():
+    """The agent's prompt: fixed overhead and a whole question against a scripted model; then one
+    `get pods -A -o json` on the 10,000-pod state, capped."""
+    work = tempfile.mkdtemp(prefix="opsagent-exec-")
+    call = lambda i, command: {"id": f"call_{i}", "type": "function",
+                               "function": {"name": "kubectl", "arguments": json.dumps({"command": command})}}
+    replies = [
+        {"content": "", "tool_calls": [call(0, "get pods -n shop")]},
+        {"content": "", "tool_calls": [call(1, "get events -n shop --field-selector type=Warning")]},
+        {"content": "checkout and redis crash-loop, catalog cannot pull its image, search is unschedulable."},
+    ]
+    procs = []
+    try:
+        kubeconfig = os.path.join(work, "kubeconfig")
+        fixture, _ = start([os.path.join(RELEASE, "kube-fixture"), os.path.join(ROOT, "tests", "states", "demo"),
+                            "--rebase-time", "--namespace", "shop", "--kubeconfig", kubeconfig])
+        procs.append(fixture)
+        results = []
+        for name, script_replies, question, extra in (
+            ("t2", replies, "what is wrong in namespace shop", []),
+            ("big", [{"content": "", "tool_calls": [call(0, "get pods -A -o json")]}, {"content": "Many pods."}],
+             "list every pod", None),
+        ):
+            script = os.path.join(work, f"{name}.json")
+            with open(script, "w") as f:
+                json.dump({"replies": script_replies}, f)
+            record = os.path.join(work, f"{name}.jsonl")
+            model, url = start([os.path.join(RELEASE, "fake-model"), "--script", script, "--record", record])
+            procs.append(model)
+            config = kubeconfig
+            if extra is None:
+                state = os.path.join(ROOT, "target", "bench", f"cluster-{PODS}.json")
+                os.makedirs(os.path.dirname(state), exist_ok=True)
+                if not os.path.exists(state):
+                    subprocess.run([os.path.join(RELEASE, "gen-cluster"), "--pods", str(PODS), "--out", state], check=True)
+                config = os.path.join(work, "big-kubeconfig")
+                big, _ = start([os.path.join(RELEASE, "kube-fixture"), state, "--rebase-time", "--kubeconfig", config])
+                procs.append(big)
+                extra = []
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_", "OLLAMA_", "OPSAGENT_"))}
+            env.update(OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=url, HOME=work, KUBECONFIG=config,
+                       KUBECACHEDIR=os.path.join(work, "cache"), XDG_STATE_HOME=os.path.join(work, "state"))
+            out = subprocess.run([os.path.join(RELEASE, "kubectl-ai-exec"), question, "-o", "json"] + extra,
+                                 env=env, capture_output=True, text=True)
+            if out.returncode != 0:
+                sys.exit(f"make bench: exec exited {out.returncode}: {out.stderr}")
+            answer = json.loads(out.stdout)
+            sent = json.loads(subprocess.run([os.path.join(RELEASE, "token-count"), "sent", record],
+                                             capture_output=True, text=True, check=True).stdout)
+            results.append((answer, sent))
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    (t2, t2_sent), (big, big_sent) = results
+    print("exec: model gpt-4o-mini (o200k_base); the fixture's demo state; a scripted model\n")
+    print("| | model calls | prompt tokens |")
+    print("|---|---:|---:|")
+    print(f"| fixed overhead (system prompt + every tool schema) | — | {t2_sent['fixed']} |")
+    print(f"| \"what is wrong in namespace shop\" (2 kubectl calls, then the answer) | {t2_sent['requests']} | {t2_sent['tokens']} |")
+    raw = big["steps"][0]["output_tokens"]
+    print(f"\n`get pods -A -o json` on {PODS} pods: {raw} tokens of output, {big_sent['lastToolResult']} sent "
+          f"(cap: 15 % of the 128,000-token window, at most 8,000)\n")
+
+
 def main():
     which = os.environ.get("BENCH", "all")
     if which in ("all", "tokens"):
         token_bench()
+    if which in ("all", "exec"):
+        exec_bench()
     if which in ("all", "scale"):
         scale_bench()
 

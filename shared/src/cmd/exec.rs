@@ -169,11 +169,19 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Exit> {
         let context = budget::fit(&counter, &input, cap);
         question = format!("Context from stdin:\n```\n{}\n```\n\n{question}", context.trim_end());
     }
-    let kubectl = which::which("kubectl")
-        .map_err(|_| Error::Usage("kubectl was not found on PATH: exec runs the real kubectl".into()))?;
-    let cluster = Cluster::connect(&args.cluster)?;
-    let context = cluster.context.clone().or_else(|| args.cluster.context.clone());
-    let namespace = args.cluster.namespace.clone().unwrap_or_else(|| cluster.default_namespace.clone());
+    // A dry run shows the request even where no cluster is configured.
+    let cluster = match Cluster::connect(&args.cluster) {
+        Ok(c) => Some(c),
+        Err(_) if args.llm.dry_run => None,
+        Err(e) => return Err(e.into()),
+    };
+    let context = cluster.as_ref().and_then(|c| c.context.clone()).or_else(|| args.cluster.context.clone());
+    let namespace = args
+        .cluster
+        .namespace
+        .clone()
+        .or_else(|| cluster.as_ref().map(|c| c.default_namespace.clone()))
+        .unwrap_or_else(|| "default".into());
     let protocol = if model.tool_calling { Protocol::Native } else { Protocol::React };
     let mut conversation =
         Conversation::new(agent::system_prompt(context.as_deref().unwrap_or("in-cluster"), &namespace), protocol);
@@ -199,6 +207,8 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Exit> {
     if !model.configured {
         return Err(Error::Model(format!("exec needs a model: {}", ModelConfig::how_to_configure())).into());
     }
+    let kubectl = which::which("kubectl")
+        .map_err(|_| Error::Usage("kubectl was not found on PATH: exec runs the real kubectl".into()))?;
     let read_only = args.read_only || model.read_only;
     let client = Client::new(model)?;
     let session = Session {

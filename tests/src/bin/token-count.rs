@@ -24,6 +24,8 @@ enum Cli {
 }
 
 fn main() -> anyhow::Result<()> {
+    let mut fixed = 0;
+    let mut last_result = 0;
     let (requests, tokens) = match Cli::parse() {
         Cli::Sent { record, model } => {
             let counter = Counter::for_model(&model);
@@ -33,8 +35,20 @@ fn main() -> anyhow::Result<()> {
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
                 let r: serde_json::Value = serde_json::from_str(line)?;
                 requests += 1;
-                for m in r["body"]["messages"].as_array().into_iter().flatten() {
+                let messages = r["body"]["messages"].as_array().cloned().unwrap_or_default();
+                for m in &messages {
                     tokens += counter.count(m["content"].as_str().unwrap_or_default()) + MESSAGE_OVERHEAD;
+                }
+                // Tool schemas travel with every request (exec).
+                let schemas: usize =
+                    r["body"]["tools"].as_array().into_iter().flatten().map(|t| counter.count(&t.to_string())).sum();
+                tokens += schemas;
+                if requests == 1 {
+                    let system = messages.first().filter(|m| m["role"] == "system");
+                    fixed = schemas + system.map_or(0, |m| counter.count(m["content"].as_str().unwrap_or_default()));
+                }
+                if let Some(tool) = messages.iter().rev().find(|m| m["role"] == "tool") {
+                    last_result = counter.count(tool["content"].as_str().unwrap_or_default());
                 }
             }
             (requests, tokens)
@@ -44,6 +58,9 @@ fn main() -> anyhow::Result<()> {
             opsagent_tests::k8sgpt::cost(&snapshot, &model)
         }
     };
-    println!("{}", serde_json::json!({"requests": requests, "tokens": tokens}));
+    println!(
+        "{}",
+        serde_json::json!({"requests": requests, "tokens": tokens, "fixed": fixed, "lastToolResult": last_result})
+    );
     Ok(())
 }
