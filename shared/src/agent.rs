@@ -59,21 +59,26 @@ pub struct Answer {
 pub struct Limits {
     pub max_iterations: u16,
     pub max_answer: u32,
+    /// The longest one question may take (model calls and tools together).
+    pub timeout: std::time::Duration,
 }
 
 /// A conversation: kept across questions in an interactive session.
 pub struct Conversation {
     pub messages: Vec<Message>,
     pub protocol: Protocol,
+    react_tools: String,
 }
 
 impl Conversation {
-    pub fn new(system: String, protocol: Protocol) -> Conversation {
-        let mut messages = vec![Message::system(system)];
+    /// `react_tools`: the optional tools, described for the ReAct protocol.
+    pub fn new(system: String, protocol: Protocol, react_tools: String) -> Conversation {
+        let messages = vec![Message::system(system)];
+        let mut c = Conversation { messages, protocol: Protocol::Native, react_tools };
         if protocol == Protocol::React {
-            messages[0].content = format!("{}\n{REACT}", messages[0].content);
+            c.switch_to_react();
         }
-        Conversation { messages, protocol }
+        c
     }
 
     /// Back to the instructions alone.
@@ -83,7 +88,8 @@ impl Conversation {
 
     fn switch_to_react(&mut self) {
         self.protocol = Protocol::React;
-        self.messages[0].content = format!("{}\n{REACT}", self.messages[0].content);
+        let extra = if self.react_tools.is_empty() { String::new() } else { format!(" Also: {}.", self.react_tools) };
+        self.messages[0].content = format!("{}\n{REACT}{extra}", self.messages[0].content);
     }
 }
 
@@ -107,12 +113,17 @@ pub fn ask(
 ) -> Result<Answer, Error> {
     conversation.messages.push(Message::user(crate::redact::redact_text(question)));
     let options = ChatOptions { max_tokens: limits.max_answer, ..ChatOptions::default() };
-    let schemas = tools::schemas();
+    let schemas = tools::schemas(&tools.extras);
     let mut usage = Usage::default();
     let mut steps: Vec<Step> = Vec::new();
     let mut last_call: Option<(String, String)> = None;
     let mut repeats = 0;
+    let started = std::time::Instant::now();
     loop {
+        if started.elapsed() > limits.timeout {
+            let why = format!("the question took longer than {}s (--timeout)", limits.timeout.as_secs());
+            return Ok(stopped(conversation, steps, usage, why));
+        }
         let native = conversation.protocol == Protocol::Native;
         let reply = match client.chat_with(&conversation.messages, &options, if native { &schemas } else { &[] }, None)
         {

@@ -69,6 +69,10 @@ pub struct ExecArgs {
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration, help_heading = "Agent")]
     pub tool_timeout: Duration,
 
+    /// Longest one question may take, model calls and tools together
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration, help_heading = "Agent")]
+    pub timeout: Duration,
+
     /// Most tokens one tool result may take (default: 15 % of the window, at most 8000)
     #[arg(long, value_name = "TOKENS", help_heading = "Agent")]
     pub max_tool_tokens: Option<usize>,
@@ -183,8 +187,12 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Exit> {
         .or_else(|| cluster.as_ref().map(|c| c.default_namespace.clone()))
         .unwrap_or_else(|| "default".into());
     let protocol = if model.tool_calling { Protocol::Native } else { Protocol::React };
-    let mut conversation =
-        Conversation::new(agent::system_prompt(context.as_deref().unwrap_or("in-cluster"), &namespace), protocol);
+    let extras = tools::extra::available(&model.custom_tools)?;
+    let mut conversation = Conversation::new(
+        agent::system_prompt(context.as_deref().unwrap_or("in-cluster"), &namespace),
+        protocol,
+        tools::react_lines(&extras),
+    );
     if args.llm.dry_run {
         let mut messages = conversation.messages.clone();
         messages.push(Message::user(crate::redact::redact_text(&question)));
@@ -193,12 +201,12 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Exit> {
         let mut out = anstream::stdout().lock();
         dryrun::print(&mut out, &model, &[dry], 0, format)?;
         if format == cli::OutputFormat::Text {
-            let schemas: usize = tools::schemas().iter().map(|s| counter.count(&s.to_string())).sum();
+            let schemas: usize = tools::schemas(&extras).iter().map(|s| counter.count(&s.to_string())).sum();
             let system = counter.count(&conversation.messages[0].content);
             writeln!(
                 out,
                 "tools offered: {} ({schemas} tokens of schemas); fixed overhead (system prompt + schemas): {} tokens",
-                tools::NAMES.join(", "),
+                tools::names(&extras).join(", "),
                 system + schemas
             )?;
         }
@@ -225,8 +233,9 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Exit> {
         TerminalApprover { can_prompt: std::io::stdin().is_terminal() && std::io::stderr().is_terminal() };
     let mut toolbox = Toolbox::new(session, &mut approver, counter, cap);
     toolbox.read_only = read_only;
+    toolbox.extras = extras;
     toolbox.approved = args.yes;
-    let limits = Limits { max_iterations: args.max_iterations, max_answer: MAX_ANSWER };
+    let limits = Limits { max_iterations: args.max_iterations, max_answer: MAX_ANSWER, timeout: args.timeout };
     let mut progress = Progress { verbose: args.log.verbose > 0 };
     if interactive {
         return session_loop(&client, &mut conversation, &mut toolbox, limits, &mut progress);
@@ -297,7 +306,7 @@ fn session_loop(
                 let c = client.config();
                 eprintln!("{} {} at {}", c.provider.name(), c.model, client.url());
             }
-            "/tools" => eprintln!("{}", tools::NAMES.join(", ")),
+            "/tools" => eprintln!("{}", tools::names(&toolbox.extras).join(", ")),
             q if q.starts_with('/') => eprintln!("unknown command {q}: /reset, /model, /tools, /exit"),
             q => match agent::ask(client, conversation, q, toolbox, limits, progress) {
                 Ok(a) => {

@@ -140,6 +140,49 @@ pub struct FileConfig {
     pub profiles: BTreeMap<String, Profile>,
     #[serde(default)]
     pub prices: BTreeMap<String, Price>,
+    /// Tools `exec` offers besides kubectl and jq.
+    #[serde(default)]
+    pub tools: Vec<CustomTool>,
+}
+
+/// A tool of the config file: a program run with an argv template, never through a shell.
+///
+/// ```toml
+/// [[tools]]
+/// name = "helm_releases"
+/// description = "Helm releases of a namespace"
+/// command = ["helm", "list", "-n", "{namespace}", "-o", "json"]
+/// read_only = true
+/// [tools.parameters.namespace]
+/// type = "string"
+/// description = "the namespace"
+/// ```
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CustomTool {
+    pub name: String,
+    pub description: String,
+    /// The program and its arguments; `{param}` is replaced by the parameter's value.
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, ToolParameter>,
+    /// A tool that changes nothing runs without asking; otherwise it is confirmed like a kubectl write.
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ToolParameter {
+    /// `string`, `integer` or `boolean`.
+    #[serde(rename = "type", default = "string_type")]
+    pub kind: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+fn string_type() -> String {
+    "string".into()
 }
 
 impl FileConfig {
@@ -202,6 +245,8 @@ pub struct ModelConfig {
     pub tool_calling: bool,
     /// exec refuses changes by default.
     pub read_only: bool,
+    /// The config file's tools.
+    pub custom_tools: Vec<CustomTool>,
     pub prices: BTreeMap<String, Price>,
     pub profile: Option<String>,
     /// Whether anything configured a model at all (dry runs work without).
@@ -325,6 +370,7 @@ impl ModelConfig {
                 .unwrap_or_else(|| "English".into()),
             tool_calling: profile.tool_calling.unwrap_or(true),
             read_only: profile.read_only.unwrap_or(false),
+            custom_tools: file.tools,
             prices: file.prices,
             profile: profile_name,
             configured,

@@ -224,16 +224,22 @@ impl Session {
 
     pub fn run(&self, args: &[String]) -> Output {
         let limit = if endless(args) { self.endless_for } else { self.timeout };
-        let child = Command::new(&self.kubectl)
-            .args(self.argv(args))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn();
+        run_command(&self.kubectl, &self.argv(args), limit)
+    }
+}
+
+/// Runs a program directly (no shell), stopping it after `limit`; what it printed until then is kept.
+pub fn run_command(program: &std::path::Path, argv: &[String], limit: Duration) -> Output {
+    {
+        let child =
+            Command::new(program).args(argv).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
         let mut child = match child {
             Ok(c) => c,
             Err(e) => {
-                return Output { stderr: format!("kubectl could not be run: {e}"), code: 127, ..Output::default() };
+                let name = program
+                    .file_name()
+                    .map_or_else(|| program.display().to_string(), |n| n.to_string_lossy().into_owned());
+                return Output { stderr: format!("{name} could not be run: {e}"), code: 127, ..Output::default() };
             }
         };
         let mut out = child.stdout.take();

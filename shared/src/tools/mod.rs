@@ -3,6 +3,7 @@
 //! sees it, and is capped to a token budget.
 
 pub mod budget;
+pub mod extra;
 pub mod jq;
 pub mod kubectl;
 pub mod pipeline;
@@ -12,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::audit_log;
 use crate::llm::tokens::Counter;
+use extra::Extra;
 use kubectl::{Class, Session};
 
 /// What the user says to a change.
@@ -57,11 +59,14 @@ pub struct Toolbox<'a> {
     pub cap: usize,
     /// The previous tool output, for jq.
     last: String,
+    /// trivy, web_search and the config file's tools, when offered.
+    pub extras: Vec<Extra>,
 }
 
-/// The tool names and their schemas (OpenAI function format), as short as they can be.
-pub fn schemas() -> Vec<Value> {
-    vec![
+/// The tools' schemas (OpenAI function format), as short as they can be: kubectl, jq, then the
+/// optional ones.
+pub fn schemas(extras: &[Extra]) -> Vec<Value> {
+    let mut all = vec![
         json!({"type": "function", "function": {
             "name": "kubectl",
             "description": "Run kubectl. Pipes into jq, grep, wc -l, head, tail, sort, uniq run in-process; no shell.",
@@ -72,15 +77,40 @@ pub fn schemas() -> Vec<Value> {
             "description": "A jq filter over the previous tool output.",
             "parameters": {"type": "object", "properties": {"filter": {"type": "string"}}, "required": ["filter"]},
         }}),
-    ]
+    ];
+    all.extend(extras.iter().map(Extra::schema));
+    all
 }
 
 /// The names of the tools on offer.
-pub const NAMES: &[&str] = &["kubectl", "jq"];
+pub fn names(extras: &[Extra]) -> Vec<String> {
+    ["kubectl", "jq"].iter().map(|s| s.to_string()).chain(extras.iter().map(|e| e.name().to_string())).collect()
+}
+
+/// The optional tools for the ReAct protocol's instructions.
+pub fn react_lines(extras: &[Extra]) -> String {
+    extras
+        .iter()
+        .map(|e| match e.only_parameter() {
+            Some(p) => format!("{} (input: the {p})", e.name()),
+            None => format!("{} (input: a JSON object of its parameters)", e.name()),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 impl<'a> Toolbox<'a> {
     pub fn new(session: Session, approver: &'a mut dyn Approver, counter: Counter, cap: usize) -> Toolbox<'a> {
-        Toolbox { session, read_only: false, approved: false, approver, counter, cap, last: String::new() }
+        Toolbox {
+            session,
+            read_only: false,
+            approved: false,
+            approver,
+            counter,
+            cap,
+            last: String::new(),
+            extras: Vec::new(),
+        }
     }
 
     /// Runs one call with arguments as the model wrote them (native: a JSON object; ReAct: the
@@ -89,10 +119,14 @@ impl<'a> Toolbox<'a> {
         let field = match name {
             "kubectl" => "command",
             "jq" => "filter",
-            other => {
-                let text = format!("error: there is no tool {other:?}; the tools are {}", NAMES.join(", "));
-                return (text.clone(), self.step(name, arguments, None, None, Some(text)));
-            }
+            other => match self.extras.iter().position(|e| e.name() == other) {
+                Some(i) => return self.extra(i, arguments, native),
+                None => {
+                    let text =
+                        format!("error: there is no tool {other:?}; the tools are {}", names(&self.extras).join(", "));
+                    return (text.clone(), self.step(name, arguments, None, None, Some(text)));
+                }
+            },
         };
         let input = if native {
             match serde_json::from_str::<Value>(arguments) {
@@ -123,6 +157,78 @@ impl<'a> Toolbox<'a> {
         }
     }
 
+    /// An optional tool: arguments checked, confirmation when it is not read-only, output redacted
+    /// and capped.
+    fn extra(&mut self, i: usize, arguments: &str, native: bool) -> (String, Step) {
+        let tool = self.extras[i].clone();
+        let name = tool.name().to_string();
+        let args: Value = match (native, tool.only_parameter()) {
+            (false, Some(p)) if !arguments.trim_start().starts_with('{') => json!({ p: arguments.trim() }),
+            _ => match serde_json::from_str(arguments) {
+                Ok(v @ Value::Object(_)) => v,
+                _ => {
+                    let text = format!("error: the arguments of {name} must be a JSON object, got {arguments}");
+                    return (text.clone(), self.step(&name, arguments, None, None, Some(text)));
+                }
+            },
+        };
+        let class = if tool.read_only() { Class::Read } else { Class::Unknown };
+        let shown = match tool.command_line(&args) {
+            Ok(argv) => shell_words::join(&argv),
+            Err(e) => {
+                let text = format!("error: {e}");
+                return (text.clone(), self.step(&name, arguments, Some(class), None, Some(e)));
+            }
+        };
+        let namespace = self.session.namespace.clone().or(self.session.default_namespace.clone()).unwrap_or_default();
+        if class != Class::Read
+            && let Some(refused) = self.confirm(&shown, class, &namespace)
+        {
+            let text = format!("refused: {refused}");
+            return (text, self.step(&name, arguments, Some(class), None, Some(refused)));
+        }
+        let result = tool.run(&args, self.session.timeout);
+        let code = i32::from(result.is_err());
+        if class != Class::Read {
+            let first = result.as_ref().map_or_else(|e| e.clone(), |o| o.lines().next().unwrap_or("").to_string());
+            audit_log::record(&audit_log::Entry {
+                time: audit_log::now(),
+                tool: "exec",
+                context: self.session.context.as_deref(),
+                namespace: Some(namespace.as_str()),
+                command: &shown,
+                result: &first,
+                exit_code: code,
+            });
+        }
+        let text = crate::redact::redact_text(&redact_output(&result.unwrap_or_else(|e| format!("error: {e}"))));
+        let tokens = self.counter.count(&text);
+        let step = Step { output_tokens: tokens, ..self.step(&name, arguments, Some(class), Some(code), None) };
+        (self.fit(&text), step)
+    }
+
+    /// Asks before a change; the reason it may not run, if it may not.
+    fn confirm(&mut self, shown: &str, class: Class, namespace: &str) -> Option<String> {
+        if self.read_only {
+            return Some(format!("this session is read-only: {shown} was not run; tell the user the command instead"));
+        }
+        if self.approved {
+            return None;
+        }
+        let context = self.session.context.clone().unwrap_or_else(|| "(current)".into());
+        match self.approver.approve(shown, class, &context, namespace) {
+            Decision::Yes => None,
+            Decision::Always => {
+                self.approved = true;
+                None
+            }
+            Decision::No => Some(format!("the user declined {shown}")),
+            Decision::NoTerminal => Some(format!(
+                "{shown} changes the cluster and needs a confirmation, and there is no terminal to ask on (the user may rerun with --yes)"
+            )),
+        }
+    }
+
     fn step(&self, tool: &str, input: &str, class: Option<Class>, code: Option<i32>, refused: Option<String>) -> Step {
         let output_tokens = refused.as_deref().map_or(0, |r| self.counter.count(r));
         Step { tool: tool.into(), input: input.into(), classification: class, exit_code: code, refused, output_tokens }
@@ -142,32 +248,11 @@ impl<'a> Toolbox<'a> {
         }
         let class = kubectl::classify(&pipeline.args);
         let shown = format!("kubectl {}", shell_words::join(&pipeline.args));
-        let context = self.session.context.clone().unwrap_or_else(|| "(current)".into());
         let namespace = self.session.namespace_for(&pipeline.args).unwrap_or_else(|| "(the context's)".into());
-        if class != Class::Read {
-            if self.read_only {
-                return refuse(
-                    self,
-                    Some(class),
-                    format!("this session is read-only: {shown} was not run; tell the user the command instead"),
-                );
-            }
-            if !self.approved {
-                match self.approver.approve(&shown, class, &context, &namespace) {
-                    Decision::Yes => {}
-                    Decision::Always => self.approved = true,
-                    Decision::No => return refuse(self, Some(class), format!("the user declined {shown}")),
-                    Decision::NoTerminal => {
-                        return refuse(
-                            self,
-                            Some(class),
-                            format!(
-                                "{shown} changes the cluster and needs a confirmation, and there is no terminal to ask on (the user may rerun with --yes)"
-                            ),
-                        );
-                    }
-                }
-            }
+        if class != Class::Read
+            && let Some(why) = self.confirm(&shown, class, &namespace)
+        {
+            return refuse(self, Some(class), why);
         }
         let out = self.session.run(&pipeline.args);
         if class != Class::Read {

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{FakeModel, Fixture, bin, run, run_with_stdin, state};
+use crate::support::{FakeModel, Fixture, bin, fake_trivy, run, run_with_stdin, state};
 
 const AUDIT: &str = "kubectl-ai-audit";
 
@@ -188,32 +188,6 @@ fn the_live_cluster_is_audited_on_owners_not_on_their_pods() {
     // A label selector narrows what is reported.
     let labelled = report(&run(&mut fx.plugin(AUDIT, &["-l", "app=checkout", "-o", "json"])).stdout);
     assert!(labelled["findings"].as_array().unwrap().iter().all(|f| f["name"] == "checkout"), "{labelled}");
-}
-
-/// A fake `trivy` on PATH: prints the real reports of trivy's own tests by image name, hangs for
-/// `hang:1`, fails for `broken:1`, and records every call.
-fn fake_trivy(dir: &Path) -> String {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/audit/trivy-json");
-    assert!(data.is_dir(), "the shared trivy reports are missing at {}", data.display());
-    let script = format!(
-        r#"#!/bin/sh
-echo "$@" >> "{calls}"
-for image; do :; done
-case "$image" in
-  alpine:3.10) cat "{data}/alpine-310.json" ;;
-  alpine:3.9) cat "{data}/alpine-39-skip.json" ;;
-  fluentd:1) cat "{data}/fluentd-gems.json" ;;
-  hang:1) sleep 30 ;;
-  *) echo "FATAL unable to find the image $image" >&2; exit 1 ;;
-esac
-"#,
-        calls = dir.join("calls").display(),
-        data = data.display()
-    );
-    let path = dir.join("trivy");
-    std::fs::write(&path, script).unwrap();
-    std::process::Command::new("chmod").arg("+x").arg(&path).status().unwrap();
-    format!("{}:/usr/bin:/bin", dir.display())
 }
 
 fn workloads(images: &[&str]) -> String {

@@ -228,6 +228,13 @@ fn the_same_call_over_and_over_stops_the_loop() {
     let capped = run(&mut exec(&fm, &fx, &["loop", "--max-iterations", "1"]));
     assert_eq!(capped.code, 1);
     assert!(capped.stderr.contains("no answer after 1 tool calls"), "{}", capped.stderr);
+    let slow = FakeModel::start(
+        &script(&[json!({"delay_ms": 1500, "content": "", "tool_calls": kubectl_call("get ns")["tool_calls"]})]),
+        &[],
+    );
+    let timed = run(&mut exec(&slow, &fx, &["loop", "--timeout", "1s"]));
+    assert_eq!(timed.code, 1, "{}", timed.stderr);
+    assert!(timed.stderr.contains("took longer than 1s (--timeout)"), "{}", timed.stderr);
 }
 
 #[test]
@@ -338,4 +345,126 @@ fn an_interactive_session_keeps_the_conversation() {
     let messages = requests[1]["body"]["messages"].as_array().unwrap();
     let said: Vec<&str> = messages.iter().skip(1).map(|m| m["content"].as_str().unwrap()).collect();
     assert_eq!(said, ["which namespace?", "First answer.", "and the other one?"]);
+}
+
+/// A Custom Search stand-in: answers every request with two results and records the queries.
+fn search_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/customsearch/v1", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            record.lock().unwrap().push(line.trim().to_string());
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+                    break;
+                }
+            }
+            let body = json!({"items": [
+                {"title": "CrashLoopBackOff explained", "link": "https://example.com/a", "snippet": "Back-off restarting failed container"},
+                {"title": "Debug pods", "link": "https://example.com/b", "snippet": "kubectl describe"}]})
+            .to_string();
+            let mut s = stream;
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn optional_tools_are_offered_only_when_they_can_work() {
+    let fx = Fixture::start(&state("demo"), &["--namespace", "shop"]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = format!("{}:{}", crate::support::fake_trivy(dir.path()), std::env::var("PATH").unwrap());
+    let (search, queries) = search_server();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[tools]]
+name = "echo_ns"
+description = "Echoes a namespace"
+command = ["echo", "namespace={ns}"]
+read_only = true
+[tools.parameters.ns]
+type = "string"
+description = "a namespace"
+
+[[tools]]
+name = "restart_all"
+description = "Restarts everything"
+command = ["echo", "restarted {ns}"]
+[tools.parameters.ns]
+type = "string"
+"#,
+    )
+    .unwrap();
+    let fm = FakeModel::start(
+        &script(&[
+            calls(&[
+                ("trivy", &json!({"image": "fluentd:1"}).to_string()),
+                ("web_search", &json!({"query": "CrashLoopBackOff password=hunter2"}).to_string()),
+                ("echo_ns", &json!({"ns": "shop; rm -rf /"}).to_string()),
+                ("restart_all", &json!({"ns": "shop"}).to_string()),
+            ]),
+            answer("Done."),
+        ]),
+        &[],
+    );
+    let out = run(exec(&fm, &fx, &["look around"])
+        .env("PATH", &path)
+        .env("GOOGLE_API_KEY", "gk-test")
+        .env("GOOGLE_CSE_ID", "cse-test")
+        .env("OPSAGENT_WEB_SEARCH_URL", &search)
+        .env("OPSAGENT_CONFIG", &config));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let requests = fm.requests();
+    let offered: Vec<&str> = requests[0]["body"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(offered, ["kubectl", "jq", "trivy", "web_search", "echo_ns", "restart_all"]);
+    let results = tool_results(&requests[1]);
+    assert!(
+        results[0].starts_with("fluentd:1: 1 critical, 1 high") && results[0].contains("CVE-2019-18224"),
+        "{}",
+        results[0]
+    );
+    assert!(
+        results[1].contains("CrashLoopBackOff explained") && results[1].contains("https://example.com/a"),
+        "{}",
+        results[1]
+    );
+    let query = queries.lock().unwrap().join("\n");
+    assert!(query.contains("key=gk-test") && query.contains("cx=cse-test") && !query.contains("hunter2"), "{query}");
+    assert_eq!(results[2], "namespace=shop; rm -rf /\n", "an argument, never a shell");
+    assert!(results[3].starts_with("refused: echo 'restarted shop' changes the cluster"), "{}", results[3]);
+    // Without trivy, keys or config, only kubectl and jq are offered.
+    let fm2 = FakeModel::start(&script(&[answer("ok")]), &[]);
+    let only_kubectl = tempfile::tempdir().unwrap();
+    let kubectl = std::process::Command::new("sh").args(["-c", "command -v kubectl"]).output().unwrap();
+    std::os::unix::fs::symlink(String::from_utf8_lossy(&kubectl.stdout).trim(), only_kubectl.path().join("kubectl"))
+        .unwrap();
+    let plain = run(exec(&fm2, &fx, &["hi"]).env("PATH", only_kubectl.path()));
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    let second = fm2.requests();
+    let offered: Vec<&str> = second[0]["body"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(offered, ["kubectl", "jq"]);
 }

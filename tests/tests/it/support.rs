@@ -452,3 +452,29 @@ impl Terminal {
         plain
     }
 }
+
+/// A fake `trivy` on PATH: prints the real reports of trivy's own tests by image name, hangs for
+/// `hang:1`, fails for `broken:1`, and records every call.
+pub fn fake_trivy(dir: &Path) -> String {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/audit/trivy-json");
+    assert!(data.is_dir(), "the shared trivy reports are missing at {}", data.display());
+    let script = format!(
+        r#"#!/bin/sh
+echo "$@" >> "{calls}"
+for image; do :; done
+case "$image" in
+  alpine:3.10) cat "{data}/alpine-310.json" ;;
+  alpine:3.9) cat "{data}/alpine-39-skip.json" ;;
+  fluentd:1) cat "{data}/fluentd-gems.json" ;;
+  hang:1) sleep 30 ;;
+  *) echo "FATAL unable to find the image $image" >&2; exit 1 ;;
+esac
+"#,
+        calls = dir.join("calls").display(),
+        data = data.display()
+    );
+    let path = dir.join("trivy");
+    std::fs::write(&path, script).unwrap();
+    std::process::Command::new("chmod").arg("+x").arg(&path).status().unwrap();
+    format!("{}:/usr/bin:/bin", dir.display())
+}
