@@ -468,3 +468,16 @@ type = "string"
         .collect();
     assert_eq!(offered, ["kubectl", "jq"]);
 }
+
+#[test]
+fn verbose_shows_tool_calls_as_they_happen() {
+    let fx = Fixture::start(&state("demo"), &["--namespace", "shop"]);
+    let thinking = json!({"content": "<think>hidden</think>Counting namespaces first.", "tool_calls": kubectl_call("get ns -o name | wc -l")["tool_calls"]});
+    let fm = FakeModel::start(&script(&[thinking, answer("Done.")]), &[]);
+    let out = run(&mut exec(&fm, &fx, &["count", "-v"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("Counting namespaces first."), "{}", out.stderr);
+    assert!(!out.stderr.contains("hidden"), "reasoning stays hidden: {}", out.stderr);
+    assert!(out.stderr.contains("→ kubectl get ns -o name | wc -l (exit 0,"), "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "Done.");
+}
