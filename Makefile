@@ -4,7 +4,7 @@ CARGO  ?= cargo
 PREFIX ?= $(HOME)/.local/bin
 PLUGINS := kubectl-ai-analyze kubectl-ai-audit kubectl-ai-gen kubectl-ai-exec
 
-.PHONY: all build demo test conformance bench lint fmt fmt-check clippy release install uninstall clean
+.PHONY: all build demo test conformance bench dist deny lint fmt fmt-check clippy release install uninstall clean
 
 all: build
 
@@ -52,6 +52,28 @@ clippy:
 ## release: optimised plugin binaries in target/release
 release:
 	$(CARGO) build --release $(addprefix -p ,$(PLUGINS))
+
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+OS      := $(shell uname -s | tr A-Z a-z)
+ARCH    := $(shell uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
+STAGE   := dist/opsagent-v$(VERSION)-$(OS)-$(ARCH)
+
+## dist: a release archive for this machine (plugins, completions, man pages, licence), its sha256, and the krew manifests rendered for it in dist/krew/
+dist: release
+	rm -rf "$(STAGE)" && mkdir -p "$(STAGE)/completions" "$(STAGE)/man"
+	for p in $(PLUGINS); do \
+		install -m 0755 "target/release/$$p" "$(STAGE)/" && \
+		for sh in bash zsh fish; do "target/release/$$p" --completions $$sh > "$(STAGE)/completions/$$p.$$sh"; done && \
+		"target/release/$$p" --man-page > "$(STAGE)/man/$$p.1"; \
+	done
+	cp README.md LICENSE "$(STAGE)/" 2>/dev/null || cp README.md "$(STAGE)/"
+	tar -C dist -czf "$(STAGE).tar.gz" "$(notdir $(STAGE))"
+	cd dist && sha256sum "$(notdir $(STAGE)).tar.gz" > "$(notdir $(STAGE)).tar.gz.sha256"
+	python3 krew-manifests/render.py dist "$(VERSION)"
+
+## deny: licences and advisories of the dependency tree (when cargo-deny is installed)
+deny:
+	@if $(CARGO) deny --version >/dev/null 2>&1; then $(CARGO) deny check; else echo "make deny: cargo-deny is not installed (cargo install cargo-deny)"; fi
 
 ## install: the four plugins into $(PREFIX) (default ~/.local/bin); kubectl finds them on PATH
 install: release

@@ -159,6 +159,38 @@ pub fn finish(result: anyhow::Result<Exit>) -> ExitCode {
     }
 }
 
+/// The hidden `--completions SHELL` and `--man-page` of every plugin: printed from the same clap
+/// definitions as the flags (like ripgrep's `--generate`). `None` when neither was asked for.
+pub fn generated<C: clap::CommandFactory>() -> Option<ExitCode> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut cmd = C::command();
+    let name = cmd.get_name().to_string();
+    let mut out = std::io::stdout().lock();
+    let written = match args.as_slice() {
+        [flag, shell] if flag == "--completions" => {
+            let Ok(shell) = shell.parse::<clap_complete::Shell>() else {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "error: unknown shell {shell:?}: bash, zsh, fish, elvish or powershell"
+                );
+                return Some(ExitCode::from(Exit::Usage.code()));
+            };
+            clap_complete::generate(shell, &mut cmd, name, &mut out);
+            Ok(())
+        }
+        [flag] if flag == "--man-page" => clap_mangen::Man::new(cmd).render(&mut out),
+        _ => return None,
+    };
+    Some(match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e}");
+            ExitCode::from(Exit::Usage.code())
+        }
+    })
+}
+
 /// Prints one warning line on stderr.
 pub fn warn(message: impl std::fmt::Display) {
     let style = anstyle::AnsiColor::Yellow.on_default().bold();

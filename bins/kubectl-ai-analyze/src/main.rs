@@ -9,6 +9,9 @@ use clap::Parser as _;
 use opsagent::cmd::analyze::{AnalyzeArgs, run};
 
 fn main() -> ExitCode {
+    if let Some(code) = opsagent::cli::generated::<AnalyzeArgs>() {
+        return code;
+    }
     let args = AnalyzeArgs::parse();
     opsagent::cli::init(&args.common.log);
     opsagent::cli::finish(run(&args))

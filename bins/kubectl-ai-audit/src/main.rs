@@ -9,6 +9,9 @@ use clap::Parser as _;
 use opsagent::cmd::audit::{AuditArgs, run};
 
 fn main() -> ExitCode {
+    if let Some(code) = opsagent::cli::generated::<AuditArgs>() {
+        return code;
+    }
     let args = AuditArgs::parse();
     opsagent::cli::init(&args.log);
     opsagent::cli::finish(run(&args))

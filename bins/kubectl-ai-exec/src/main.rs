@@ -9,6 +9,9 @@ use clap::Parser as _;
 use opsagent::cmd::exec::{ExecArgs, run};
 
 fn main() -> ExitCode {
+    if let Some(code) = opsagent::cli::generated::<ExecArgs>() {
+        return code;
+    }
     let args = ExecArgs::parse();
     opsagent::cli::init(&args.log);
     opsagent::cli::finish(run(&args))

@@ -9,6 +9,9 @@ use clap::Parser as _;
 use opsagent::cmd::generate::{GenArgs, run};
 
 fn main() -> ExitCode {
+    if let Some(code) = opsagent::cli::generated::<GenArgs>() {
+        return code;
+    }
     let args = GenArgs::parse();
     opsagent::cli::init(&args.log);
     opsagent::cli::finish(run(&args))

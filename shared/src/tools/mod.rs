@@ -191,20 +191,25 @@ impl<'a> Toolbox<'a> {
         let code = i32::from(result.is_err());
         if class != Class::Read {
             let first = result.as_ref().map_or_else(|e| e.clone(), |o| o.lines().next().unwrap_or("").to_string());
-            audit_log::record(&audit_log::Entry {
-                time: audit_log::now(),
-                tool: "exec",
-                context: self.session.context.as_deref(),
-                namespace: Some(namespace.as_str()),
-                command: &shown,
-                result: &first,
-                exit_code: code,
-            });
+            self.log_change(&shown, &namespace, &first, code);
         }
         let text = crate::redact::redact_text(&redact_output(&result.unwrap_or_else(|e| format!("error: {e}"))));
         let tokens = self.counter.count(&text);
         let step = Step { output_tokens: tokens, ..self.step(&name, arguments, Some(class), Some(code), None) };
         (self.fit(&text), step)
+    }
+
+    /// One executed change in the audit log.
+    fn log_change(&self, command: &str, namespace: &str, result: &str, exit_code: i32) {
+        audit_log::record(&audit_log::Entry {
+            time: audit_log::now(),
+            tool: "exec",
+            context: self.session.context.as_deref(),
+            namespace: Some(namespace),
+            command,
+            result,
+            exit_code,
+        });
     }
 
     /// Asks before a change; the reason it may not run, if it may not.
@@ -257,15 +262,7 @@ impl<'a> Toolbox<'a> {
         let out = self.session.run(&pipeline.args);
         if class != Class::Read {
             let result = if out.code == 0 { out.stdout.trim() } else { out.stderr.trim() };
-            audit_log::record(&audit_log::Entry {
-                time: audit_log::now(),
-                tool: "exec",
-                context: self.session.context.as_deref(),
-                namespace: Some(namespace.as_str()),
-                command: &shown,
-                result: result.lines().next().unwrap_or(""),
-                exit_code: out.code,
-            });
+            self.log_change(&shown, &namespace, result.lines().next().unwrap_or(""), out.code);
         }
         let stdout = redact_output(&out.stdout);
         self.last = stdout.clone();

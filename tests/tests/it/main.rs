@@ -11,4 +11,5 @@ mod generate;
 mod kubectl;
 mod model;
 mod plugins;
+mod ship;
 mod support;

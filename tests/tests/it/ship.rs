@@ -1,0 +1,211 @@
+//! What ships: krew manifests, completions and man pages, the container image's Dockerfile, the
+//! in-cluster deployment (least privilege), CI workflows.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{bin, run};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn yaml_docs(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    opsagent::snapshot::parse_documents(&text)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .into_iter()
+        .map(|d| d.value)
+        .collect()
+}
+
+fn yaml(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn every_krew_manifest_is_complete_and_names_a_real_binary() {
+    let dir = root().join("krew-manifests");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let m = yaml(&path);
+        let what = path.display().to_string();
+        assert_eq!(m["apiVersion"], "krew.googlecontainertools.github.com/v1alpha2", "{what}");
+        assert_eq!(m["kind"], "Plugin", "{what}");
+        let name = m["metadata"]["name"].as_str().unwrap().to_string();
+        assert_ne!(name, "ai", "the krew index already has a plugin named ai");
+        assert!(name.starts_with("ai-"), "{what}");
+        let spec = &m["spec"];
+        assert_eq!(spec["version"], format!("v{}", env!("CARGO_PKG_VERSION")), "{what}");
+        for field in ["homepage", "shortDescription", "description", "caveats"] {
+            assert!(spec[field].as_str().is_some_and(|s| !s.trim().is_empty()), "{what}: {field}");
+        }
+        assert!(spec["caveats"].as_str().unwrap().contains(&format!("kubectl {name}")), "both spellings: {what}");
+        let platforms = spec["platforms"].as_array().unwrap();
+        let mut seen = Vec::new();
+        for p in platforms {
+            let labels = &p["selector"]["matchLabels"];
+            seen.push(format!("{}/{}", labels["os"].as_str().unwrap(), labels["arch"].as_str().unwrap()));
+            assert!(p["uri"].as_str().unwrap().starts_with("https://"), "{what}");
+            let sha = p["sha256"].as_str().unwrap();
+            assert!(sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()), "{what}: {sha}");
+            let binary = p["bin"].as_str().unwrap();
+            assert_eq!(binary, format!("kubectl-{name}"), "{what}");
+            assert!(root().join("bins").join(binary).join("Cargo.toml").exists(), "{what}: no bins/{binary}");
+        }
+        seen.sort();
+        assert_eq!(seen, ["darwin/amd64", "darwin/arm64", "linux/amd64", "linux/arm64"], "{what}");
+        names.push(name);
+    }
+    names.sort();
+    assert_eq!(names, ["ai-analyze", "ai-audit", "ai-exec", "ai-gen"]);
+}
+
+#[test]
+fn completions_and_man_pages_come_from_the_flags() {
+    for plugin in ["kubectl-ai-analyze", "kubectl-ai-audit", "kubectl-ai-gen", "kubectl-ai-exec"] {
+        for (shell, marker) in [("bash", "complete -F"), ("zsh", "#compdef"), ("fish", "complete -c")] {
+            let out = run(Command::new(bin(plugin)).args(["--completions", shell]));
+            assert_eq!(out.code, 0, "{plugin} {shell}: {}", out.stderr);
+            assert!(out.stdout.contains(marker) && out.stdout.contains(plugin), "{plugin} {shell}");
+            assert!(out.stdout.contains("kubeconfig"), "{plugin} {shell}: the flags are in it");
+        }
+        let man = run(Command::new(bin(plugin)).arg("--man-page"));
+        assert_eq!(man.code, 0);
+        assert!(man.stdout.contains(".TH") && man.stdout.contains(&format!("{} 1", plugin)), "{plugin}");
+    }
+    let bad = run(Command::new(bin("kubectl-ai-audit")).args(["--completions", "tcsh"]));
+    assert_eq!(bad.code, 2);
+    bad.assert_one_error_line();
+}
+
+#[test]
+fn the_dockerfile_builds_from_real_paths_and_runs_as_non_root() {
+    let text = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+    let mut stages = Vec::new();
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.first() {
+            Some(&"FROM") => stages.push(words.last().unwrap().to_string()),
+            Some(&"COPY") if !words.iter().any(|w| w.starts_with("--from")) => {
+                for source in &words[1..words.len() - 1] {
+                    assert!(root().join(source).exists(), "COPY {source}: no such path in the workspace");
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(stages.len() >= 2, "multi-stage: {stages:?}");
+    assert!(text.contains("USER nonroot"), "the runtime runs as non-root");
+    assert!(text.contains("distroless"), "a distroless runtime");
+    assert!(text.contains("/usr/local/bin/kubectl"), "kubectl is included for exec");
+    for plugin in ["kubectl-ai-analyze", "kubectl-ai-audit", "kubectl-ai-gen", "kubectl-ai-exec"] {
+        assert!(text.contains(&format!("-p {plugin}")) && text.contains(&format!("release/{plugin}")), "{plugin}");
+    }
+}
+
+#[test]
+fn the_deployment_is_read_only_and_passes_its_own_audit() {
+    let mut objects = Vec::new();
+    for entry in std::fs::read_dir(root().join("deploy")).unwrap() {
+        objects.extend(yaml_docs(&entry.unwrap().path()));
+    }
+    let role = objects.iter().find(|o| o["kind"] == "ClusterRole").expect("a ClusterRole");
+    for rule in role["rules"].as_array().unwrap() {
+        for verb in rule["verbs"].as_array().unwrap() {
+            assert!(["get", "list"].contains(&verb.as_str().unwrap()), "a write or watch verb: {rule}");
+        }
+        for resource in rule["resources"].as_array().unwrap() {
+            let r = resource.as_str().unwrap();
+            assert!(r != "secrets" && r != "*", "{r}: {rule}");
+        }
+        assert!(rule["apiGroups"].as_array().unwrap().iter().all(|g| g != "*"));
+    }
+    let binding = objects.iter().find(|o| o["kind"] == "ClusterRoleBinding").unwrap();
+    assert_eq!(binding["roleRef"]["name"], role["metadata"]["name"]);
+    for (name, plugin) in [("opsagent-analyze", "kubectl-ai-analyze"), ("opsagent-audit", "kubectl-ai-audit")] {
+        let job = objects.iter().find(|o| o["kind"] == "CronJob" && o["metadata"]["name"] == name).expect(name);
+        let c = &job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+        assert!(c["command"][0].as_str().unwrap().ends_with(plugin));
+        assert_eq!(c["args"], serde_json::json!(["-A", "-o", "json"]));
+        let key = c["env"].as_array().unwrap().iter().find(|e| e["name"] == "OPENAI_API_KEY").unwrap();
+        assert!(key["valueFrom"]["secretKeyRef"]["name"].is_string(), "the key comes from a Secret");
+    }
+    assert!(objects.iter().all(|o| o["kind"] != "Secret"), "no key is shipped");
+    // Dogfood: nothing above low but the token the jobs need.
+    let out = run(Command::new(bin("kubectl-ai-audit")).arg("-f").arg(root().join("deploy")).args([
+        "--severity",
+        "medium",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    let checks: Vec<&str> =
+        report["findings"].as_array().unwrap().iter().map(|f| f["check"].as_str().unwrap()).collect();
+    assert!(checks.iter().all(|c| *c == "POD-030"), "{checks:?}");
+}
+
+#[test]
+fn the_workflows_have_their_triggers() {
+    let dir = root().join(".github/workflows");
+    let on = |file: &str| {
+        let w = yaml(&dir.join(file));
+        assert!(w["jobs"].as_object().is_some_and(|j| !j.is_empty()), "{file}: jobs");
+        w.get("on").cloned().unwrap_or_else(|| panic!("{file}: no `on`"))
+    };
+    let ci = on("ci.yml");
+    assert!(ci.get("pull_request").is_some());
+    assert_eq!(ci["push"]["branches"], serde_json::json!(["main"]));
+    let ci_text = std::fs::read_to_string(dir.join("ci.yml")).unwrap();
+    for step in [
+        "cargo fmt --all -- --check",
+        "clippy --workspace --all-targets -- -D warnings",
+        "make test",
+        "make conformance",
+    ] {
+        assert!(ci_text.contains(step), "ci.yml: {step}");
+    }
+    let image = on("image.yml");
+    assert_eq!(image["push"]["branches"], serde_json::json!(["main"]));
+    assert_eq!(image["push"]["tags"], serde_json::json!(["v*"]));
+    assert!(std::fs::read_to_string(dir.join("image.yml")).unwrap().contains("ghcr.io"));
+    assert_eq!(on("release.yml")["push"]["tags"], serde_json::json!(["v*"]));
+    let security = on("security.yml");
+    assert!(security.get("pull_request").is_some() && security["schedule"][0]["cron"].is_string());
+    let dependabot = yaml(&root().join(".github/dependabot.yml"));
+    let updates = dependabot["updates"].as_array().unwrap();
+    let ecosystems: Vec<&str> = updates.iter().map(|u| u["package-ecosystem"].as_str().unwrap()).collect();
+    assert_eq!(ecosystems, ["cargo", "github-actions"]);
+    for u in updates {
+        assert_eq!(u["schedule"]["interval"], "daily");
+        assert_eq!(u["open-pull-requests-limit"], 5);
+    }
+    let deny = std::fs::read_to_string(root().join("deny.toml")).unwrap();
+    assert!(deny.contains("[licenses]") && deny.contains("Apache-2.0"));
+}
+
+#[test]
+fn dist_renders_the_krew_manifests_with_the_archives_sha256() {
+    let dist = tempfile::tempdir().unwrap();
+    let archive = dist.path().join("opsagent-v9.8.7-linux-amd64.tar.gz");
+    std::fs::write(&archive, b"not really a tarball, but bytes with a digest").unwrap();
+    let out = run(Command::new("python3").arg(root().join("krew-manifests/render.py")).arg(dist.path()).arg("9.8.7"));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let sha = run(Command::new("sha256sum").arg(&archive)).stdout.split_whitespace().next().unwrap().to_string();
+    for name in ["ai-analyze", "ai-audit", "ai-gen", "ai-exec"] {
+        let m = yaml(&dist.path().join("krew").join(format!("{name}.yaml")));
+        assert_eq!(m["spec"]["version"], "v9.8.7");
+        let platforms = m["spec"]["platforms"].as_array().unwrap();
+        assert_eq!(platforms.len(), 1, "only the platform that was built");
+        assert_eq!(platforms[0]["sha256"], sha.as_str());
+        assert!(platforms[0]["uri"].as_str().unwrap().ends_with("/v9.8.7/opsagent-v9.8.7-linux-amd64.tar.gz"));
+    }
+}
