@@ -83,12 +83,11 @@ impl Cluster {
                             "--context {context:?} given but there is no kubeconfig (looked at $KUBECONFIG and ~/.kube/config)"
                         )));
                     }
-                    let config = kube::Config::incluster().map_err(|e| {
-                        Error::Kubeconfig(format!(
-                            "no kubeconfig found ($KUBECONFIG, ~/.kube/config) and no in-cluster configuration: {}",
-                            chain(&e)
-                        ))
-                    })?;
+                    let kubeconfig = in_cluster_kubeconfig()?;
+                    let options = KubeConfigOptions::default();
+                    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                        .await
+                        .map_err(|e| Error::Kubeconfig(format!("in-cluster configuration: {}", chain(&e))))?;
                     (config, None)
                 }
             };
@@ -356,6 +355,48 @@ impl Applied {
 pub struct Refused {
     pub code: u16,
     pub message: String,
+}
+
+/// Where a pod finds its service account: token, CA and namespace files.
+const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// The in-cluster configuration as a kubeconfig, the way client-go builds it: the API server from
+/// `KUBERNETES_SERVICE_HOST`/`_PORT`, the service account's CA, token and namespace. `OPSAGENT_SERVICE_ACCOUNT_DIR` points elsewhere than
+/// the standard mount (sidecars that mount the token themselves; the tests).
+fn in_cluster_kubeconfig() -> Result<Kubeconfig, Error> {
+    let missing = |why: String| {
+        Error::Kubeconfig(format!(
+            "no kubeconfig found ($KUBECONFIG, ~/.kube/config) and no in-cluster configuration: {why}"
+        ))
+    };
+    let host = std::env::var("KUBERNETES_SERVICE_HOST")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| missing("KUBERNETES_SERVICE_HOST is not set".into()))?;
+    let port = std::env::var("KUBERNETES_SERVICE_PORT").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| "443".into());
+    let dir = std::env::var_os("OPSAGENT_SERVICE_ACCOUNT_DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| PathBuf::from(SERVICE_ACCOUNT_DIR), PathBuf::from);
+    let (token, ca) = (dir.join("token"), dir.join("ca.crt"));
+    for file in [&token, &ca] {
+        if !file.exists() {
+            return Err(missing(format!("{} does not exist", file.display())));
+        }
+    }
+    // Read once (a plugin run is short): trimmed, as a file written by hand may end in a newline.
+    let token = std::fs::read_to_string(&token).map_err(|e| missing(format!("{}: {e}", token.display())))?;
+    let namespace = std::fs::read_to_string(dir.join("namespace")).map(|n| n.trim().to_string()).unwrap_or_default();
+    let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host };
+    let value = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "in-cluster", "cluster": {"server": format!("https://{host}:{port}"), "certificate-authority": ca}}],
+        "users": [{"name": "in-cluster", "user": {"token": token.trim()}}],
+        "contexts": [{"name": "in-cluster", "context": {"cluster": "in-cluster", "user": "in-cluster",
+            "namespace": if namespace.is_empty() { "default".to_string() } else { namespace }}}],
+        "current-context": "in-cluster",
+    });
+    serde_json::from_value(value).map_err(|e| missing(e.to_string()))
 }
 
 /// Where the kubeconfig comes from.

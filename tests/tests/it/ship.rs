@@ -209,3 +209,45 @@ fn dist_renders_the_krew_manifests_with_the_archives_sha256() {
         assert!(platforms[0]["uri"].as_str().unwrap().ends_with("/v9.8.7/opsagent-v9.8.7-linux-amd64.tar.gz"));
     }
 }
+
+#[test]
+fn in_a_pod_the_service_account_is_used() {
+    let sa = tempfile::tempdir().unwrap();
+    let ca = sa.path().join("ca.crt");
+    let fx = crate::support::Fixture::start(
+        &crate::support::state("demo"),
+        &["--tls", "--token", "sa-token-0123", "--ca-out", ca.to_str().unwrap()],
+    );
+    std::fs::write(sa.path().join("token"), "sa-token-0123\n").unwrap();
+    std::fs::write(sa.path().join("namespace"), "shop\n").unwrap();
+    let port = fx.url.rsplit(':').next().unwrap().trim_end_matches('/').to_string();
+    let home = tempfile::tempdir().unwrap();
+    let analyze = |token_dir: &Path| {
+        let mut cmd = Command::new(bin("kubectl-ai-analyze"));
+        cmd.args(["-o", "json"])
+            .env_remove("KUBECONFIG")
+            .env("HOME", home.path())
+            .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+            .env("KUBERNETES_SERVICE_PORT", &port)
+            .env("OPSAGENT_SERVICE_ACCOUNT_DIR", token_dir);
+        run(&mut cmd)
+    };
+    let out = analyze(sa.path());
+    assert_eq!(out.code, 1, "problems found in the service account's namespace: {}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["source"]["namespace"], "shop", "the namespace file decides");
+    assert!(report["results"].as_array().unwrap().iter().all(|f| f["namespace"] == "shop"));
+    // A wrong token is the documented 401 line; no service account at all says what is missing.
+    std::fs::write(sa.path().join("token"), "stale").unwrap();
+    let rejected = analyze(sa.path());
+    assert_eq!(rejected.code, 3, "{}", rejected.stderr);
+    rejected.assert_one_error_line();
+    let empty = tempfile::tempdir().unwrap();
+    let none = analyze(empty.path());
+    assert_eq!(none.code, 3);
+    assert!(
+        none.stderr.contains("no in-cluster configuration") && none.stderr.contains("token does not exist"),
+        "{}",
+        none.stderr
+    );
+}
