@@ -251,3 +251,29 @@ fn in_a_pod_the_service_account_is_used() {
         none.stderr
     );
 }
+
+/// docs/flags.md: every plugin's `--help`, kept current by this test (`UPDATE_DOCS=1` rewrites it).
+#[test]
+fn the_flag_reference_is_current() {
+    let mut doc = String::from(
+        "# Every flag\n\nGenerated from each plugin's `--help` (the same clap definitions as the completions and\nman pages); `UPDATE_DOCS=1 cargo nextest run -p opsagent-tests flag_reference` rewrites it.\nPrecedence for model settings: flags > environment > config file > defaults\n([configuration.md](configuration.md)).\n",
+    );
+    for plugin in ["kubectl-ai-analyze", "kubectl-ai-audit", "kubectl-ai-gen", "kubectl-ai-exec"] {
+        let help = run(Command::new(bin(plugin)).arg("--help").env("COLUMNS", "100"));
+        assert_eq!(help.code, 0);
+        doc.push_str(&format!(
+            "\n## {}\n\n```text\n{}\n```\n",
+            plugin.replacen("kubectl-ai-", "kubectl ai ", 1),
+            help.stdout.trim_end()
+        ));
+    }
+    let path = root().join("docs/flags.md");
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &doc).unwrap();
+    }
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        current == doc,
+        "docs/flags.md is out of date: run UPDATE_DOCS=1 cargo nextest run -p opsagent-tests flag_reference"
+    );
+}
