@@ -277,3 +277,22 @@ fn the_flag_reference_is_current() {
         "docs/flags.md is out of date: run UPDATE_DOCS=1 cargo nextest run -p opsagent-tests flag_reference"
     );
 }
+
+#[test]
+fn the_documented_config_files_parse() {
+    let doc = std::fs::read_to_string(root().join("docs/configuration.md")).unwrap();
+    let blocks: Vec<&str> = doc.split("```toml\n").skip(1).map(|b| b.split("```").next().unwrap()).collect();
+    assert!(blocks.len() >= 2, "the worked profiles are there");
+    let dir = tempfile::tempdir().unwrap();
+    for (i, block) in blocks.iter().enumerate() {
+        let file = dir.path().join(format!("config-{i}.toml"));
+        std::fs::write(&file, block).unwrap();
+        let out = run(Command::new(bin("kubectl-ai-analyze"))
+            .arg("--config")
+            .arg(&file)
+            .arg("--snapshot")
+            .arg(crate::support::state("demo"))
+            .args(["--explain", "--dry-run"]));
+        assert_eq!(out.code, 0, "block {i} of docs/configuration.md: {}", out.stderr);
+    }
+}
