@@ -19,13 +19,8 @@ pub struct CommonArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
 
-    /// Work across all namespaces
-    #[arg(short = 'A', long, conflicts_with = "namespace", help_heading = "Cluster")]
-    pub all_namespaces: bool,
-
-    /// Label selector to filter objects, e.g. -l app=web,tier!=cache
-    #[arg(short = 'l', long, value_name = "SELECTOR", help_heading = "Cluster")]
-    pub selector: Option<String>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
 
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text, help_heading = "Output")]
@@ -33,6 +28,18 @@ pub struct CommonArgs {
 
     #[command(flatten)]
     pub log: LogArgs,
+}
+
+/// Which objects to read: kubectl's `-A` and `-l` (the plugins that read many objects).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ScopeArgs {
+    /// Work across all namespaces
+    #[arg(short = 'A', long, conflicts_with = "namespace", help_heading = "Cluster")]
+    pub all_namespaces: bool,
+
+    /// Label selector to filter objects, e.g. -l app=web,tier!=cache
+    #[arg(short = 'l', long, value_name = "SELECTOR", help_heading = "Cluster")]
+    pub selector: Option<String>,
 }
 
 /// How to reach the cluster: kubectl's flags (every plugin has them).

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use crate::cli::{ClusterArgs, CommonArgs};
+use crate::cli::{ClusterArgs, ScopeArgs};
 use crate::error::Error;
 use crate::runtime;
 
@@ -116,11 +116,11 @@ impl Cluster {
     }
 
     /// The namespaces to look at, following kubectl: `-A`, else `-n`, else the context's namespace.
-    pub fn scope(&self, args: &CommonArgs) -> Scope {
-        if args.all_namespaces {
+    pub fn scope(&self, cluster: &ClusterArgs, scope: &ScopeArgs) -> Scope {
+        if scope.all_namespaces {
             Scope::All
         } else {
-            Scope::Namespace(args.cluster.namespace.clone().unwrap_or_else(|| self.default_namespace.clone()))
+            Scope::Namespace(cluster.namespace.clone().unwrap_or_else(|| self.default_namespace.clone()))
         }
     }
 

@@ -152,7 +152,7 @@ fn analyze_one(
     let (mut snapshot, analyzers) = match &args.snapshot {
         Some(path) => {
             let scope = match &common.cluster.namespace {
-                Some(ns) if !common.all_namespaces => Scope::Namespace(ns.clone()),
+                Some(ns) if !common.scope.all_namespaces => Scope::Namespace(ns.clone()),
                 _ => Scope::All,
             };
             let mut snapshot = Snapshot::from_file(path)?;
@@ -161,7 +161,7 @@ fn analyze_one(
         }
         None => {
             let cluster = Cluster::connect(&common.cluster)?;
-            let scope = cluster.scope(common);
+            let scope = cluster.scope(&common.cluster, &common.scope);
             let analyzers = analyze::for_scope(analyzers, &scope);
             let plan = plan(args, &analyzers, scope.clone());
             let mut snapshot = cluster.snapshot(&plan)?;
@@ -169,7 +169,7 @@ fn analyze_one(
             (snapshot, analyzers)
         }
     };
-    snapshot.info.selector = common.selector.clone().or(snapshot.info.selector.take());
+    snapshot.info.selector = common.scope.selector.clone().or(snapshot.info.selector.take());
     if let Some(path) = &args.dump {
         snapshot.write_dump(path)?;
     }
@@ -205,7 +205,7 @@ fn analyze_clusters(
     for name in contexts {
         match Cluster::connect_to(common.cluster.kubeconfig.as_deref(), Some(&name), common.cluster.request_timeout) {
             Ok(cluster) => {
-                let scope = cluster.scope(common);
+                let scope = cluster.scope(&common.cluster, &common.scope);
                 let chosen = analyze::for_scope(analyzers, &scope);
                 let plan = plan(args, &chosen, scope.clone());
                 targets.push((name, cluster, plan, chosen, scope));
@@ -240,7 +240,7 @@ fn plan(args: &AnalyzeArgs, analyzers: &[&dyn Analyzer], scope: Scope) -> FetchP
     FetchPlan {
         kinds: analyze::kinds_needed(analyzers),
         scope,
-        selector: args.common.selector.clone(),
+        selector: args.common.scope.selector.clone(),
         max_concurrency: usize::from(args.max_concurrency),
         log_lines: (args.dump.is_some() || analyze::wants_logs(analyzers)).then_some(args.log_lines),
     }
@@ -452,7 +452,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
         analyzers.push(&analyze::pod::LogAnalyzer);
     }
     let common = &args.common;
-    let selector = common.selector.as_deref().map(LabelSelector::parse).transpose().map_err(Error::Usage)?;
+    let selector = common.scope.selector.as_deref().map(LabelSelector::parse).transpose().map_err(Error::Usage)?;
     if args.dump.as_deref().is_some_and(|p| p.as_os_str() == "-") {
         return Err(Error::Usage("--dump needs a file name (stdout carries the report)".into()).into());
     }

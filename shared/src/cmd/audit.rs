@@ -9,7 +9,7 @@ use clap::Parser;
 
 use crate::audit::report::{AuditReport, AuditSource, AuditSummary, FileError, Format};
 use crate::audit::{self, Level, Object, Options, Source, trivy};
-use crate::cli::{self, ClusterArgs, LogArgs, parse_duration};
+use crate::cli::{self, ClusterArgs, LogArgs, ScopeArgs, parse_duration};
 use crate::cluster::{Cluster, Scope};
 use crate::error::{Error, Exit};
 use crate::findings::Severity;
@@ -55,13 +55,9 @@ pub struct AuditArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
 
-    /// Audit all namespaces
-    #[arg(short = 'A', long, conflicts_with = "namespace", help_heading = "Cluster")]
-    pub all_namespaces: bool,
-
-    /// Audit only objects with these labels, e.g. -l app=web,tier!=cache
-    #[arg(short = 'l', long, value_name = "SELECTOR", help_heading = "Cluster")]
-    pub selector: Option<String>,
+    /// `-A`; `-l` reports only objects with these labels
+    #[command(flatten)]
+    pub scope: ScopeArgs,
 
     /// Audit local manifests: a file, a directory (recursively) or '-' for stdin
     #[arg(short = 'f', long = "filename", value_name = "PATH", conflicts_with = "snapshot", help_heading = "Input")]
@@ -158,6 +154,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
     }
     let target = Target::parse(&args.target)?;
     let selector = args
+        .scope
         .selector
         .as_deref()
         .map(LabelSelector::parse)
@@ -199,11 +196,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
         (from_snapshot(snapshot, &scope), scope)
     } else {
         let cluster = Cluster::connect(&args.cluster)?;
-        let scope = if args.all_namespaces {
-            Scope::All
-        } else {
-            Scope::Namespace(args.cluster.namespace.clone().unwrap_or_else(|| cluster.default_namespace.clone()))
-        };
+        let scope = cluster.scope(&args.cluster, &args.scope);
         let plan = FetchPlan {
             kinds: KINDS.iter().copied().collect(),
             scope: scope.clone(),
