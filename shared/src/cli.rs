@@ -166,6 +166,36 @@ pub fn finish(result: anyhow::Result<Exit>) -> ExitCode {
     }
 }
 
+/// Parses a plugin's command line. `Err` is the exit code when parsing ended the run: the hidden
+/// `--completions`/`--man-page` were printed, `--help`/`--version` were, or the usage was wrong —
+/// then one line on stderr (clap's own message would add a usage block) and exit 2.
+pub fn parse<C: clap::Parser>() -> Result<C, ExitCode> {
+    if let Some(code) = generated::<C>() {
+        return Err(code);
+    }
+    C::try_parse().map_err(|err| {
+        if !err.use_stderr() {
+            return match err.print() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::from(Exit::Usage.code()),
+            };
+        }
+        let _ = writeln!(std::io::stderr(), "{}", usage_line(&err.render().to_string()));
+        ExitCode::from(Exit::Usage.code())
+    })
+}
+
+/// clap's error message on one line: the error, its possible values and tip, no usage block.
+fn usage_line(rendered: &str) -> String {
+    let parts: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    format!("{} (see --help)", parts.join("; "))
+}
+
 /// The hidden `--completions SHELL` and `--man-page` of every plugin: printed from the same clap
 /// definitions as the flags (like ripgrep's `--generate`). `None` when neither was asked for.
 pub fn generated<C: clap::CommandFactory>() -> Option<ExitCode> {
@@ -207,6 +237,15 @@ pub fn warn(message: impl std::fmt::Display) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_errors_fit_on_one_line() {
+        let rendered = "error: invalid value 'xml' for '--output <OUTPUT>'\n  [possible values: text, json]\n\n  tip: a similar value exists: 'json'\n\nUsage: kubectl ai analyze [OPTIONS]\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            usage_line(rendered),
+            "error: invalid value 'xml' for '--output <OUTPUT>'; [possible values: text, json]; tip: a similar value exists: 'json' (see --help)"
+        );
+    }
 
     #[test]
     fn durations() {

@@ -114,7 +114,8 @@ pub struct Checked {
     pub yaml: String,
     pub documents: Vec<Document>,
     pub problems: Vec<Problem>,
-    /// Objects of kinds OpsAgent does not know that no server checked.
+    /// What no one could check, as warning lines: custom resources without a cluster, objects the
+    /// server's dry run could not judge (403, 429, 5xx, a timeout).
     pub unchecked: Vec<String>,
 }
 
@@ -143,7 +144,10 @@ pub fn check(yaml: &str, server: Option<&Server<'_>>) -> Result<Checked, Error> 
         }
     };
     checked.problems = manifest::check(&checked.documents);
-    checked.unchecked = manifest::unchecked(&checked.documents);
+    checked.unchecked = manifest::unchecked(&checked.documents)
+        .into_iter()
+        .map(|kind| format!("{kind}: not checked (a custom resource, and no cluster to ask)"))
+        .collect();
     if let Some(server) = server.filter(|_| checked.problems.is_empty()) {
         checked.unchecked.clear();
         for (i, doc) in checked.documents.iter().enumerate() {
@@ -156,9 +160,18 @@ pub fn check(yaml: &str, server: Option<&Server<'_>>) -> Result<Checked, Error> 
                 continue;
             };
             let ns = namespace_of(&doc.value, &rt, server.namespace, server.explicit)?;
-            if let Err(refused) = server.cluster.apply(&rt, ns.as_deref(), &doc.value, true)? {
-                let message = format!("the server refused it ({}): {}", refused.code, refused.message);
-                checked.problems.push(Problem { object, path: String::new(), message, from_server: true });
+            // Only a verdict on the object is a problem to repair; a dry run the server could not
+            // judge (forbidden, overloaded, unreachable) leaves the object checked locally only.
+            match server.cluster.apply(&rt, ns.as_deref(), &doc.value, true) {
+                Ok(Ok(_)) => {}
+                Ok(Err(refused)) if matches!(refused.code, 400 | 404 | 409 | 422) => {
+                    let message = format!("the server refused it ({}): {}", refused.code, refused.message);
+                    checked.problems.push(Problem { object, path: String::new(), message, from_server: true });
+                }
+                Ok(Err(refused)) => checked
+                    .unchecked
+                    .push(format!("{object}: not checked by the server ({}: {})", refused.code, refused.message)),
+                Err(e) => checked.unchecked.push(format!("{object}: not checked by the server ({e})")),
             }
         }
     }

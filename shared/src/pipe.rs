@@ -59,6 +59,21 @@ pub fn read(path: &Path) -> Result<Input, Error> {
     Ok(Input { text, bytes: len, truncated, lossy, source })
 }
 
+/// The longest line sent as it is; longer ones keep their beginning (a stack trace or JSON blob
+/// on one line says what it is early).
+const MAX_LINE: usize = 2048;
+
+fn clip(line: &str) -> std::borrow::Cow<'_, str> {
+    if line.len() <= MAX_LINE {
+        return line.into();
+    }
+    let mut end = MAX_LINE;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{} […{} bytes cut]", &line[..end], line.len() - end).into()
+}
+
 /// Lines with their counts, in first-seen order. Lines that differ only by numbers (timestamps,
 /// ids, durations) count as the same line; the first one is shown.
 pub fn collapse(text: &str) -> Vec<(String, usize)> {
@@ -104,8 +119,13 @@ pub fn messages(
     if input.truncated {
         head.push_str(&format!("[… only the first {} MiB were read …]\n", MAX_INPUT / 1024 / 1024));
     }
-    let rendered: Vec<String> =
-        lines.iter().map(|(l, n)| if *n > 1 { format!("[x{n}] {l}") } else { l.clone() }).collect();
+    let rendered: Vec<String> = lines
+        .iter()
+        .map(|(l, n)| {
+            let l = clip(l);
+            if *n > 1 { format!("[x{n}] {l}") } else { l.to_string() }
+        })
+        .collect();
     let budget = tokens::room(&counter, window, &[&system, &head], max_answer);
     let (body, trimmed) = head_and_tail(&rendered, budget, &counter);
     (vec![Message::system(system), Message::user(format!("{head}{body}"))], trimmed)
@@ -113,22 +133,32 @@ pub fn messages(
 
 /// All lines if they fit; else the first third of the budget from the head, the rest from the tail
 /// (where the failure usually is), and how many lines were left out between.
+/// Lines are counted only as far as the budget reaches (counting megabytes takes seconds).
 fn head_and_tail(lines: &[String], budget: usize, counter: &Counter) -> (String, bool) {
-    let costs: Vec<usize> = lines.iter().map(|l| counter.count(l) + 1).collect();
-    if costs.iter().sum::<usize>() <= budget {
+    let cost = |l: &String| counter.count(l) + 1;
+    // Fewer bytes than the budget: fewer tokens too. Else count until the budget is passed.
+    let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
+    let fits = bytes <= budget || {
+        let mut total = 0;
+        lines.iter().all(|l| {
+            total += cost(l);
+            total <= budget
+        })
+    };
+    if fits {
         return (lines.join("\n"), false);
     }
     let marker = 20;
     let room = budget.saturating_sub(marker);
     let mut head_end = 0;
     let mut used = 0;
-    while head_end < lines.len() && used + costs[head_end] <= room / 3 {
-        used += costs[head_end];
+    while head_end < lines.len() && used + cost(&lines[head_end]) <= room / 3 {
+        used += cost(&lines[head_end]);
         head_end += 1;
     }
     let mut tail_start = lines.len();
-    while tail_start > head_end && used + costs[tail_start - 1] <= room {
-        used += costs[tail_start - 1];
+    while tail_start > head_end && used + cost(&lines[tail_start - 1]) <= room {
+        used += cost(&lines[tail_start - 1]);
         tail_start -= 1;
     }
     let mut out = lines[..head_end].join("\n");

@@ -5,14 +5,13 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
 use opsagent::cmd::analyze::{AnalyzeArgs, run};
 
 fn main() -> ExitCode {
-    if let Some(code) = opsagent::cli::generated::<AnalyzeArgs>() {
-        return code;
-    }
-    let args = AnalyzeArgs::parse();
+    let args = match opsagent::cli::parse::<AnalyzeArgs>() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
     opsagent::cli::init(&args.common.log);
     opsagent::cli::finish(run(&args))
 }

@@ -5,14 +5,13 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
 use opsagent::cmd::audit::{AuditArgs, run};
 
 fn main() -> ExitCode {
-    if let Some(code) = opsagent::cli::generated::<AuditArgs>() {
-        return code;
-    }
-    let args = AuditArgs::parse();
+    let args = match opsagent::cli::parse::<AuditArgs>() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
     opsagent::cli::init(&args.log);
     opsagent::cli::finish(run(&args))
 }

@@ -5,14 +5,13 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
 use opsagent::cmd::exec::{ExecArgs, run};
 
 fn main() -> ExitCode {
-    if let Some(code) = opsagent::cli::generated::<ExecArgs>() {
-        return code;
-    }
-    let args = ExecArgs::parse();
+    let args = match opsagent::cli::parse::<ExecArgs>() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
     opsagent::cli::init(&args.log);
     opsagent::cli::finish(run(&args))
 }

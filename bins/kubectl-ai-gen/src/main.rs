@@ -5,14 +5,13 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
 use opsagent::cmd::generate::{GenArgs, run};
 
 fn main() -> ExitCode {
-    if let Some(code) = opsagent::cli::generated::<GenArgs>() {
-        return code;
-    }
-    let args = GenArgs::parse();
+    let args = match opsagent::cli::parse::<GenArgs>() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
     opsagent::cli::init(&args.log);
     opsagent::cli::finish(run(&args))
 }

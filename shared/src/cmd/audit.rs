@@ -214,16 +214,15 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
         (from_snapshot(snapshot, &scope), scope)
     };
     source.namespace = scope.namespace().map(str::to_string);
+    let place = |e: &FileError| format!("{}{}", e.file, e.line.map(|l| format!(":{l}")).unwrap_or_default());
+    if let ([only], true) = (errors.as_slice(), objects.is_empty()) {
+        return Err(Error::Usage(format!("{}: {}", place(only), only.message)).into());
+    }
     for e in &errors {
-        cli::warn(format!(
-            "{}{}: not audited: {}",
-            e.file,
-            e.line.map(|l| format!(":{l}")).unwrap_or_default(),
-            e.message
-        ));
+        cli::warn(format!("{}: not audited: {}", place(e), e.message));
     }
     if objects.is_empty() && !errors.is_empty() {
-        return Err(Error::Usage("no manifest could be read".into()).into());
+        return Err(Error::Usage(format!("none of the {} manifests could be read", errors.len())).into());
     }
     let options = Options {
         level: args.level,

@@ -217,6 +217,11 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Exit> {
     }
     let kubectl = which::which("kubectl")
         .map_err(|_| Error::Usage("kubectl was not found on PATH: exec runs the real kubectl".into()))?;
+    // A cluster that cannot be used at all (refused, untrusted certificate, rejected credentials)
+    // is one line and exit 3 before the model is asked anything.
+    if let Some(cluster) = &cluster {
+        cluster.server_version()?;
+    }
     let read_only = args.read_only || model.read_only;
     let client = Client::new(model)?;
     let session = Session {
@@ -274,11 +279,21 @@ fn read_stdin() -> anyhow::Result<Option<String>> {
         return Ok(None);
     }
     let mut bytes = Vec::new();
-    std::io::stdin().lock().take(MAX_STDIN).read_to_end(&mut bytes)?;
+    std::io::stdin().lock().take(MAX_STDIN + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_STDIN {
+        bytes.truncate(MAX_STDIN as usize);
+        cli::warn(format!("stdin is larger than {} MiB: only its beginning is read", MAX_STDIN / 1024 / 1024));
+    }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+    Ok(Some(match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            cli::warn("stdin is not UTF-8: invalid bytes were replaced");
+            String::from_utf8_lossy(e.as_bytes()).into_owned()
+        }
+    }))
 }
 
 /// The interactive session: one conversation, several questions.

@@ -132,8 +132,8 @@ pub fn run(args: &GenArgs) -> anyhow::Result<Exit> {
     if !checked.problems.is_empty() {
         return Ok(invalid(&checked, args.max_repairs));
     }
-    for kind in &checked.unchecked {
-        cli::warn(format!("{kind}: not checked (a custom resource, and no cluster to ask)"));
+    for line in &checked.unchecked {
+        cli::warn(line);
     }
     warn_audit(&checked);
     let interactive = !args.raw && std::io::stdout().is_terminal() && can_prompt();

@@ -110,8 +110,10 @@ pub enum Failure {
     Status { code: u16, message: String, retry_after: Option<Duration> },
     /// No answer in time.
     Timeout,
-    /// The connection failed or was cut (including a stream cut short).
+    /// The connection failed or was cut.
     Transport(String),
+    /// A stream that ended before its end marker.
+    Cut,
     /// Retrying cannot help: an untrusted certificate, an unknown host, a bad proxy URL.
     Unreachable(String),
     /// An answer that is not what the API promises.
@@ -122,7 +124,7 @@ impl Failure {
     fn retryable(&self) -> bool {
         match self {
             Failure::Status { code, .. } => matches!(code, 408 | 409 | 429 | 500 | 502 | 503 | 504),
-            Failure::Timeout | Failure::Transport(_) => true,
+            Failure::Timeout | Failure::Transport(_) | Failure::Cut => true,
             Failure::Malformed(_) | Failure::Unreachable(_) => false,
         }
     }
@@ -260,7 +262,20 @@ impl Client {
                 None => self.send(messages, options, tools, None),
             };
             match result {
-                Ok(reply) => return Ok(reply),
+                // A call where text was expected: no tool was offered, so nothing can answer it.
+                Ok(reply) if tools.is_empty() && reply.content.trim().is_empty() && !reply.tool_calls.is_empty() => {
+                    let why = format!("a call of tool {:?} where text was expected", reply.tool_calls[0].name);
+                    return Err(self.error(&Failure::Malformed(why), attempt));
+                }
+                Ok(reply) => {
+                    if reply.finish_reason.as_deref() == Some("length") {
+                        crate::cli::warn(format!(
+                            "the answer of {} was cut at its token limit (finish_reason: length) and may be incomplete",
+                            self.config.provider.name()
+                        ));
+                    }
+                    return Ok(reply);
+                }
                 Err(failure) if failure.retryable() && attempt < self.config.retries && !emitted => {
                     let wait = match &failure {
                         Failure::Status { retry_after: Some(d), .. } => (*d).min(Duration::from_secs(60)),
@@ -311,16 +326,24 @@ impl Client {
             let _ = response.into_body().into_reader().take(16 * 1024).read_to_string(&mut text);
             return Err(Failure::Status { code: status, message: error_message(&text), retry_after });
         }
+        // A server that ignores `stream` answers with one JSON document, as if not asked to stream.
+        let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let streamed =
+            content_type.starts_with("text/event-stream") || content_type.starts_with("application/x-ndjson");
         let reader = response.into_body().into_reader();
         match (on_delta, self.config.provider) {
-            (Some(f), Provider::Ollama) => read_ollama_stream(reader, f),
-            (Some(f), _) => read_sse(reader, f),
-            (None, provider) => {
+            (Some(f), Provider::Ollama) if streamed => read_ollama_stream(reader, f),
+            (Some(f), _) if streamed => read_sse(reader, f),
+            (on_delta, provider) => {
                 let mut text = String::new();
                 BufReader::new(reader).read_to_string(&mut text).map_err(|e| transport_io(&e))?;
                 let value: Value = serde_json::from_str(&text)
                     .map_err(|e| Failure::Malformed(format!("the answer is not JSON: {e}")))?;
-                parse_reply(provider, &value)
+                let reply = parse_reply(provider, &value)?;
+                if let Some(f) = on_delta {
+                    f(&reply.content);
+                }
+                Ok(reply)
             }
         }
     }
@@ -379,6 +402,9 @@ impl Client {
                 format!("{who} did not answer in time{tried} (read_timeout {:?})", self.config.read_timeout)
             }
             Failure::Transport(why) => format!("cannot reach {who}{tried}: {why}"),
+            Failure::Cut => {
+                format!("{who} cut its answer short: the stream ended before the answer was complete{tried}")
+            }
             Failure::Unreachable(why) => format!("cannot reach {who}: {why}"),
             Failure::Malformed(why) => format!("{who} sent an unexpected answer: {why}"),
         };
@@ -436,6 +462,7 @@ fn describe(f: &Failure) -> String {
     match f {
         Failure::Status { code, .. } => code.to_string(),
         Failure::Timeout => "timeout".into(),
+        Failure::Cut => "the stream was cut".into(),
         Failure::Transport(w) | Failure::Malformed(w) | Failure::Unreachable(w) => w.clone(),
     }
 }
@@ -545,18 +572,45 @@ fn read_sse(reader: impl Read, on_delta: &mut dyn FnMut(&str)) -> Result<Reply, 
     let mut content = String::new();
     let mut finish = None;
     let mut usage = None;
+    let mut choices = false;
+    // Tool calls arrive in pieces: the name first, the arguments spread over events, by index.
+    let mut calls: Vec<ToolCall> = Vec::new();
     for line in BufReader::new(reader).lines() {
         let line = line.map_err(|e| transport_io(&e))?;
         let Some(data) = line.strip_prefix("data:").map(str::trim) else { continue };
         if data == "[DONE]" {
-            return Ok(Reply { content, finish_reason: finish, usage, tool_calls: Vec::new() });
+            if !choices {
+                return Err(Failure::Malformed("the answer has no choices".into()));
+            }
+            return Ok(Reply { content, finish_reason: finish, usage, tool_calls: calls });
         }
         let v: Value =
             serde_json::from_str(data).map_err(|e| Failure::Malformed(format!("a stream event is not JSON: {e}")))?;
         if let Some(choice) = v["choices"].as_array().and_then(|c| c.first()) {
+            choices = true;
             if let Some(delta) = choice["delta"]["content"].as_str().filter(|d| !d.is_empty()) {
                 content.push_str(delta);
                 on_delta(delta);
+            }
+            for (i, part) in choice["delta"]["tool_calls"].as_array().into_iter().flatten().enumerate() {
+                let index = part["index"].as_u64().map_or(i, |n| n as usize).min(64);
+                if calls.len() <= index {
+                    calls.resize_with(index + 1, || ToolCall {
+                        id: String::new(),
+                        name: String::new(),
+                        arguments: String::new(),
+                    });
+                }
+                let call = &mut calls[index];
+                if let Some(id) = part["id"].as_str() {
+                    call.id = id.to_string();
+                }
+                if let Some(name) = part["function"]["name"].as_str() {
+                    call.name.push_str(name);
+                }
+                if let Some(args) = part["function"]["arguments"].as_str() {
+                    call.arguments.push_str(args);
+                }
             }
             if let Some(f) = choice["finish_reason"].as_str() {
                 finish = Some(f.to_string());
@@ -569,7 +623,7 @@ fn read_sse(reader: impl Read, on_delta: &mut dyn FnMut(&str)) -> Result<Reply, 
             });
         }
     }
-    Err(Failure::Transport("the stream ended before the answer was complete".into()))
+    Err(Failure::Cut)
 }
 
 /// Ollama's stream: one JSON object per line, the last with `"done": true`.
@@ -598,7 +652,7 @@ fn read_ollama_stream(reader: impl Read, on_delta: &mut dyn FnMut(&str)) -> Resu
             });
         }
     }
-    Err(Failure::Transport("the stream ended before the answer was complete".into()))
+    Err(Failure::Cut)
 }
 
 #[cfg(test)]
@@ -674,7 +728,15 @@ mod tests {
             ("Hello", "Hello", Some("stop"))
         );
         let cut = "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n";
-        assert!(matches!(read_sse(cut.as_bytes(), &mut |_| {}), Err(Failure::Transport(_))));
+        assert_eq!(read_sse(cut.as_bytes(), &mut |_| {}), Err(Failure::Cut));
+        let none = "data: {\"choices\":[]}\n\ndata: [DONE]\n";
+        assert_eq!(read_sse(none.as_bytes(), &mut |_| {}), Err(Failure::Malformed("the answer has no choices".into())));
+        let call = "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"c\",\"function\":{\"name\":\"kubectl\",\"arguments\":\"{\\\"com\"}}]}}]}\n\ndata: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"mand\\\": 1}\"}}]}}]}\n\ndata: [DONE]\n";
+        let reply = read_sse(call.as_bytes(), &mut |_| {}).unwrap();
+        assert_eq!(
+            reply.tool_calls,
+            [ToolCall { id: "c".into(), name: "kubectl".into(), arguments: "{\"command\": 1}".into() }]
+        );
         let ollama = "{\"message\":{\"content\":\"Hi\"},\"done\":false}\n{\"message\":{\"content\":\"!\"},\"done\":true,\"prompt_eval_count\":5,\"eval_count\":2}\n";
         let reply = read_ollama_stream(ollama.as_bytes(), &mut |_| {}).unwrap();
         assert_eq!(reply.content, "Hi!");

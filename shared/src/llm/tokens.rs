@@ -36,22 +36,61 @@ impl Counter {
     }
 
     pub fn count(&self, text: &str) -> usize {
-        self.bpe.encode_with_special_tokens(text).len()
+        pieces(text).map(|p| self.bpe.encode_with_special_tokens(p).len()).sum()
     }
 
     /// The first `max` tokens of `text`.
     pub fn truncate(&self, text: &str, max: usize) -> String {
-        let tokens = self.bpe.encode_with_special_tokens(text);
-        if tokens.len() <= max {
-            return text.to_string();
+        let mut kept = String::new();
+        let mut used = 0;
+        for piece in pieces(text) {
+            let tokens = self.bpe.encode_with_special_tokens(piece);
+            if used + tokens.len() <= max {
+                used += tokens.len();
+                kept.push_str(piece);
+                continue;
+            }
+            kept.push_str(&self.bpe.decode(&tokens[..max - used]).unwrap_or_default());
+            return cut_at_line(kept);
         }
-        let mut cut = self.bpe.decode(&tokens[..max]).unwrap_or_default();
-        // Do not end on a broken line.
-        if let Some(i) = cut.rfind('\n') {
-            cut.truncate(i);
-        }
-        cut
+        kept
     }
+}
+
+/// The longest run of non-whitespace encoded at once. BPE is quadratic in the length of a run
+/// (a 64 MiB log line without a space would take minutes); longer runs are encoded in pieces,
+/// which counts at most one token more per piece.
+const MAX_RUN: usize = 256;
+
+/// `text` in pieces that hold no run of non-whitespace longer than [`MAX_RUN`] bytes; ordinary
+/// text is one piece.
+fn pieces(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut run = 0;
+        let mut cut = rest.len();
+        for (i, c) in rest.char_indices() {
+            run = if c.is_whitespace() { 0 } else { run + c.len_utf8() };
+            if run > MAX_RUN && i > 0 {
+                cut = i;
+                break;
+            }
+        }
+        let (piece, after) = rest.split_at(cut);
+        rest = after;
+        Some(piece)
+    })
+}
+
+/// A cut text, without its last broken line.
+fn cut_at_line(mut cut: String) -> String {
+    if let Some(i) = cut.rfind('\n') {
+        cut.truncate(i);
+    }
+    cut
 }
 
 /// Tokens left in a window for the variable part of a request: the window less the fixed texts
@@ -175,6 +214,27 @@ pub fn fit(sections: &[Section], budget: usize, counter: &Counter) -> (String, b
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_runs_are_counted_in_pieces_quickly() {
+        let c = Counter::for_model("gpt-4o");
+        let run = "x".repeat(4 * 1024 * 1024);
+        let started = std::time::Instant::now();
+        let n = c.count(&run);
+        assert!(n > 4 * 1024 * 1024 / 256 && n < 4 * 1024 * 1024, "{n}");
+        assert!(c.truncate(&run, 100).len() > 100);
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "linear, not quadratic");
+        assert_eq!(pieces("a b\nc").collect::<Vec<_>>(), ["a b\nc"], "ordinary text is one piece");
+        let long = format!("{} tail", "é".repeat(200));
+        let parts: Vec<&str> = pieces(&long).collect();
+        assert_eq!(parts.concat(), long);
+        assert!(
+            parts.iter().all(|p| p.len() <= MAX_RUN + 8),
+            "{:?}",
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>()
+        );
+        assert_eq!(c.count("hello world"), c.bpe.encode_with_special_tokens("hello world").len());
+    }
 
     #[test]
     fn counts_and_fallbacks() {

@@ -9,17 +9,29 @@ use crate::llm::tokens::Counter;
 pub const NARROW: &str =
     "Narrow the query: -n NAMESPACE, -l/--selector, --field-selector, -o jsonpath=…, or | jq to pick fields.";
 
+/// More bytes per token than any real text averages: a text longer than the cap times this is
+/// over the cap without counting.
+const MAX_BYTES_PER_TOKEN: usize = 32;
+
 /// The default cap: 15 % of the window, at most 8,000 tokens.
 pub fn default_cap(window: usize) -> usize {
     (window * 15 / 100).min(8_000)
 }
 
 pub fn fit(counter: &Counter, text: &str, cap: usize) -> String {
-    let tokens = counter.count(text);
-    if tokens <= cap {
+    // A text has at most as many tokens as bytes; one many times longer than the cap is over it
+    // without counting (counting megabytes takes seconds).
+    let size = if text.len() <= cap {
         return text.to_string();
-    }
-    let head = format!("[{tokens} tokens is over the {cap}-token limit for one result.] {NARROW}\n");
+    } else if text.len() > cap.saturating_mul(MAX_BYTES_PER_TOKEN) {
+        format!("{} bytes", text.len())
+    } else {
+        match counter.count(text) {
+            tokens if tokens <= cap => return text.to_string(),
+            tokens => format!("{tokens} tokens"),
+        }
+    };
+    let head = format!("[{size} is over the {cap}-token limit for one result.] {NARROW}\n");
     let room = cap.saturating_sub(counter.count(&head) + 16);
     let body = match serde_json::from_str::<Value>(text.trim()) {
         Ok(v) => summarize(&v, counter, room),
@@ -94,6 +106,10 @@ fn head_and_tail(counter: &Counter, text: &str, room: usize) -> String {
     let mut head = Vec::new();
     let mut used = 0;
     for l in &lines {
+        // A line longer than the room in bytes is kept whole only if it fits in tokens.
+        if l.len() > half.saturating_mul(MAX_BYTES_PER_TOKEN) {
+            break;
+        }
         let t = counter.count(l) + 1;
         if used + t > half {
             break;
@@ -104,6 +120,9 @@ fn head_and_tail(counter: &Counter, text: &str, room: usize) -> String {
     let mut tail = Vec::new();
     used = 0;
     for l in lines[head.len()..].iter().rev() {
+        if l.len() > half.saturating_mul(MAX_BYTES_PER_TOKEN) {
+            break;
+        }
         let t = counter.count(l) + 1;
         if used + t > half {
             break;

@@ -47,6 +47,10 @@ struct Args {
     /// Inject a fault, e.g. resource=replicasets,status=403 or path=/api/v1/pods,status=500,times=1
     #[arg(long, value_name = "RULE", value_parser = Fault::parse)]
     fault: Vec<Fault>,
+
+    /// Return at most N items per page of a list that asks for a limit (to test pagination)
+    #[arg(long, value_name = "N")]
+    max_page: Option<usize>,
     /// Shift the state's timestamps so that its newest moment is now
     #[arg(long)]
     rebase_time: bool,
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         record: a.record,
         access_log: a.access_log,
         faults: a.fault,
+        max_page: a.max_page,
         rebase_time: a.rebase_time,
         server_version: a.server_version,
     };

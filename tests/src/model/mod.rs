@@ -212,10 +212,18 @@ fn respond(reply: &Scripted, request: &Value, ollama: bool) -> Response<Body> {
             let choices = if reply.choices == Some(false) { json!([]) } else { json!([{"index": 0, "message": message, "finish_reason": finish}]) };
             full(200, "application/json", json!({"id": "chatcmpl-fake", "object": "chat.completion", "model": model, "choices": choices, "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}).to_string())
         }
+        (false, true) if reply.choices == Some(false) => {
+            streamed("text/event-stream", vec![format!("data: {}\n\n", json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": []})), "data: [DONE]\n\n".into()])
+        }
         (false, true) => {
             let mut events: Vec<String> = chunks(&content)
                 .map(|c| format!("data: {}\n\n", json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": c}, "finish_reason": null}]})))
                 .collect();
+            for (i, call) in reply.tool_calls.iter().flat_map(|c| c.as_array().cloned().unwrap_or_default()).enumerate() {
+                let mut part = call.clone();
+                part["index"] = json!(i);
+                events.push(format!("data: {}\n\n", json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"tool_calls": [part]}, "finish_reason": null}]})));
+            }
             if reply.stream_cut != Some(true) {
                 events.push(format!("data: {}\n\n", json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})));
                 events.push("data: [DONE]\n\n".into());

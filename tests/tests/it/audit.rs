@@ -143,7 +143,7 @@ fn manifests_on_stdin_and_bad_input() {
     for (args, message) in [
         (&["-f", "missing.yaml"][..], "missing.yaml: no such file or directory"),
         (&["-f", "manifests/web.yaml", "--checks", "POD-999"][..], "unknown check \"POD-999\""),
-        (&["-f", "manifests/broken.yaml"][..], "no manifest could be read"),
+        (&["-f", "manifests/broken.yaml"][..], "manifests/broken.yaml:6: unclosed bracket"),
         (&["-f", "manifests/web.yaml", "--dry-run"][..], "--dry-run shows what --explain would send"),
         (&["-f", "manifests/web.yaml", "-l", "app in (web"][..], "invalid label selector"),
     ] {

@@ -8,6 +8,7 @@ mod audit;
 mod diagnose;
 mod exec;
 mod generate;
+mod hardening;
 mod kubectl;
 mod model;
 mod plugins;

@@ -10,6 +10,8 @@ use crate::cli::{ClusterArgs, ScopeArgs};
 use crate::error::Error;
 use crate::runtime;
 
+mod retry;
+
 /// Which namespaces a command looks at.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Scope {
@@ -98,8 +100,14 @@ impl Cluster {
             }
             let server = config.cluster_url.to_string().trim_end_matches('/').to_string();
             let default_namespace = config.default_namespace.clone();
-            let client = kube::Client::try_from(config)
-                .map_err(|e| Error::Kubeconfig(format!("cannot build a client for {server}: {}", chain(&e))))?;
+            // Our own retries replace kube-rs's controller-sized ones (see `retry`); retrying needs a
+            // clonable service, hence the buffer.
+            config.default_retry = false;
+            let client = kube::client::ClientBuilder::try_from(config)
+                .map_err(|e| Error::Kubeconfig(format!("cannot build a client for {server}: {}", chain(&e))))?
+                .with_layer(&tower::buffer::BufferLayer::new(1024))
+                .with_layer(&tower::retry::RetryLayer::new(retry::ApiRetry::default()))
+                .build();
             Ok(Cluster { client, context, server, default_namespace })
         })
         .map_err(|e| Error::Kubeconfig(e.to_string()))?
