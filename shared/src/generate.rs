@@ -66,7 +66,7 @@ pub fn first_messages(request: &str, base: Option<&str>, facts: Option<&str>) ->
     if let Some(b) = base {
         user.push_str(&format!(
             "The manifests to change (keep every field the request does not ask to change):\n```yaml\n{}\n```\n\n",
-            redact_text(b.trim_end())
+            crate::redact::redact_input(b.trim_end()).trim_end()
         ));
     }
     user.push_str(&format!("Request: {}", redact_text(request.trim())));
@@ -117,6 +117,9 @@ pub struct Checked {
     /// What no one could check, as warning lines: custom resources without a cluster, objects the
     /// server's dry run could not judge (403, 429, 5xx, a timeout).
     pub unchecked: Vec<String>,
+    /// `Secret x: data.token`: values that are [`crate::redact::MASK`], because the model never saw
+    /// the real ones (a Secret piped in as the base). Such manifests are printed, never applied.
+    pub placeholders: Vec<String>,
 }
 
 /// Where the server check runs: the cluster, its resource types, the namespace for objects that
@@ -143,14 +146,18 @@ pub fn check(yaml: &str, server: Option<&Server<'_>>) -> Result<Checked, Error> 
             return Ok(checked);
         }
     };
-    checked.problems = manifest::check(&checked.documents);
+    checked.placeholders = placeholders(&checked.documents);
+    // Placeholders are reported as such, not as invalid values to repair: checks see them empty.
+    let mut checkable = checked.documents.clone();
+    checkable.iter_mut().for_each(|d| blank_masks(&mut d.value));
+    checked.problems = manifest::check(&checkable);
     checked.unchecked = manifest::unchecked(&checked.documents)
         .into_iter()
         .map(|kind| format!("{kind}: not checked (a custom resource, and no cluster to ask)"))
         .collect();
     if let Some(server) = server.filter(|_| checked.problems.is_empty()) {
         checked.unchecked.clear();
-        for (i, doc) in checked.documents.iter().enumerate() {
+        for (i, doc) in checkable.iter().enumerate() {
             let object = manifest::describe(&doc.value, i);
             let (api_version, kind) =
                 (doc.value["apiVersion"].as_str().unwrap_or(""), doc.value["kind"].as_str().unwrap_or(""));
@@ -259,6 +266,37 @@ pub fn dropped_fields(base: &[Document], result: &[Document]) -> Vec<String> {
 }
 
 /// The paths of a value's leaves; list items by index.
+fn blank_masks(value: &mut Value) {
+    match value {
+        Value::String(s) if s.contains(crate::redact::MASK) => s.clear(),
+        Value::Array(items) => items.iter_mut().for_each(blank_masks),
+        Value::Object(map) => map.values_mut().for_each(blank_masks),
+        _ => {}
+    }
+}
+
+/// Where the manifests hold the redaction mask instead of a value.
+fn placeholders(documents: &[Document]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, doc) in documents.iter().enumerate() {
+        let mut paths = BTreeSet::new();
+        leaves(&doc.value, String::new(), &mut paths);
+        for path in paths {
+            let mut v = &doc.value;
+            for part in path.split('.') {
+                v = match part.split_once('[') {
+                    Some((key, index)) => &v[key][index.trim_end_matches(']').parse::<usize>().unwrap_or(usize::MAX)],
+                    None => &v[part],
+                };
+            }
+            if v.as_str().is_some_and(|s| s.contains(crate::redact::MASK)) {
+                out.push(format!("{}: {path}", manifest::describe(&doc.value, i)));
+            }
+        }
+    }
+    out
+}
+
 fn leaves(value: &Value, at: String, out: &mut BTreeSet<String>) {
     match value {
         Value::Object(map) if !map.is_empty() => {

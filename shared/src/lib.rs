@@ -25,6 +25,8 @@ pub mod selector;
 pub mod snapshot;
 pub mod tools;
 
+#[cfg(test)]
+mod properties;
 mod runtime;
 
 pub use error::{Error, Exit};

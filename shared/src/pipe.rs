@@ -110,7 +110,7 @@ pub fn messages(
     let counter = Counter::for_model(model);
     let (window, _) = tokens::context_window(model, window);
     let system = SYSTEM.replace("LANGUAGE", language);
-    let lines = collapse(&redact_text(&input.text));
+    let lines = collapse(&crate::redact::redact_input(&input.text));
     let total_lines = input.text.lines().count();
     let mut head = format!("## Input: {} ({} lines, {} distinct)\n", input.source, total_lines, lines.len());
     if let Some(q) = question {

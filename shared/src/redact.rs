@@ -65,6 +65,40 @@ static SENSITIVE_NAME: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid pattern")
 });
 
+/// Keys whose string values are secrets wherever they are (`password: x` in a ConfigMap's JSON,
+/// `{"apiKey": "…"}`): the key ends with the sensitive word, so `secretName` or `tokenTTL` do not.
+#[allow(clippy::expect_used)]
+static SENSITIVE_KEY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|credentials?|auth)s?$")
+        .expect("valid pattern")
+});
+
+/// The largest input parsed as Kubernetes objects by [`redact_input`]; larger is text.
+const MAX_OBJECT_INPUT: usize = 16 * 1024 * 1024;
+
+/// Redacts text someone pipes in or hands over as a base: when it is Kubernetes objects
+/// (`kubectl get … -o yaml|json`), they are redacted as objects first — a Secret's values are
+/// masked whatever their keys are called — and rendered back in the same format; then as text.
+pub fn redact_input(text: &str) -> String {
+    if text.len() > MAX_OBJECT_INPUT || !text.contains("apiVersion") {
+        return redact_text(text);
+    }
+    let Ok(documents) = crate::snapshot::parse_documents(text) else { return redact_text(text) };
+    if documents.is_empty() || documents.iter().any(|d| !d.value["kind"].is_string()) {
+        return redact_text(text);
+    }
+    let json = text.trim_start().starts_with(['{', '[']);
+    let mut values: Vec<Value> = documents.into_iter().map(|d| d.value).collect();
+    values.iter_mut().for_each(redact_value);
+    let rendered = if json {
+        let value = if values.len() == 1 { values.remove(0) } else { Value::Array(values) };
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    } else {
+        values.iter().filter_map(|v| serde_saphyr::to_string(v).ok()).collect::<Vec<_>>().join("---\n")
+    };
+    redact_text(&rendered)
+}
+
 /// Masks secret-looking values in free text.
 pub fn redact_text(text: &str) -> String {
     let mut out = text.to_string();
@@ -80,6 +114,11 @@ pub fn redact_text(text: &str) -> String {
 /// last-applied annotations, then every string.
 pub fn redact_value(value: &mut Value) {
     if let Value::Object(map) = value {
+        for (key, v) in map.iter_mut() {
+            if v.is_string() && SENSITIVE_KEY.is_match(key) {
+                *v = Value::String(MASK.into());
+            }
+        }
         if map.get("kind").and_then(Value::as_str) == Some("Secret") {
             for field in ["data", "stringData"] {
                 if let Some(Value::Object(data)) = map.get_mut(field) {

@@ -170,7 +170,7 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Exit> {
     let (window, _) = tokens::context_window(&model.model, model.context_window);
     let cap = args.max_tool_tokens.unwrap_or_else(|| budget::default_cap(window));
     if let Some(input) = stdin {
-        let context = budget::fit(&counter, &input, cap);
+        let context = budget::fit(&counter, &crate::redact::redact_input(&input), cap);
         question = format!("Context from stdin:\n```\n{}\n```\n\n{question}", context.trim_end());
     }
     // A dry run shows the request even where no cluster is configured.

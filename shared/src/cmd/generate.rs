@@ -13,6 +13,7 @@ use crate::generate::{self, Checked, Server};
 use crate::llm::dryrun::{self, DryRequest};
 use crate::llm::{ChatOptions, Client, LlmArgs, Message, ModelConfig};
 use crate::manifest::Problem;
+use crate::redact::MASK;
 
 const EXAMPLES: &str = r#"Examples:
   # Generate, look, then apply (asks first)
@@ -134,6 +135,9 @@ pub fn run(args: &GenArgs) -> anyhow::Result<Exit> {
     }
     for line in &checked.unchecked {
         cli::warn(line);
+    }
+    for place in &checked.placeholders {
+        cli::warn(format!("{place} is {MASK}: secret values are never sent to the model; put the real value in"));
     }
     warn_audit(&checked);
     let interactive = !args.raw && std::io::stdout().is_terminal() && can_prompt();
@@ -324,6 +328,12 @@ fn show_summary(checked: &Checked, target: &Target) {
 /// Server-side applies every object, in order, printing kubectl's `kind.group/name created` lines,
 /// and records each write in the audit log.
 fn apply(checked: &Checked, target: &Target, out: &mut dyn std::io::Write) -> anyhow::Result<Exit> {
+    if let Some(first) = checked.placeholders.first() {
+        return Err(Error::Usage(format!(
+            "{first} is {MASK} (secret values are never sent to the model): nothing was applied; write the manifests with -o FILE, put the real values in, then kubectl apply -f FILE"
+        ))
+        .into());
+    }
     let mut refused = 0;
     for (i, doc) in checked.documents.iter().enumerate() {
         let v = &doc.value;

@@ -5,6 +5,7 @@
 
 mod analyze;
 mod audit;
+mod canary;
 mod diagnose;
 mod exec;
 mod generate;
