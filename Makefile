@@ -4,7 +4,7 @@ CARGO  ?= cargo
 PREFIX ?= $(HOME)/.local/bin
 PLUGINS := kubectl-ai-analyze kubectl-ai-audit kubectl-ai-gen kubectl-ai-exec
 
-.PHONY: all build demo test conformance bench dist deny lint fmt fmt-check clippy release install uninstall clean
+.PHONY: all build demo test conformance bench dist deny fuzz lint fmt fmt-check clippy release install uninstall clean
 
 all: build
 
@@ -36,6 +36,21 @@ conformance: build
 bench:
 	$(CARGO) build --release -p kubectl-ai-analyze -p kubectl-ai-exec -p opsagent-tests --bins
 	python3 tests/bench/bench.py
+
+## fuzz: each cargo-fuzz target (fuzz/) for FUZZ_TIME seconds from its seed corpus; needs nightly and cargo-fuzz
+FUZZ_TIME    ?= 60
+FUZZ_TARGETS := reply yaml pipeline snapshot redaction
+fuzz:
+	@if ! $(CARGO) +nightly fuzz --version >/dev/null 2>&1; then \
+		echo "make fuzz: skipped: needs a nightly toolchain and cargo-fuzz (rustup toolchain install nightly; cargo install cargo-fuzz); make test runs the seed corpus"; \
+		exit 0; \
+	fi; \
+	for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz $$t for $(FUZZ_TIME)s"; \
+		mkdir -p fuzz/artifacts/corpus/$$t; \
+		$(CARGO) +nightly fuzz run $$t fuzz/artifacts/corpus/$$t fuzz/corpus/$$t -- \
+			-max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 || exit 1; \
+	done
 
 ## lint: formatting and clippy, as CI runs them
 lint: fmt-check clippy

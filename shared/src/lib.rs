@@ -14,6 +14,8 @@ pub mod diagnose;
 pub mod error;
 pub mod explain;
 pub mod findings;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod generate;
 pub mod llm;
 pub mod manifest;

@@ -600,3 +600,27 @@ fn output_files_are_never_half_written() {
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers.len(), 2, "no temporary file left behind: {leftovers:?}");
 }
+
+/// docs/reliability.md names every matrix test, so that the table and the tests stay one list.
+#[test]
+fn the_reliability_doc_lists_every_matrix_test() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("../docs/reliability.md")).unwrap();
+    for file in ["tests/it/hardening.rs", "tests/it/canary.rs"] {
+        let source = std::fs::read_to_string(root.join(file)).unwrap();
+        let lines: Vec<&str> = source.lines().collect();
+        let tests: Vec<&str> = lines
+            .windows(2)
+            .filter(|w| w[0].trim() == "#[test]")
+            .filter_map(|w| w[1].strip_prefix("fn ")?.split('(').next())
+            .filter(|name| *name != "the_reliability_doc_lists_every_matrix_test")
+            .collect();
+        assert!(tests.len() >= 2, "{file}");
+        for name in tests {
+            assert!(
+                doc.contains(&format!("`{name}`")) || doc.contains(&format!("::{name}`")),
+                "{file}: {name} is not in docs/reliability.md"
+            );
+        }
+    }
+}
