@@ -265,7 +265,7 @@ pub fn dropped_fields(base: &[Document], result: &[Document]) -> Vec<String> {
     out
 }
 
-/// The paths of a value's leaves; list items by index.
+/// Clears every string that holds the redaction mask.
 fn blank_masks(value: &mut Value) {
     match value {
         Value::String(s) if s.contains(crate::redact::MASK) => s.clear(),
@@ -275,28 +275,35 @@ fn blank_masks(value: &mut Value) {
     }
 }
 
-/// Where the manifests hold the redaction mask instead of a value.
+/// Where the manifests hold the redaction mask instead of a value: `Secret x: data.token`.
 fn placeholders(documents: &[Document]) -> Vec<String> {
+    fn walk(value: &Value, at: String, out: &mut Vec<String>) {
+        match value {
+            Value::String(s) if s.contains(crate::redact::MASK) => out.push(at),
+            Value::Object(map) => {
+                for (k, v) in map {
+                    walk(v, if at.is_empty() { k.clone() } else { format!("{at}.{k}") }, out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    walk(v, format!("{at}[{i}]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
     let mut out = Vec::new();
     for (i, doc) in documents.iter().enumerate() {
-        let mut paths = BTreeSet::new();
-        leaves(&doc.value, String::new(), &mut paths);
-        for path in paths {
-            let mut v = &doc.value;
-            for part in path.split('.') {
-                v = match part.split_once('[') {
-                    Some((key, index)) => &v[key][index.trim_end_matches(']').parse::<usize>().unwrap_or(usize::MAX)],
-                    None => &v[part],
-                };
-            }
-            if v.as_str().is_some_and(|s| s.contains(crate::redact::MASK)) {
-                out.push(format!("{}: {path}", manifest::describe(&doc.value, i)));
-            }
-        }
+        let mut paths = Vec::new();
+        walk(&doc.value, String::new(), &mut paths);
+        let object = manifest::describe(&doc.value, i);
+        out.extend(paths.into_iter().map(|path| format!("{object}: {path}")));
     }
     out
 }
 
+/// The paths of a value's leaves; list items by index.
 fn leaves(value: &Value, at: String, out: &mut BTreeSet<String>) {
     match value {
         Value::Object(map) if !map.is_empty() => {

@@ -132,8 +132,8 @@ pub fn messages(
 }
 
 /// All lines if they fit; else the first third of the budget from the head, the rest from the tail
-/// (where the failure usually is), and how many lines were left out between.
-/// Lines are counted only as far as the budget reaches (counting megabytes takes seconds).
+/// (where the failure usually is), and how many lines were left out between. Lines are counted
+/// only as far as the budget reaches (counting megabytes of tokens takes seconds).
 fn head_and_tail(lines: &[String], budget: usize, counter: &Counter) -> (String, bool) {
     let cost = |l: &String| counter.count(l) + 1;
     // Fewer bytes than the budget: fewer tokens too. Else count until the budget is passed.
@@ -152,13 +152,13 @@ fn head_and_tail(lines: &[String], budget: usize, counter: &Counter) -> (String,
     let room = budget.saturating_sub(marker);
     let mut head_end = 0;
     let mut used = 0;
-    while head_end < lines.len() && used + cost(&lines[head_end]) <= room / 3 {
-        used += cost(&lines[head_end]);
+    while let Some(c) = lines.get(head_end).map(cost).filter(|c| used + c <= room / 3) {
+        used += c;
         head_end += 1;
     }
     let mut tail_start = lines.len();
-    while tail_start > head_end && used + cost(&lines[tail_start - 1]) <= room {
-        used += cost(&lines[tail_start - 1]);
+    while let Some(c) = lines[head_end..tail_start].last().map(cost).filter(|c| used + c <= room) {
+        used += c;
         tail_start -= 1;
     }
     let mut out = lines[..head_end].join("\n");

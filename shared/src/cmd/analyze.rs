@@ -305,6 +305,9 @@ fn diagnose_object(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::
             usize::from(args.max_concurrency),
         )?,
     };
+    for w in &snapshot.info.warnings {
+        cli::warn(format!("{} (left out of the evidence)", w.message));
+    }
     let findings = analyze::run(&snapshot, &analyze::for_scope(&analyze::select(&[], &[])?, &Scope::All));
     let evidence = diagnose::gather(&snapshot, &object, &findings, node.as_ref());
     snapshot.logs.clear();

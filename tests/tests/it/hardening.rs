@@ -149,6 +149,25 @@ fn api_a_forbidden_kind() {
     }
 }
 
+/// A diagnosis reads the object, then what surrounds it: a kind it may not list is left out of the
+/// evidence with a warning; the object itself forbidden is one line.
+#[test]
+fn api_a_diagnosis_with_forbidden_kinds() {
+    let fm = FakeModel::start("replies:\n  - content: The cause.\n", &[]);
+    let diagnose = |fault: &str| {
+        let fx = Fixture::start(&state("demo"), &["--fault", fault]);
+        run(fm.command(ANALYZE).env("KUBECONFIG", fx.kubeconfig()).args(["deploy", "checkout", "-n", "shop"]))
+    };
+    let out = diagnose("resource=events,status=403");
+    check("diagnose, events forbidden", &out, warns(1, "warning: cannot list events in namespace \"shop\": forbidden"));
+    assert!(out.stdout.contains("The cause."), "{}", out.stdout);
+    let out = diagnose("path=/namespaces/shop/deployments/checkout,status=403");
+    check("diagnose, the object forbidden", &out, fails(3, "forbidden"));
+    let out = diagnose(&format!("{PODS},status=500,times=1"));
+    check("diagnose, 500 once", &out, ok(1));
+    assert!(!out.stderr.contains("warning"), "retried: {}", out.stderr);
+}
+
 #[test]
 fn api_a_server_error_then_success_is_retried() {
     let fm = api_model();
