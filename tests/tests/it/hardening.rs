@@ -80,7 +80,6 @@ fn api_model() -> FakeModel {
     let call = json!({"id": "c0", "type": "function", "function": {"name": "kubectl", "arguments": "{\"command\": \"get pods -n shop\"}"}});
     let script = json!({"replies": [
         {"match": "a config map", "content": "```yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: fast\n```"},
-        {"match": "tool_result_seen", "content": "unused"},
         {"content": "", "tool_calls": [call], "finish_reason": "tool_calls"},
         {"content": "There are three pods."},
     ]});
@@ -420,7 +419,7 @@ fn model_failures_that_last_are_one_line_and_exit_5() {
         for (case, reply, text) in cases {
             let started = Instant::now();
             let (out, _fm) = run_path(path, &[reply], &fx);
-            // explain keeps its findings when no problem could be explained? No: nothing was explained.
+            // explain too: no problem at all could be explained (docs/exit-codes.md).
             check(&format!("{path:?} {case}"), &out, fails(5, text));
             assert!(started.elapsed() < Duration::from_secs(9), "{path:?} {case}: gave up in time");
         }
