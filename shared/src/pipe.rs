@@ -23,13 +23,14 @@ pub struct Input {
     /// Some bytes were not UTF-8 and were replaced.
     pub lossy: bool,
     pub source: String,
+    /// The most that was read.
+    pub limit: u64,
 }
 
 /// Reads `-` (stdin) or a file, at most [`MAX_INPUT`] bytes.
 pub fn read(path: &Path) -> Result<Input, Error> {
     let name = path.display().to_string();
     let source = if name == "-" { "stdin".to_string() } else { name.clone() };
-    let mut bytes = Vec::new();
     let reader: Box<dyn std::io::Read> = if name == "-" {
         use std::io::IsTerminal as _;
         if std::io::stdin().is_terminal() {
@@ -41,22 +42,42 @@ pub fn read(path: &Path) -> Result<Input, Error> {
     } else {
         Box::new(std::fs::File::open(path).map_err(|e| Error::input(&source, e))?)
     };
-    let mut limited = reader.take(MAX_INPUT + 1);
-    limited.read_to_end(&mut bytes).map_err(|e| Error::input(&source, e))?;
-    let truncated = bytes.len() as u64 > MAX_INPUT;
-    bytes.truncate(MAX_INPUT as usize);
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    let input = read_from(reader, source, MAX_INPUT)?;
+    if input.text.trim().is_empty() {
         return Err(Error::input(
-            &source,
+            &input.source,
             "is empty: pipe logs, metrics or an alert into it (kubectl logs POD | kubectl ai analyze -)",
         ));
     }
+    Ok(input)
+}
+
+/// At most `limit` bytes of a reader, as text (invalid UTF-8 replaced).
+pub fn read_from(reader: impl std::io::Read, source: String, limit: u64) -> Result<Input, Error> {
+    let mut bytes = Vec::new();
+    reader.take(limit + 1).read_to_end(&mut bytes).map_err(|e| Error::input(&source, e))?;
+    let truncated = bytes.len() as u64 > limit;
+    bytes.truncate(limit as usize);
     let len = bytes.len() as u64;
     let (text, lossy) = match String::from_utf8(bytes) {
         Ok(t) => (t, false),
         Err(e) => (String::from_utf8_lossy(e.as_bytes()).into_owned(), true),
     };
-    Ok(Input { text, bytes: len, truncated, lossy, source })
+    Ok(Input { text, bytes: len, truncated, lossy, source, limit })
+}
+
+impl Input {
+    /// What the reader should know about how it was read: cut short, bytes replaced.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.lossy {
+            out.push(format!("{} is not UTF-8: invalid bytes were replaced", self.source));
+        }
+        if self.truncated {
+            out.push(format!("{} is larger than {} MiB: only its beginning is read", self.source, self.limit >> 20));
+        }
+        out
+    }
 }
 
 /// The longest line sent as it is; longer ones keep their beginning (a stack trace or JSON blob
@@ -117,7 +138,7 @@ pub fn messages(
         head = format!("Question: {}\n\n{head}", redact_text(q));
     }
     if input.truncated {
-        head.push_str(&format!("[… only the first {} MiB were read …]\n", MAX_INPUT / 1024 / 1024));
+        head.push_str(&format!("[… only the first {} MiB were read …]\n", input.limit >> 20));
     }
     let rendered: Vec<String> = lines
         .iter()
@@ -193,13 +214,11 @@ mod tests {
 
     #[test]
     fn secrets_in_input_are_masked() {
-        let input = Input {
-            text: "login password=CANARY1 ok\n".into(),
-            bytes: 26,
-            truncated: false,
-            lossy: false,
-            source: "stdin".into(),
-        };
+        let input = read_from("login password=CANARY1 ok\n".as_bytes(), "stdin".into(), MAX_INPUT).unwrap();
+        assert!(input.warnings().is_empty());
+        let cut = read_from(&b"ab\xffcdef"[..], "stdin".into(), 4).unwrap();
+        assert_eq!((cut.text.as_str(), cut.truncated, cut.lossy), ("ab\u{fffd}c", true, true));
+        assert_eq!(cut.warnings().len(), 2);
         let (msgs, _) = messages(&input, Some("why? token: CANARY2"), "gpt-4o", None, "English", 512);
         assert!(!msgs[1].content.contains("CANARY"), "{}", msgs[1].content);
     }

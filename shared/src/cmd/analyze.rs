@@ -250,16 +250,7 @@ fn plan(args: &AnalyzeArgs, analyzers: &[&dyn Analyzer], scope: Scope) -> FetchP
 fn explain_input(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<Exit> {
     let path = args.file.clone().unwrap_or_else(|| PathBuf::from("-"));
     let input = pipe::read(&path)?;
-    if input.lossy {
-        cli::warn(format!("{} is not UTF-8: invalid bytes were replaced", input.source));
-    }
-    if input.truncated {
-        cli::warn(format!(
-            "{} is larger than {} MiB: only its beginning is read",
-            input.source,
-            pipe::MAX_INPUT / 1024 / 1024
-        ));
-    }
+    input.warnings().iter().for_each(cli::warn);
     let model = ModelConfig::resolve(&args.llm)?;
     let (messages, trimmed) = pipe::messages(
         &input,

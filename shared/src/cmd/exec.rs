@@ -1,6 +1,6 @@
 //! `kubectl ai exec`: an agent that answers questions and performs operations, asking before changes.
 
-use std::io::{IsTerminal as _, Read as _, Write as _};
+use std::io::{IsTerminal as _, Write as _};
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
@@ -278,22 +278,12 @@ fn read_stdin() -> anyhow::Result<Option<String>> {
     if std::io::stdin().is_terminal() {
         return Ok(None);
     }
-    let mut bytes = Vec::new();
-    std::io::stdin().lock().take(MAX_STDIN + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_STDIN {
-        bytes.truncate(MAX_STDIN as usize);
-        cli::warn(format!("stdin is larger than {} MiB: only its beginning is read", MAX_STDIN / 1024 / 1024));
-    }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    let input = crate::pipe::read_from(std::io::stdin().lock(), "stdin".into(), MAX_STDIN)?;
+    if input.text.trim().is_empty() {
         return Ok(None);
     }
-    Ok(Some(match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(e) => {
-            cli::warn("stdin is not UTF-8: invalid bytes were replaced");
-            String::from_utf8_lossy(e.as_bytes()).into_owned()
-        }
-    }))
+    input.warnings().iter().for_each(cli::warn);
+    Ok(Some(input.text))
 }
 
 /// The interactive session: one conversation, several questions.

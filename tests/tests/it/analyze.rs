@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{Fixture, bin, expected_lines, finding_lines, run, state};
+use crate::support::{Fixture, bin, expected_lines, finding_lines, refused_kubeconfig, run, state};
 
 const ANALYZE: &str = "kubectl-ai-analyze";
 
@@ -301,11 +301,7 @@ fn tls_with_a_private_ca_and_a_bearer_token() {
 #[test]
 fn a_certificate_from_an_unknown_ca_is_one_clear_error() {
     let fx = Fixture::start(&state("pods"), &["--tls"]);
-    let other = Fixture::start(&state("secrets"), &["--tls"]);
-    let theirs = std::fs::read_to_string(other.kubeconfig()).unwrap();
-    let ca_line = |text: &str| text.lines().find(|l| l.contains("certificate-authority-data")).unwrap().to_string();
-    let ours = std::fs::read_to_string(fx.kubeconfig()).unwrap().replace(&ca_line(&ours_text(&fx)), &ca_line(&theirs));
-    std::fs::write(fx.kubeconfig(), ours).unwrap();
+    fx.distrust(&Fixture::start(&state("secrets"), &["--tls"]));
     let out = run(&mut fx.plugin(ANALYZE, &["-A"]));
     assert_eq!(out.code, 3, "{}", out.stderr);
     out.assert_one_error_line();
@@ -313,28 +309,14 @@ fn a_certificate_from_an_unknown_ca_is_one_clear_error() {
     assert!(out.stderr.contains("certificate"), "{}", out.stderr);
 }
 
-fn ours_text(fx: &Fixture) -> String {
-    std::fs::read_to_string(fx.kubeconfig()).unwrap()
-}
-
 #[test]
 fn an_unreachable_server_is_one_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let kubeconfig = dir.path().join("kc");
-    std::fs::write(
-        &kubeconfig,
-        format!("apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: \"http://127.0.0.1:{port}\"}}}}]\nusers: [{{name: u, user: {{}}}}]\ncontexts: [{{name: down, context: {{cluster: c, user: u}}}}]\ncurrent-context: down\n"),
-    )
-    .unwrap();
+    let (kubeconfig, url) = refused_kubeconfig(dir.path());
     let out = run(Command::new(bin(ANALYZE)).args(["-A", "--kubeconfig", kubeconfig.to_str().unwrap()]));
     assert_eq!(out.code, 3, "{}", out.stderr);
     out.assert_one_error_line();
-    assert!(
-        out.stderr.contains(&format!("error: cannot reach the cluster at http://127.0.0.1:{port}")),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains(&format!("error: cannot reach the cluster at {url}")), "{}", out.stderr);
     assert!(out.stderr.to_lowercase().contains("connection refused"), "{}", out.stderr);
 }
 

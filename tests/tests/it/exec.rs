@@ -39,7 +39,7 @@ fn exec(fm: &FakeModel, fx: &Fixture, args: &[&str]) -> std::process::Command {
 }
 
 /// The tool results sent back in a request (native: `tool` messages; ReAct: observations).
-fn tool_results(request: &Value) -> Vec<String> {
+pub(crate) fn tool_results(request: &Value) -> Vec<String> {
     request["body"]["messages"]
         .as_array()
         .unwrap()

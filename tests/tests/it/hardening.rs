@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{FakeModel, Fixture, Run, bin, finding_lines, run, run_with_stdin, state};
+use crate::support::{FakeModel, Fixture, Run, bin, finding_lines, refused_kubeconfig, run, run_with_stdin, state};
 
 const ANALYZE: &str = "kubectl-ai-analyze";
 const AUDIT: &str = "kubectl-ai-audit";
@@ -86,30 +86,9 @@ fn api_model() -> FakeModel {
     FakeModel::start(&script.to_string(), &[])
 }
 
-/// The kubectl tool result exec sent back (the second request's `tool` message).
+/// The tool results exec sent back in its last request.
 fn exec_tool_result(fm: &FakeModel) -> String {
-    let requests = fm.requests();
-    let last = requests.last().expect("a request");
-    last["body"]["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["role"] == "tool")
-        .map(|m| m["content"].as_str().unwrap_or_default().to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// A kubeconfig pointing at a port where nothing listens.
-fn refused_kubeconfig(dir: &std::path::Path) -> PathBuf {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let path = dir.join("refused.kubeconfig");
-    std::fs::write(
-        &path,
-        format!("apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: \"https://127.0.0.1:{port}\"}}}}]\nusers: [{{name: u, user: {{token: t}}}}]\ncontexts: [{{name: down, context: {{cluster: c, user: u, namespace: shop}}}}]\ncurrent-context: down\n"),
-    )
-    .unwrap();
-    path
+    crate::exec::tool_results(fm.requests().last().expect("a request")).join("\n")
 }
 
 /// The same report with and without the fault: retried faults lose nothing.
@@ -265,13 +244,9 @@ fn api_an_expired_continue_token_restarts_the_list() {
 fn api_the_cluster_cannot_be_used() {
     let fm = api_model();
     let fx = Fixture::start(&state("demo"), &["--tls"]);
-    let other = Fixture::start(&state("healthy"), &["--tls"]);
-    let ca_line = |text: &str| text.lines().find(|l| l.contains("certificate-authority-data")).unwrap().to_string();
-    let ours = std::fs::read_to_string(fx.kubeconfig()).unwrap();
-    let theirs = std::fs::read_to_string(other.kubeconfig()).unwrap();
-    let unknown_ca = fm.dir.path().join("unknown-ca.kubeconfig");
-    std::fs::write(&unknown_ca, ours.replace(&ca_line(&ours), &ca_line(&theirs))).unwrap();
-    let refused = refused_kubeconfig(fm.dir.path());
+    fx.distrust(&Fixture::start(&state("healthy"), &["--tls"]));
+    let unknown_ca = fx.kubeconfig();
+    let (refused, _) = refused_kubeconfig(fm.dir.path());
     let with_token = Fixture::start(&state("demo"), &["--token", "right"]);
     let wrong_token = fm.dir.path().join("wrong-token.kubeconfig");
     std::fs::write(&wrong_token, std::fs::read_to_string(with_token.kubeconfig()).unwrap().replace("right", "expired"))
@@ -598,7 +573,7 @@ fn output_files_are_never_half_written() {
     let target = dir.path().join("dump.json");
     std::fs::write(&target, "previous").unwrap();
     // A dump that fails (unreachable cluster) leaves the previous file as it was.
-    let refused = refused_kubeconfig(dir.path());
+    let (refused, _) = refused_kubeconfig(dir.path());
     let out = run(Command::new(bin(ANALYZE))
         .env("KUBECONFIG", &refused)
         .args(["--dump"])

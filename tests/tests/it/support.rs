@@ -96,6 +96,18 @@ impl Fixture {
         ]
     }
 
+    /// Makes this fixture's kubeconfig trust `other`'s CA instead of its own: the server's
+    /// certificate then comes from an unknown CA.
+    pub fn distrust(&self, other: &Fixture) {
+        let ca_line = |path: PathBuf| {
+            let text = std::fs::read_to_string(path).expect("kubeconfig");
+            let line = text.lines().find(|l| l.contains("certificate-authority-data")).expect("a TLS fixture");
+            (line.to_string(), text)
+        };
+        let ((ours, text), (theirs, _)) = (ca_line(self.kubeconfig()), ca_line(other.kubeconfig()));
+        std::fs::write(self.kubeconfig(), text.replace(&ours, &theirs)).expect("kubeconfig");
+    }
+
     /// Every request the fixture answered, in order.
     pub fn requests(&self) -> Vec<Value> {
         let text = std::fs::read_to_string(self.dir.path().join("access.jsonl")).unwrap_or_default();
@@ -114,6 +126,19 @@ impl Drop for Fixture {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A kubeconfig in `dir` for a server where nothing listens, and that server's URL.
+pub fn refused_kubeconfig(dir: &Path) -> (PathBuf, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+    let url = format!("http://127.0.0.1:{port}");
+    let path = dir.join("refused.kubeconfig");
+    std::fs::write(
+        &path,
+        format!("apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: \"{url}\"}}}}]\nusers: [{{name: u, user: {{}}}}]\ncontexts: [{{name: down, context: {{cluster: c, user: u, namespace: shop}}}}]\ncurrent-context: down\n"),
+    )
+    .expect("kubeconfig");
+    (path, url)
 }
 
 /// PATH with our binaries first, so `kubectl ai analyze` finds the plugin.
