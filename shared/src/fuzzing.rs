@@ -2,8 +2,8 @@
 //! input. Each takes arbitrary bytes and checks what must hold whatever they are; the committed
 //! seed corpus runs through them in `make test` on a stable toolchain.
 
+use crate::llm::redact::{redact_input, redact_text};
 use crate::llm::reply::extract_json;
-use crate::redact::{redact_input, redact_text};
 use crate::snapshot::Snapshot;
 
 /// A model's answer: reasoning, fences and JSON taken apart.
@@ -19,7 +19,7 @@ pub fn yaml(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     if let Some(yaml) = crate::generate::extract(&text) {
         assert!(yaml.ends_with('\n') && !yaml.trim().is_empty());
-        let _ = crate::manifest::parse(&yaml);
+        let _ = crate::generate::manifest::parse(&yaml);
     }
 }
 
@@ -27,9 +27,9 @@ pub fn yaml(data: &[u8]) {
 /// shell construct the splitter let through.
 pub fn pipeline(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    if let Ok(p) = crate::tools::pipeline::parse(&text) {
+    if let Ok(p) = crate::exec::tools::pipeline::parse(&text) {
         for stage in &p.stages {
-            let _ = crate::tools::pipeline::apply(stage, "a\nb\n{\"items\": []}\n");
+            let _ = crate::exec::tools::pipeline::apply(stage, "a\nb\n{\"items\": []}\n");
         }
     }
 }

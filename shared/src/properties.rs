@@ -5,10 +5,10 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
+use crate::exec::tools::pipeline;
+use crate::llm::redact::{MASK, redact_input, redact_text, redact_value};
 use crate::llm::reply::{extract_json, strip_think};
-use crate::redact::{MASK, redact_input, redact_text, redact_value};
 use crate::snapshot::{Kind, Snapshot};
-use crate::tools::pipeline;
 
 fn config() -> ProptestConfig {
     ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() }
@@ -93,7 +93,7 @@ proptest! {
         let yaml: String = names.iter().map(|n| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {n}\ndata:\n  k: v\n")).collect::<Vec<_>>().join("---\n");
         let reply = if fenced { format!("{prose}\n```yaml\n{yaml}```\n{prose}") } else { format!("{prose}\n{yaml}") };
         let extracted = crate::generate::extract(&reply).unwrap();
-        let docs = crate::manifest::parse(&extracted).unwrap();
+        let docs = crate::generate::manifest::parse(&extracted).unwrap();
         let got: Vec<&str> = docs.iter().map(|d| d.value["metadata"]["name"].as_str().unwrap()).collect();
         prop_assert_eq!(got, names.iter().map(String::as_str).collect::<Vec<_>>());
     }

@@ -1,11 +1,11 @@
 //! `kubectl ai analyze`: finds what is broken in a cluster.
 //!
-//! A thin front: flags are defined in `opsagent::cmd::analyze`, all logic lives in the `opsagent`
+//! A thin front: flags are defined in `opsagent::cli::analyze`, all logic lives in the `opsagent`
 //! crate, and `opsagent::cli::finish` maps the outcome to the documented exit codes.
 
 use std::process::ExitCode;
 
-use opsagent::cmd::analyze::{AnalyzeArgs, run};
+use opsagent::cli::analyze::{AnalyzeArgs, run};
 
 fn main() -> ExitCode {
     let args = match opsagent::cli::parse::<AnalyzeArgs>() {

@@ -1,11 +1,11 @@
 //! `kubectl ai audit`: audits workloads and RBAC for security problems.
 //!
-//! A thin front: flags are defined in `opsagent::cmd::audit`, all logic lives in the `opsagent`
+//! A thin front: flags are defined in `opsagent::cli::audit`, all logic lives in the `opsagent`
 //! crate, and `opsagent::cli::finish` maps the outcome to the documented exit codes.
 
 use std::process::ExitCode;
 
-use opsagent::cmd::audit::{AuditArgs, run};
+use opsagent::cli::audit::{AuditArgs, run};
 
 fn main() -> ExitCode {
     let args = match opsagent::cli::parse::<AuditArgs>() {

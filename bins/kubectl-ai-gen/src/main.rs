@@ -1,11 +1,11 @@
 //! `kubectl ai gen`: generates validated manifests from a prompt.
 //!
-//! A thin front: flags are defined in `opsagent::cmd::generate`, all logic lives in the `opsagent`
+//! A thin front: flags are defined in `opsagent::cli::generate`, all logic lives in the `opsagent`
 //! crate, and `opsagent::cli::finish` maps the outcome to the documented exit codes.
 
 use std::process::ExitCode;
 
-use opsagent::cmd::generate::{GenArgs, run};
+use opsagent::cli::generate::{GenArgs, run};
 
 fn main() -> ExitCode {
     let args = match opsagent::cli::parse::<GenArgs>() {

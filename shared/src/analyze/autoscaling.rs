@@ -6,8 +6,8 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
 use super::{Analyzer, Context, Info, Owner, Problem, combine, condition_is, targets_scaled_to_zero};
 use crate::findings::{Finding, Severity};
-use crate::selector::LabelSelector;
 use crate::snapshot::Kind;
+use crate::snapshot::selector::LabelSelector;
 
 pub struct HpaAnalyzer;
 

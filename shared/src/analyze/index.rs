@@ -14,8 +14,8 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
 use crate::findings::ObjectRef;
-use crate::selector::LabelSelector;
 use crate::snapshot::Snapshot;
+use crate::snapshot::selector::LabelSelector;
 
 /// A controller that can own pods (or other controllers).
 #[derive(Clone, Copy, Debug)]

@@ -274,7 +274,7 @@ pub(crate) fn describe(kind: &str, meta: &ObjectMeta) -> String {
 pub(crate) fn targets_scaled_to_zero(
     cx: &Context<'_>,
     namespace: &str,
-    selector: &crate::selector::LabelSelector,
+    selector: &crate::snapshot::selector::LabelSelector,
 ) -> bool {
     let o = &cx.snapshot.objects;
     let zero = |replicas: Option<i32>| replicas == Some(0);

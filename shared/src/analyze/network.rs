@@ -7,8 +7,8 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
 
 use super::{Analyzer, Context, Info, Problem, combine, targets_scaled_to_zero};
 use crate::findings::{Finding, ObjectRef, Severity};
-use crate::selector::LabelSelector;
 use crate::snapshot::Kind;
+use crate::snapshot::selector::LabelSelector;
 
 pub struct ServiceAnalyzer;
 

@@ -10,10 +10,8 @@
 //! [`audit`] → [`AuditFinding`]s → [`report`]. Workloads are checked on their pod template.
 
 mod catalog;
-pub mod explain;
 mod pod;
 mod rbac;
-pub mod report;
 mod resources;
 pub mod trivy;
 
@@ -25,6 +23,7 @@ use serde_json::Value;
 pub use catalog::{CHECKS, Check, check};
 
 use crate::findings::Severity;
+pub use crate::findings::audit::{AuditFinding, Source};
 
 /// A Pod Security Standards level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, Serialize)]
@@ -34,40 +33,10 @@ pub enum Level {
     Restricted,
 }
 
-/// Where an object was read from, for reports (`-f`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Source {
-    pub file: String,
-    pub line: usize,
-}
-
 /// One object to audit.
 #[derive(Clone, Debug)]
 pub struct Object {
     pub value: Value,
-    pub source: Option<Source>,
-}
-
-/// One failed check on one object (and container).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditFinding {
-    pub check: &'static str,
-    pub title: &'static str,
-    pub severity: Severity,
-    pub kind: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub container: Option<String>,
-    /// Where in the object, as a JSON path (`spec.template.spec.containers[0].securityContext`).
-    pub path: String,
-    pub message: String,
-    pub remediation: &'static str,
-    /// The equivalent checks of other tools (`pss:baseline/privileged`, `ksv:KSV-0017`, …).
-    pub references: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
 }
 

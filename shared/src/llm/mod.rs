@@ -2,7 +2,7 @@
 
 pub mod client;
 pub mod config;
-pub mod dryrun;
+pub mod redact;
 pub mod reply;
 pub mod tokens;
 

@@ -1,5 +1,7 @@
 //! Rendering reports: text for people (colored on a terminal), markdown, JSON and YAML.
 
+pub mod audit;
+pub mod dryrun;
 mod markdown;
 mod text;
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::{EXTENSION_API_VERSION, Kind, SECRET_KEYS_ANNOTATION, Snapshot};
-use crate::output::write_atomic;
+use crate::files::write_atomic;
 
 impl Snapshot {
     /// Writes the snapshot atomically. Secrets carry their key names in an annotation, never values.

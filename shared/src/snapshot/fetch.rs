@@ -12,9 +12,9 @@ use serde::de::DeserializeOwned;
 
 use super::kinds::{self, Kind};
 use super::{ContainerLog, Snapshot, SnapshotInfo, Warning, selector_applies};
+use crate::cluster::runtime;
 use crate::cluster::{Cluster, Failure, Scope, classify};
 use crate::error::Error;
-use crate::runtime;
 
 /// Page size of list requests, like kubectl's.
 const PAGE_SIZE: u32 = 500;

@@ -14,6 +14,7 @@ mod dump;
 mod fetch;
 mod kinds;
 mod load;
+pub mod selector;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -35,7 +36,7 @@ pub fn pod_spec_of(object: &serde_json::Value) -> Option<&serde_json::Value> {
 }
 
 use crate::cluster::Scope;
-use crate::selector::LabelSelector;
+use crate::snapshot::selector::LabelSelector;
 
 /// The `apiVersion` of OpsAgent's extension documents.
 pub const EXTENSION_API_VERSION: &str = "opsagent.dev/v1";

@@ -1,73 +1,15 @@
-//! The audit report (`opsagent.dev/v1 AuditReport`) and its renderings: text grouped by severity,
+//! The audit report's renderings: text grouped by severity,
 //! markdown, JSON/YAML, and SARIF 2.1.0 for code scanning.
 
-use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Effects, Style};
-use jiff::Timestamp;
-use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::trivy::ImageScan;
-use super::{AuditFinding, CHECKS, Level};
+use crate::audit::CHECKS;
 use crate::findings::Severity;
+use crate::findings::audit::{AuditFinding, AuditReport};
 use crate::render::severity_style;
-
-/// What was audited.
-#[derive(Clone, Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditSource {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub context: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub files: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub snapshot: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub level: Option<Level>,
-}
-
-#[derive(Clone, Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditSummary {
-    pub objects: usize,
-    pub findings: usize,
-    pub by_severity: BTreeMap<Severity, usize>,
-    /// 0–100: the weighted share of evaluated (check, object) pairs that passed.
-    pub score: u8,
-}
-
-/// A file that could not be read or parsed (the others are still audited).
-#[derive(Clone, Debug, Serialize)]
-pub struct FileError {
-    pub file: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditReport {
-    pub api_version: &'static str,
-    pub kind: &'static str,
-    pub generated_at: Timestamp,
-    pub source: AuditSource,
-    pub summary: AuditSummary,
-    pub findings: Vec<AuditFinding>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub images: Vec<ImageScan>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FileError>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-    /// The model's remediation summary per check (`--explain`).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub explanations: BTreeMap<String, String>,
-}
 
 /// Output formats of the audit.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -5,11 +5,11 @@ use std::io::{self, Write};
 
 use serde_json::json;
 
-use super::Message;
-use super::client::chat_url;
-use super::config::ModelConfig;
-use super::tokens::{self, Counter, MESSAGE_OVERHEAD};
 use crate::cli::OutputFormat;
+use crate::llm::Message;
+use crate::llm::client::chat_url;
+use crate::llm::config::ModelConfig;
+use crate::llm::tokens::{self, Counter, MESSAGE_OVERHEAD};
 
 /// One request a command would send.
 pub struct DryRequest<'a> {

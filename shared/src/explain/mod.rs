@@ -6,6 +6,10 @@
 //! anonymized, and fitted to the model's window (messages first, then hints, then logs). Answers are
 //! cached on disk by provider, model, language and prompt.
 
+pub mod audit;
+pub mod diagnose;
+pub mod pipe;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -15,9 +19,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::findings::{Finding, Report};
+use crate::llm::redact::{Anonymizer, redact_text, redact_value};
 use crate::llm::tokens::{self, Counter, MESSAGE_OVERHEAD, Section};
 use crate::llm::{ChatOptions, Client, Message, ModelConfig, reply};
-use crate::redact::{Anonymizer, redact_text, redact_value};
 use crate::snapshot::Snapshot;
 
 /// What the model says about a problem.
@@ -642,7 +646,7 @@ fn cache_put(config: &ModelConfig, evidence: &str, explanation: &Explanation) {
         return;
     }
     let path = dir.join(format!("{}.json", cache_key(config, evidence)));
-    let written = crate::output::write_atomic(&path, |w| {
+    let written = crate::files::write_atomic(&path, |w| {
         serde_json::to_writer(&mut *w, explanation).map_err(std::io::Error::other)
     });
     if let Err(e) = written {

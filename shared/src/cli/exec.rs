@@ -5,15 +5,15 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::agent::{self, Conversation, Limits, Observer, Protocol};
 use crate::cli::{self, ClusterArgs, LogArgs, parse_duration};
 use crate::cluster::Cluster;
 use crate::error::{Error, Exit};
-use crate::llm::dryrun::{self, DryRequest};
+use crate::exec::agent::{self, Conversation, Limits, Observer, Protocol};
+use crate::exec::tools::kubectl::{Class, Session};
+use crate::exec::tools::{self, Approver, Decision, Step, Toolbox, budget};
 use crate::llm::tokens::{self, Counter};
 use crate::llm::{Client, LlmArgs, Message, ModelConfig};
-use crate::tools::kubectl::{Class, Session};
-use crate::tools::{self, Approver, Decision, Step, Toolbox, budget};
+use crate::render::dryrun::{self, DryRequest};
 
 const EXAMPLES: &str = r#"Examples:
   # Questions: read-only kubectl calls run at once
@@ -170,7 +170,7 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Exit> {
     let (window, _) = tokens::context_window(&model.model, model.context_window);
     let cap = args.max_tool_tokens.unwrap_or_else(|| budget::default_cap(window));
     if let Some(input) = stdin {
-        let context = budget::fit(&counter, &crate::redact::redact_input(&input), cap);
+        let context = budget::fit(&counter, &crate::llm::redact::redact_input(&input), cap);
         question = format!("Context from stdin:\n```\n{}\n```\n\n{question}", context.trim_end());
     }
     // A dry run shows the request even where no cluster is configured.
@@ -195,7 +195,7 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Exit> {
     );
     if args.llm.dry_run {
         let mut messages = conversation.messages.clone();
-        messages.push(Message::user(crate::redact::redact_text(&question)));
+        messages.push(Message::user(crate::llm::redact::redact_text(&question)));
         let dry = DryRequest { title: "exec", messages: &messages, trimmed: false, max_answer: MAX_ANSWER };
         let format = if args.output == Format::Json { cli::OutputFormat::Json } else { cli::OutputFormat::Text };
         let mut out = anstream::stdout().lock();
@@ -278,7 +278,7 @@ fn read_stdin() -> anyhow::Result<Option<String>> {
     if std::io::stdin().is_terminal() {
         return Ok(None);
     }
-    let input = crate::pipe::read_from(std::io::stdin().lock(), "stdin".into(), MAX_STDIN)?;
+    let input = crate::explain::pipe::read_from(std::io::stdin().lock(), "stdin".into(), MAX_STDIN)?;
     if input.text.trim().is_empty() {
         return Ok(None);
     }

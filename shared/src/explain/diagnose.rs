@@ -15,10 +15,10 @@ use crate::analyze::{self, Index};
 use crate::cluster::{Cluster, Scope};
 use crate::error::Error;
 use crate::findings::{Finding, ObjectRef};
+use crate::llm::redact::{redact_text, redact_value};
 use crate::llm::tokens::{self, Counter, Section};
 use crate::llm::{Message, ModelConfig};
-use crate::redact::{redact_text, redact_value};
-use crate::selector::LabelSelector;
+use crate::snapshot::selector::LabelSelector;
 use crate::snapshot::{FetchPlan, Kind, Snapshot};
 
 /// What to diagnose: `pod web-1` or `pod/web-1`.

@@ -196,7 +196,7 @@ impl Extra {
                     .as_str()
                     .filter(|q| !q.trim().is_empty())
                     .ok_or("web_search needs {\"query\": \"…\"}")?;
-                let query = crate::redact::redact_text(query);
+                let query = crate::llm::redact::redact_text(query);
                 let agent: ureq::Agent = ureq::Agent::config_builder()
                     .timeout_global(Some(timeout))
                     .proxy(ureq::Proxy::try_from_env())
@@ -209,7 +209,7 @@ impl Extra {
                     .query("q", &query)
                     .query("num", "5")
                     .call()
-                    .map_err(|e| format!("the search failed: {}", crate::redact::redact_text(&e.to_string())))?;
+                    .map_err(|e| format!("the search failed: {}", crate::llm::redact::redact_text(&e.to_string())))?;
                 let body: Value =
                     response.body_mut().read_json().map_err(|e| format!("the search answered no JSON: {e}"))?;
                 let items = body["items"].as_array().cloned().unwrap_or_default();

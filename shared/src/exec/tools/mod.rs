@@ -11,7 +11,7 @@ pub mod pipeline;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::audit_log;
+use crate::cluster::change_log;
 use crate::llm::tokens::Counter;
 use extra::Extra;
 use kubectl::{Class, Session};
@@ -193,7 +193,7 @@ impl<'a> Toolbox<'a> {
             let first = result.as_ref().map_or_else(|e| e.clone(), |o| o.lines().next().unwrap_or("").to_string());
             self.log_change(&shown, &namespace, &first, code);
         }
-        let text = crate::redact::redact_text(&redact_output(&result.unwrap_or_else(|e| format!("error: {e}"))));
+        let text = crate::llm::redact::redact_text(&redact_output(&result.unwrap_or_else(|e| format!("error: {e}"))));
         let tokens = self.counter.count(&text);
         let step = Step { output_tokens: tokens, ..self.step(&name, arguments, Some(class), Some(code), None) };
         (self.fit(&text), step)
@@ -201,8 +201,8 @@ impl<'a> Toolbox<'a> {
 
     /// One executed change in the audit log.
     fn log_change(&self, command: &str, namespace: &str, result: &str, exit_code: i32) {
-        audit_log::record(&audit_log::Entry {
-            time: audit_log::now(),
+        change_log::record(&change_log::Entry {
+            time: change_log::now(),
             tool: "exec",
             context: self.session.context.as_deref(),
             namespace: Some(namespace),
@@ -285,7 +285,7 @@ impl<'a> Toolbox<'a> {
         if text.trim().is_empty() {
             text = "(no output)".into();
         }
-        let text = crate::redact::redact_text(&text);
+        let text = crate::llm::redact::redact_text(&text);
         let tokens = self.counter.count(&text);
         let fitted = self.fit(&text);
         let step = Step { output_tokens: tokens, ..self.step("kubectl", command, Some(class), Some(out.code), None) };
@@ -309,10 +309,10 @@ pub fn redact_output(stdout: &str) -> String {
     if trimmed.starts_with('{') {
         return match serde_json::from_str::<Value>(trimmed) {
             Ok(mut v) => {
-                crate::redact::redact_value(&mut v);
+                crate::llm::redact::redact_value(&mut v);
                 serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
             }
-            Err(_) => crate::redact::redact_text(stdout),
+            Err(_) => crate::llm::redact::redact_text(stdout),
         };
     }
     match crate::snapshot::parse_documents(stdout) {
@@ -320,12 +320,12 @@ pub fn redact_output(stdout: &str) -> String {
             .into_iter()
             .map(|d| {
                 let mut v = d.value;
-                crate::redact::redact_value(&mut v);
+                crate::llm::redact::redact_value(&mut v);
                 serde_saphyr::to_string(&v).unwrap_or_default()
             })
             .collect::<Vec<_>>()
             .join("---\n"),
         // Not parseable: nothing structured is passed on whole.
-        Err(_) => crate::redact::redact_text(stdout),
+        Err(_) => crate::llm::redact::redact_text(stdout),
     }
 }

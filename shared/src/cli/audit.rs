@@ -7,15 +7,16 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::audit::report::{AuditReport, AuditSource, AuditSummary, FileError, Format};
 use crate::audit::{self, Level, Object, Options, Source, trivy};
 use crate::cli::{self, ClusterArgs, LogArgs, ScopeArgs, parse_duration};
 use crate::cluster::{Cluster, Scope};
 use crate::error::{Error, Exit};
 use crate::findings::Severity;
-use crate::llm::dryrun::{self, DryRequest};
+use crate::findings::audit::{AuditReport, AuditSource, AuditSummary, FileError};
 use crate::llm::{ChatOptions, Client, LlmArgs, ModelConfig};
-use crate::selector::LabelSelector;
+use crate::render::audit::Format;
+use crate::render::dryrun::{self, DryRequest};
+use crate::snapshot::selector::LabelSelector;
 use crate::snapshot::{FetchPlan, Kind, Snapshot};
 
 const EXAMPLES: &str = r#"Examples:
@@ -308,7 +309,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
     let mut out = anstream::stdout().lock();
     let mut explanations = std::collections::BTreeMap::new();
     if let Some(model) = model {
-        let requests = audit::explain::requests(&findings);
+        let requests = crate::explain::audit::requests(&findings);
         if args.llm.dry_run {
             let dry: Vec<DryRequest<'_>> = requests
                 .iter()
@@ -352,7 +353,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
         warnings,
         explanations,
     };
-    audit::report::render(&mut out, &report, args.output)?;
+    crate::render::audit::render(&mut out, &report, args.output)?;
     out.flush()?;
     Ok(if failed {
         Exit::Problems

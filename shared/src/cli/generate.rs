@@ -5,15 +5,15 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use crate::audit_log;
 use crate::cli::{self, ClusterArgs, LogArgs};
 use crate::cluster::Cluster;
+use crate::cluster::change_log;
 use crate::error::{Error, Exit};
+use crate::generate::manifest::Problem;
 use crate::generate::{self, Checked, Server};
-use crate::llm::dryrun::{self, DryRequest};
+use crate::llm::redact::MASK;
 use crate::llm::{ChatOptions, Client, LlmArgs, Message, ModelConfig};
-use crate::manifest::Problem;
-use crate::redact::MASK;
+use crate::render::dryrun::{self, DryRequest};
 
 const EXAMPLES: &str = r#"Examples:
   # Generate, look, then apply (asks first)
@@ -191,7 +191,7 @@ fn read_base() -> anyhow::Result<Option<(String, Vec<crate::snapshot::Document>)
     if text.trim().is_empty() {
         return Ok(None);
     }
-    let docs = crate::manifest::parse(&text).map_err(|e| Error::input("stdin", e))?;
+    let docs = crate::generate::manifest::parse(&text).map_err(|e| Error::input("stdin", e))?;
     if docs.is_empty() {
         return Ok(None);
     }
@@ -312,7 +312,7 @@ fn can_prompt() -> bool {
 }
 
 fn save(path: &std::path::Path, yaml: &str, objects: usize) -> anyhow::Result<()> {
-    crate::output::write_atomic(path, |w| w.write_all(yaml.as_bytes()))?;
+    crate::files::write_atomic(path, |w| w.write_all(yaml.as_bytes()))?;
     eprintln!("wrote {} ({objects} object(s))", path.display());
     Ok(())
 }
@@ -337,7 +337,7 @@ fn apply(checked: &Checked, target: &Target, out: &mut dyn std::io::Write) -> an
     let mut refused = 0;
     for (i, doc) in checked.documents.iter().enumerate() {
         let v = &doc.value;
-        let what = crate::manifest::describe(v, i);
+        let what = crate::generate::manifest::describe(v, i);
         let (api_version, kind) = (v["apiVersion"].as_str().unwrap_or(""), v["kind"].as_str().unwrap_or(""));
         let rt = Cluster::resource_of(&target.types, api_version, kind)
             .ok_or_else(|| Error::Api(format!("{what}: the server does not serve {kind} in {api_version}")))?;
@@ -349,8 +349,8 @@ fn apply(checked: &Checked, target: &Target, out: &mut dyn std::io::Write) -> an
             Err(r) => (format!("refused ({}): {}", r.code, r.message), 1),
         };
         let command = format!("apply {kind} {}{name}", ns.as_deref().map(|n| format!("{n}/")).unwrap_or_default());
-        audit_log::record(&audit_log::Entry {
-            time: audit_log::now(),
+        change_log::record(&change_log::Entry {
+            time: change_log::now(),
             tool: "gen",
             context: target.cluster.context.as_deref(),
             namespace: ns.as_deref(),
@@ -417,7 +417,7 @@ fn menu(
             }
             "Regenerate with feedback" => {
                 let feedback: String = dialoguer::Input::new().with_prompt("What should change?").interact_text()?;
-                messages.push(Message::user(crate::redact::redact_text(&feedback)));
+                messages.push(Message::user(crate::llm::redact::redact_text(&feedback)));
                 let next =
                     generate_checked(client, messages, args.max_repairs, target.map(Target::server).as_ref(), base)?;
                 if next.problems.is_empty() {

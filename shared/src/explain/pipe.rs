@@ -8,8 +8,8 @@ use std::path::Path;
 
 use crate::error::Error;
 use crate::llm::Message;
+use crate::llm::redact::redact_text;
 use crate::llm::tokens::{self, Counter};
-use crate::redact::redact_text;
 
 /// The most input read; the rest is dropped with a note.
 pub const MAX_INPUT: u64 = 64 * 1024 * 1024;
@@ -131,7 +131,7 @@ pub fn messages(
     let counter = Counter::for_model(model);
     let (window, _) = tokens::context_window(model, window);
     let system = SYSTEM.replace("LANGUAGE", language);
-    let lines = collapse(&crate::redact::redact_input(&input.text));
+    let lines = collapse(&crate::llm::redact::redact_input(&input.text));
     let total_lines = input.text.lines().count();
     let mut head = format!("## Input: {} ({} lines, {} distinct)\n", input.source, total_lines, lines.len());
     if let Some(q) = question {

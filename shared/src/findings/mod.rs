@@ -1,5 +1,7 @@
 //! Findings and the versioned report every output format renders (docs/report-format.md).
 
+pub mod audit;
+
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;

@@ -9,9 +9,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::exec::tools::{self, Step, Toolbox};
 use crate::llm::reply::{extract_json, strip_think};
 use crate::llm::{ChatOptions, Client, Message};
-use crate::tools::{self, Step, Toolbox};
 
 /// The instructions, native protocol. Kept short on purpose (every request carries them).
 pub fn system_prompt(context: &str, namespace: &str) -> String {
@@ -111,7 +111,7 @@ pub fn ask(
     limits: Limits,
     observer: &mut dyn Observer,
 ) -> Result<Answer, Error> {
-    conversation.messages.push(Message::user(crate::redact::redact_text(question)));
+    conversation.messages.push(Message::user(crate::llm::redact::redact_text(question)));
     let options = ChatOptions { max_tokens: limits.max_answer, ..ChatOptions::default() };
     let schemas = tools::schemas(&tools.extras);
     let mut usage = Usage::default();

@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use super::AuditFinding;
+use crate::audit::AuditFinding;
 use crate::llm::Message;
-use crate::redact::redact_text;
+use crate::llm::redact::redact_text;
 
 /// Examples of affected objects per request.
 const EXAMPLES: usize = 5;

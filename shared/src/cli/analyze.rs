@@ -9,18 +9,18 @@ use crate::analyze::{self, ANALYZERS, Analyzer};
 use crate::cli::OutputFormat;
 use crate::cli::{self, CommonArgs};
 use crate::cluster::{Cluster, Scope};
-use crate::diagnose::{self, Diagnosis, Target};
 use crate::error::{Error, Exit};
 use crate::explain;
+use crate::explain::diagnose::{self, Diagnosis, Target};
+use crate::explain::pipe;
 use crate::findings::Report;
-use crate::llm::dryrun::{self, DryRequest};
+use crate::llm::redact::Anonymizer;
 use crate::llm::reply::ThinkFilter;
 use crate::llm::{ChatOptions, Message};
 use crate::llm::{Client, LlmArgs, ModelConfig};
-use crate::pipe;
-use crate::redact::Anonymizer;
 use crate::render;
-use crate::selector::LabelSelector;
+use crate::render::dryrun::{self, DryRequest};
+use crate::snapshot::selector::LabelSelector;
 use crate::snapshot::{FetchPlan, Snapshot, Warning};
 
 const EXAMPLES: &str = r#"Examples:

@@ -9,7 +9,7 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::selector::LabelSelector;
+use crate::snapshot::selector::LabelSelector;
 use crate::snapshot::{Document, ParseError, parse_documents, pod_spec_of};
 
 /// Something wrong with one object of a manifest.

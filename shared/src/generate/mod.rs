@@ -6,6 +6,8 @@
 //! back to the model for a bounded number of repairs; when editing, fields the request did not
 //! ask to remove are defended the same way.
 
+pub mod manifest;
+
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -13,10 +15,10 @@ use serde_json::Value;
 use crate::cluster::{Cluster, ResourceType};
 use crate::error::Error;
 use crate::llm::Message;
+use crate::llm::redact::redact_text;
 use crate::llm::reply;
-use crate::manifest::{self, Problem};
-use crate::redact::redact_text;
 use crate::snapshot::Document;
+use manifest::Problem;
 
 pub const SYSTEM: &str = "You write Kubernetes manifests that a cluster accepts as they are. Write complete objects: apiVersion, kind, metadata.name, every required field. Follow practice unless told otherwise: pinned image tags (never latest), resource requests and limits, readiness and liveness probes for servers, runAsNonRoot, allowPrivilegeEscalation: false, labels app.kubernetes.io/name, selectors that match their template. Use only namespaces, storage classes and ingress classes the cluster has, when they are given. Answer with the manifests only: YAML documents separated by ---, in one ```yaml block.";
 
@@ -66,7 +68,7 @@ pub fn first_messages(request: &str, base: Option<&str>, facts: Option<&str>) ->
     if let Some(b) = base {
         user.push_str(&format!(
             "The manifests to change (keep every field the request does not ask to change):\n```yaml\n{}\n```\n\n",
-            crate::redact::redact_input(b.trim_end()).trim_end()
+            crate::llm::redact::redact_input(b.trim_end()).trim_end()
         ));
     }
     user.push_str(&format!("Request: {}", redact_text(request.trim())));
@@ -117,7 +119,7 @@ pub struct Checked {
     /// What no one could check, as warning lines: custom resources without a cluster, objects the
     /// server's dry run could not judge (403, 429, 5xx, a timeout).
     pub unchecked: Vec<String>,
-    /// `Secret x: data.token`: values that are [`crate::redact::MASK`], because the model never saw
+    /// `Secret x: data.token`: values that are [`crate::llm::redact::MASK`], because the model never saw
     /// the real ones (a Secret piped in as the base). Such manifests are printed, never applied.
     pub placeholders: Vec<String>,
 }
@@ -268,7 +270,7 @@ pub fn dropped_fields(base: &[Document], result: &[Document]) -> Vec<String> {
 /// Clears every string that holds the redaction mask.
 fn blank_masks(value: &mut Value) {
     match value {
-        Value::String(s) if s.contains(crate::redact::MASK) => s.clear(),
+        Value::String(s) if s.contains(crate::llm::redact::MASK) => s.clear(),
         Value::Array(items) => items.iter_mut().for_each(blank_masks),
         Value::Object(map) => map.values_mut().for_each(blank_masks),
         _ => {}
@@ -279,7 +281,7 @@ fn blank_masks(value: &mut Value) {
 fn placeholders(documents: &[Document]) -> Vec<String> {
     fn walk(value: &Value, at: String, out: &mut Vec<String>) {
         match value {
-            Value::String(s) if s.contains(crate::redact::MASK) => out.push(at),
+            Value::String(s) if s.contains(crate::llm::redact::MASK) => out.push(at),
             Value::Object(map) => {
                 for (k, v) in map {
                     walk(v, if at.is_empty() { k.clone() } else { format!("{at}.{k}") }, out);
