@@ -17,6 +17,7 @@ pub mod llm;
 pub mod render;
 pub mod snapshot;
 
+pub mod duration;
 pub mod error;
 pub mod files;
 #[doc(hidden)]

@@ -135,7 +135,7 @@ pub(crate) fn validate_schedule(schedule: &str) -> Result<(), String> {
     if let Some(descriptor) = s.strip_prefix('@') {
         return match descriptor {
             "yearly" | "annually" | "monthly" | "weekly" | "daily" | "midnight" | "hourly" => Ok(()),
-            d if d.starts_with("every ") => crate::cli::parse_duration(&d[6..]).map(|_| ()),
+            d if d.starts_with("every ") => crate::duration::parse_duration(&d[6..]).map(|_| ()),
             other => Err(format!("unknown descriptor @{other}")),
         };
     }

@@ -26,11 +26,24 @@ use crate::findings::Severity;
 pub use crate::findings::audit::{AuditFinding, Source};
 
 /// A Pod Security Standards level.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     Baseline,
     Restricted,
+}
+
+impl Level {
+    /// Both levels, the looser first.
+    pub const ALL: &'static [Level] = &[Level::Baseline, Level::Restricted];
+
+    /// The lowercase name of the level, as PSA's labels spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Baseline => "baseline",
+            Level::Restricted => "restricted",
+        }
+    }
 }
 
 /// One object to audit.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Parser;
 
 use crate::analyze::{self, ANALYZERS, Analyzer};
-use crate::cli::OutputFormat;
+use crate::cli::LlmArgs;
 use crate::cli::{self, CommonArgs};
 use crate::cluster::{Cluster, Scope};
 use crate::error::{Error, Exit};
@@ -17,8 +17,9 @@ use crate::findings::Report;
 use crate::llm::redact::Anonymizer;
 use crate::llm::reply::ThinkFilter;
 use crate::llm::{ChatOptions, Message};
-use crate::llm::{Client, LlmArgs, ModelConfig};
+use crate::llm::{Client, ModelConfig};
 use crate::render;
+use crate::render::Format;
 use crate::render::dryrun::{self, DryRequest};
 use crate::snapshot::selector::LabelSelector;
 use crate::snapshot::{FetchPlan, Snapshot, Warning};
@@ -160,8 +161,8 @@ fn analyze_one(
             (snapshot, analyze::for_scope(analyzers, &scope))
         }
         None => {
-            let cluster = Cluster::connect(&common.cluster)?;
-            let scope = cluster.scope(&common.cluster, &common.scope);
+            let cluster = Cluster::connect(&common.cluster.connect_options())?;
+            let scope = common.cluster.scope(&cluster, &common.scope);
             let analyzers = analyze::for_scope(analyzers, &scope);
             let plan = plan(args, &analyzers, scope.clone());
             let mut snapshot = cluster.snapshot(&plan)?;
@@ -205,7 +206,7 @@ fn analyze_clusters(
     for name in contexts {
         match Cluster::connect_to(common.cluster.kubeconfig.as_deref(), Some(&name), common.cluster.request_timeout) {
             Ok(cluster) => {
-                let scope = cluster.scope(&common.cluster, &common.scope);
+                let scope = common.cluster.scope(&cluster, &common.scope);
                 let chosen = analyze::for_scope(analyzers, &scope);
                 let plan = plan(args, &chosen, scope.clone());
                 targets.push((name, cluster, plan, chosen, scope));
@@ -251,7 +252,7 @@ fn explain_input(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::Re
     let path = args.file.clone().unwrap_or_else(|| PathBuf::from("-"));
     let input = pipe::read(&path)?;
     input.warnings().iter().for_each(cli::warn);
-    let model = ModelConfig::resolve(&args.llm)?;
+    let model = ModelConfig::resolve(&args.llm.options())?;
     let (messages, trimmed) = pipe::messages(
         &input,
         args.question.as_deref(),
@@ -265,7 +266,7 @@ fn explain_input(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::Re
     let Some(answer) = one_answer(args, model, request, "explaining input", None, out)? else {
         return Ok(Exit::Clean);
     };
-    if args.common.output == OutputFormat::Json {
+    if args.common.output == Format::Json {
         let doc = serde_json::json!({
             "source": input.source,
             "lines": input.text.lines().count(),
@@ -282,14 +283,14 @@ fn explain_input(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::Re
 fn diagnose_object(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<Exit> {
     let common = &args.common;
     let target = Target::parse(&args.target)?;
-    let model = ModelConfig::resolve(&args.llm)?;
+    let model = ModelConfig::resolve(&args.llm.options())?;
     let namespace = common.cluster.namespace.as_deref();
     let diagnose::Collected { mut snapshot, object, node } = match &args.snapshot {
         Some(path) => {
             diagnose::collect_offline(Snapshot::from_file(path)?, &path.display().to_string(), &target, namespace)?
         }
         None => diagnose::collect_live(
-            &Cluster::connect(&common.cluster)?,
+            &Cluster::connect(&common.cluster.connect_options())?,
             &target,
             namespace,
             args.log_lines,
@@ -304,7 +305,7 @@ fn diagnose_object(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::
     snapshot.logs.clear();
     let (messages, trimmed) = diagnose::messages(&evidence, args.question.as_deref(), &model, MAX_ANSWER);
     let exit = if evidence.findings.is_empty() { Exit::Clean } else { Exit::Problems };
-    let json = common.output == OutputFormat::Json;
+    let json = common.output == Format::Json;
     let object_line = format!("{} {}", evidence.object.kind, evidence.object_name());
     if !model.configured && !args.llm.dry_run {
         if json {
@@ -377,7 +378,7 @@ fn one_answer(
         return Ok(None);
     }
     let client = model_client(model, what)?;
-    let text = args.common.output != OutputFormat::Json;
+    let text = args.common.output != Format::Json;
     let stream = text && request.anonymizer.is_none();
     if let Some(h) = heading.filter(|_| text) {
         writeln!(out, "{h}")?;
@@ -463,7 +464,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
         None => analyze_one(args, &analyzers, selector.as_ref())?,
     };
     if args.explain || args.llm.dry_run {
-        let model = ModelConfig::resolve(&args.llm)?;
+        let model = ModelConfig::resolve(&args.llm.options())?;
         let options = explain::Options {
             concurrency: usize::from(args.llm_concurrency),
             cache: !args.no_cache,

@@ -3,7 +3,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, Args, ValueEnum};
+pub use crate::duration::parse_duration;
+
+use clap::{ArgAction, Args};
+
+use crate::audit::Level;
+use crate::cluster::{Cluster, ConnectOptions, Scope};
+use crate::findings::Severity;
+use crate::llm::{ModelOptions, Provider};
+use crate::render::Format;
 
 /// Flags shared by the plugins that read many objects (analyze, audit, exec), flattened into each
 /// plugin's own arguments.
@@ -16,8 +24,8 @@ pub struct CommonArgs {
     pub scope: ScopeArgs,
 
     /// Output format
-    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text, help_heading = "Output")]
-    pub output: OutputFormat,
+    #[arg(short = 'o', long, value_parser = one_of(REPORT_FORMATS), default_value_t = Format::Text, help_heading = "Output")]
+    pub output: Format,
 
     #[command(flatten)]
     pub log: LogArgs,
@@ -55,6 +63,22 @@ pub struct ClusterArgs {
     pub request_timeout: Duration,
 }
 
+impl ClusterArgs {
+    /// How to reach the cluster these flags name.
+    pub fn connect_options(&self) -> ConnectOptions {
+        ConnectOptions {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            request_timeout: self.request_timeout,
+        }
+    }
+
+    /// The namespaces to look at, following kubectl: `-A`, else `-n`, else the context's namespace.
+    pub fn scope(&self, cluster: &Cluster, scope: &ScopeArgs) -> Scope {
+        cluster.scope(self.namespace.as_deref(), scope.all_namespaces)
+    }
+}
+
 /// Colors and logging (every plugin has them).
 #[derive(Args, Debug, Clone, Default)]
 pub struct LogArgs {
@@ -67,68 +91,139 @@ pub struct LogArgs {
     pub verbose: u8,
 }
 
-/// The output formats every plugin understands.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum OutputFormat {
-    /// Human-readable text, colored on a terminal
-    #[default]
-    Text,
-    /// The versioned JSON report (docs/report-format.md)
-    Json,
-    /// The same report as YAML
-    Yaml,
-    /// Markdown, for tickets and pull requests
-    #[value(alias = "md")]
-    Markdown,
+/// The model flags of every plugin that talks to a model.
+#[derive(Args, Debug, Clone, Default)]
+pub struct LlmArgs {
+    /// Model provider: openai (and OpenAI-compatible endpoints), azure, ollama
+    #[arg(long, value_parser = one_of(PROVIDERS), help_heading = "Model")]
+    pub provider: Option<Provider>,
+
+    /// Model name (for Azure: the deployment)
+    #[arg(long, value_name = "NAME", help_heading = "Model")]
+    pub model: Option<String>,
+
+    /// API base URL, e.g. https://api.deepseek.com/v1 (a trailing /v1 may be left out)
+    #[arg(long, value_name = "URL", help_heading = "Model")]
+    pub base_url: Option<String>,
+
+    /// A profile of the config file
+    #[arg(long, value_name = "NAME", help_heading = "Model")]
+    pub profile: Option<String>,
+
+    /// The config file (default: $OPSAGENT_CONFIG, then ~/.config/opsagent/config.toml)
+    #[arg(long, value_name = "PATH", help_heading = "Model")]
+    pub config: Option<PathBuf>,
+
+    /// CA bundle (PEM) that signs the model endpoint's certificate, for private gateways
+    #[arg(long, value_name = "PATH", help_heading = "Model")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// The model's context window in tokens, when the built-in table does not know it
+    #[arg(long, value_name = "TOKENS", help_heading = "Model")]
+    pub context_window: Option<usize>,
+
+    /// Language of the answers, e.g. English, zh, Deutsch
+    #[arg(long, value_name = "LANG", help_heading = "Model")]
+    pub language: Option<String>,
+
+    /// Print the exact messages that would be sent, with their tokens and cost; call no model
+    #[arg(long, help_heading = "Model")]
+    pub dry_run: bool,
 }
 
-/// Parses kubectl-style durations: `30s`, `2m`, `1h`, `1m30s`, `500ms`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    if rest.is_empty() {
-        return Err("empty duration".into());
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(format!("invalid duration {text:?}: expected a number, like 30s or 2m"));
-        }
-        let value: u64 = rest[..digits].parse().map_err(|_| format!("invalid duration {text:?}"))?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        total += match unit {
-            "ms" => Duration::from_millis(value),
-            "s" => Duration::from_secs(value),
-            "m" => Duration::from_secs(value * 60),
-            "h" => Duration::from_secs(value * 3600),
-            _ => {
-                return Err(format!("invalid duration {text:?}: unknown unit {unit:?} (use ms, s, m or h)"));
-            }
-        };
-    }
-    Ok(total)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        let cases: &[(&str, u64)] =
-            &[("30", 30_000), ("30s", 30_000), ("2m", 120_000), ("1m30s", 90_000), ("500ms", 500), ("1h", 3_600_000)];
-        for (text, ms) in cases {
-            assert_eq!(parse_duration(text).map(|d| d.as_millis() as u64), Ok(*ms), "{text}");
-        }
-        for bad in ["", "s", "10x", "1.5s", "-1s"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
+impl LlmArgs {
+    /// The model the flags choose; the rest comes from the environment and the config file.
+    pub fn options(&self) -> ModelOptions {
+        ModelOptions {
+            provider: self.provider,
+            model: self.model.clone(),
+            base_url: self.base_url.clone(),
+            profile: self.profile.clone(),
+            config: self.config.clone(),
+            ca_cert: self.ca_cert.clone(),
+            context_window: self.context_window,
+            language: self.language.clone(),
         }
     }
 }
+
+/// One value a flag takes: a core enum's value and its line in `--help`.
+pub(crate) struct Choice<T: 'static> {
+    pub value: T,
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    pub help: &'static str,
+}
+
+/// A value parser for exactly `choices` (their names and aliases), shown with their help lines in
+/// `--help`, the completions and the man pages.
+pub(crate) fn one_of<T: Copy + Send + Sync + 'static>(
+    choices: &'static [Choice<T>],
+) -> impl clap::builder::TypedValueParser<Value = T> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
+    let values = choices.iter().map(|c| {
+        let value = PossibleValue::new(c.name).aliases(c.aliases.iter().copied());
+        if c.help.is_empty() { value } else { value.help(c.help) }
+    });
+    PossibleValuesParser::new(values).map(move |given: String| {
+        // The parser let through only names and aliases of `choices`.
+        let hit = choices.iter().find(|c| c.name == given || c.aliases.contains(&given.as_str()));
+        hit.unwrap_or(&choices[0]).value
+    })
+}
+
+const fn choice<T>(value: T, name: &'static str, help: &'static str) -> Choice<T> {
+    Choice { value, name, aliases: &[], help }
+}
+
+const TEXT: Choice<Format> = choice(Format::Text, "text", "Human-readable text, colored on a terminal");
+const MARKDOWN: Choice<Format> = Choice {
+    value: Format::Markdown,
+    name: "markdown",
+    aliases: &["md"],
+    help: "Markdown, for tickets and pull requests",
+};
+
+/// `-o` of the reports (analyze).
+pub(crate) const REPORT_FORMATS: &[Choice<Format>] = &[
+    TEXT,
+    choice(Format::Json, "json", "The versioned JSON report (docs/report-format.md)"),
+    choice(Format::Yaml, "yaml", "The same report as YAML"),
+    MARKDOWN,
+];
+
+/// `-o` of the audit.
+pub(crate) const AUDIT_FORMATS: &[Choice<Format>] = &[
+    choice(Format::Text, "text", "Text for people, grouped by severity, colored on a terminal"),
+    choice(Format::Json, "json", "The versioned JSON report"),
+    choice(Format::Yaml, "yaml", "The same report as YAML"),
+    MARKDOWN,
+    choice(Format::Sarif, "sarif", "SARIF 2.1.0, for GitHub code scanning"),
+];
+
+/// `-o` of exec's answers.
+pub(crate) const ANSWER_FORMATS: &[Choice<Format>] = &[
+    choice(Format::Text, "text", "The answer (rendered markdown on a terminal, plain when piped)"),
+    choice(Format::Json, "json", "{answer, steps, usage}"),
+];
+
+pub(crate) const SEVERITIES: &[Choice<Severity>] = &[
+    choice(Severity::Info, "info", ""),
+    choice(Severity::Low, "low", ""),
+    choice(Severity::Medium, "medium", ""),
+    choice(Severity::High, "high", ""),
+    choice(Severity::Critical, "critical", ""),
+];
+
+pub(crate) const LEVELS: &[Choice<Level>] =
+    &[choice(Level::Baseline, "baseline", ""), choice(Level::Restricted, "restricted", "")];
+
+pub(crate) const PROVIDERS: &[Choice<Provider>] = &[
+    choice(
+        Provider::Openai,
+        "openai",
+        "OpenAI and every OpenAI-compatible endpoint (DeepSeek, DashScope, SiliconFlow, vLLM, LM Studio…)",
+    ),
+    choice(Provider::Azure, "azure", "Azure OpenAI"),
+    choice(Provider::Ollama, "ollama", "Ollama's native API"),
+];

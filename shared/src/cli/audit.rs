@@ -9,12 +9,13 @@ use clap::Parser;
 
 use crate::audit::{self, Level, Object, Options, Source, trivy};
 use crate::cli::{self, ClusterArgs, LogArgs, ScopeArgs, parse_duration};
+use crate::cli::{AUDIT_FORMATS, LEVELS, LlmArgs, SEVERITIES, one_of};
 use crate::cluster::{Cluster, Scope};
 use crate::error::{Error, Exit};
 use crate::findings::Severity;
 use crate::findings::audit::{AuditReport, AuditSource, AuditSummary, FileError};
-use crate::llm::{ChatOptions, Client, LlmArgs, ModelConfig};
-use crate::render::audit::Format;
+use crate::llm::{ChatOptions, Client, ModelConfig};
+use crate::render::Format;
 use crate::render::dryrun::{self, DryRequest};
 use crate::snapshot::selector::LabelSelector;
 use crate::snapshot::{FetchPlan, Kind, Snapshot};
@@ -69,15 +70,15 @@ pub struct AuditArgs {
     pub snapshot: Option<PathBuf>,
 
     /// Run exactly the Pod Security Standards controls of this level (PSA semantics)
-    #[arg(long, value_enum, help_heading = "Checks")]
+    #[arg(long, value_parser = one_of(LEVELS), help_heading = "Checks")]
     pub level: Option<Level>,
 
     /// Report findings of this severity and above
-    #[arg(long, value_enum, default_value_t = Severity::Info, help_heading = "Checks")]
+    #[arg(long, value_parser = one_of(SEVERITIES), default_value_t = Severity::Info, help_heading = "Checks")]
     pub severity: Severity,
 
     /// Exit with code 1 when a finding of this severity or above is reported
-    #[arg(long, value_enum, value_name = "SEVERITY", help_heading = "Checks")]
+    #[arg(long, value_parser = one_of(SEVERITIES), value_name = "SEVERITY", help_heading = "Checks")]
     pub fail_on: Option<Severity>,
 
     /// Run only these checks (comma-separated ids, e.g. POD-001,RBAC-004)
@@ -105,7 +106,7 @@ pub struct AuditArgs {
     pub scan_parallel: u8,
 
     /// Output format
-    #[arg(short = 'o', long, value_enum, default_value_t = Format::Text, help_heading = "Output")]
+    #[arg(short = 'o', long, value_parser = one_of(AUDIT_FORMATS), default_value_t = Format::Text, help_heading = "Output")]
     pub output: Format,
 
     /// Add a remediation summary from the model: one request per distinct check, not per object
@@ -171,7 +172,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
         return Err(Error::Usage("--dry-run shows what --explain would send: add --explain".into()).into());
     }
     let model = if args.explain {
-        let model = ModelConfig::resolve(&args.llm)?;
+        let model = ModelConfig::resolve(&args.llm.options())?;
         if !model.configured && !args.llm.dry_run {
             return Err(Error::Model(format!("--explain needs a model: {}", ModelConfig::how_to_configure())).into());
         }
@@ -196,8 +197,8 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
         source.context = snapshot.info.context.clone();
         (from_snapshot(snapshot, &scope), scope)
     } else {
-        let cluster = Cluster::connect(&args.cluster)?;
-        let scope = cluster.scope(&args.cluster, &args.scope);
+        let cluster = Cluster::connect(&args.cluster.connect_options())?;
+        let scope = args.cluster.scope(&cluster, &args.scope);
         let plan = FetchPlan {
             kinds: KINDS.iter().copied().collect(),
             scope: scope.clone(),
@@ -315,7 +316,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
                 .iter()
                 .map(|(id, messages)| DryRequest { title: id, messages, trimmed: false, max_answer: MAX_ANSWER })
                 .collect();
-            let format = if args.output == Format::Json { cli::OutputFormat::Json } else { cli::OutputFormat::Text };
+            let format = if args.output == Format::Json { Format::Json } else { Format::Text };
             dryrun::print(&mut out, &model, &dry, 0, format)?;
             return Ok(Exit::Clean);
         }

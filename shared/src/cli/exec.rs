@@ -3,16 +3,18 @@
 use std::io::{IsTerminal as _, Write as _};
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 
 use crate::cli::{self, ClusterArgs, LogArgs, parse_duration};
+use crate::cli::{ANSWER_FORMATS, LlmArgs, one_of};
 use crate::cluster::Cluster;
 use crate::error::{Error, Exit};
 use crate::exec::agent::{self, Conversation, Limits, Observer, Protocol};
 use crate::exec::tools::kubectl::{Class, Session};
 use crate::exec::tools::{self, Approver, Decision, Step, Toolbox, budget};
 use crate::llm::tokens::{self, Counter};
-use crate::llm::{Client, LlmArgs, Message, ModelConfig};
+use crate::llm::{Client, Message, ModelConfig};
+use crate::render::Format;
 use crate::render::dryrun::{self, DryRequest};
 
 const EXAMPLES: &str = r#"Examples:
@@ -78,7 +80,7 @@ pub struct ExecArgs {
     pub max_tool_tokens: Option<usize>,
 
     /// Output format
-    #[arg(short = 'o', long, value_enum, default_value_t = Format::Text, help_heading = "Output")]
+    #[arg(short = 'o', long, value_parser = one_of(ANSWER_FORMATS), default_value_t = Format::Text, help_heading = "Output")]
     pub output: Format,
 
     #[command(flatten)]
@@ -86,16 +88,6 @@ pub struct ExecArgs {
 
     #[command(flatten)]
     pub log: LogArgs,
-}
-
-/// How the answer is printed.
-#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Format {
-    /// The answer (rendered markdown on a terminal, plain when piped)
-    #[default]
-    Text,
-    /// {answer, steps, usage}
-    Json,
 }
 
 /// The longest answer of one model call, in tokens.
@@ -165,7 +157,7 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Exit> {
     if interactive && !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
         return Err(Error::Usage("give a question: kubectl ai exec \"how many namespaces are there?\"".into()).into());
     }
-    let model = ModelConfig::resolve(&args.llm)?;
+    let model = ModelConfig::resolve(&args.llm.options())?;
     let counter = Counter::for_model(&model.model);
     let (window, _) = tokens::context_window(&model.model, model.context_window);
     let cap = args.max_tool_tokens.unwrap_or_else(|| budget::default_cap(window));
@@ -174,7 +166,7 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Exit> {
         question = format!("Context from stdin:\n```\n{}\n```\n\n{question}", context.trim_end());
     }
     // A dry run shows the request even where no cluster is configured.
-    let cluster = match Cluster::connect(&args.cluster) {
+    let cluster = match Cluster::connect(&args.cluster.connect_options()) {
         Ok(c) => Some(c),
         Err(_) if args.llm.dry_run => None,
         Err(e) => return Err(e.into()),
@@ -197,10 +189,10 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Exit> {
         let mut messages = conversation.messages.clone();
         messages.push(Message::user(crate::llm::redact::redact_text(&question)));
         let dry = DryRequest { title: "exec", messages: &messages, trimmed: false, max_answer: MAX_ANSWER };
-        let format = if args.output == Format::Json { cli::OutputFormat::Json } else { cli::OutputFormat::Text };
+        let format = args.output;
         let mut out = anstream::stdout().lock();
         dryrun::print(&mut out, &model, &[dry], 0, format)?;
-        if format == cli::OutputFormat::Text {
+        if format == Format::Text {
             let schemas: usize = tools::schemas(&extras).iter().map(|s| counter.count(&s.to_string())).sum();
             let system = counter.count(&conversation.messages[0].content);
             writeln!(
@@ -253,7 +245,7 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Exit> {
             text.push(b'\n');
             out.write_all(&text)?;
         }
-        Format::Text => print_answer(&mut out, &answer.answer)?,
+        _ => print_answer(&mut out, &answer.answer)?,
     }
     out.flush()?;
     if let Some(why) = &answer.stopped {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+use crate::cli::LlmArgs;
 use crate::cli::{self, ClusterArgs, LogArgs};
 use crate::cluster::Cluster;
 use crate::cluster::change_log;
@@ -12,7 +13,7 @@ use crate::error::{Error, Exit};
 use crate::generate::manifest::Problem;
 use crate::generate::{self, Checked, Server};
 use crate::llm::redact::MASK;
-use crate::llm::{ChatOptions, Client, LlmArgs, Message, ModelConfig};
+use crate::llm::{ChatOptions, Client, Message, ModelConfig};
 use crate::render::dryrun::{self, DryRequest};
 
 const EXAMPLES: &str = r#"Examples:
@@ -113,14 +114,14 @@ pub fn run(args: &GenArgs) -> anyhow::Result<Exit> {
         return Err(Error::Usage(NO_CONFIRMATION.into()).into());
     }
     let base = read_base()?;
-    let model = ModelConfig::resolve(&args.llm)?;
+    let model = ModelConfig::resolve(&args.llm.options())?;
     let target = connect(args)?;
     let facts = target.as_ref().map(|t| generate::facts(&t.cluster, &t.namespace));
     let mut messages = generate::first_messages(&request, base.as_ref().map(|b| b.0.as_str()), facts.as_deref());
     let mut stdout = anstream::stdout().lock();
     if args.llm.dry_run {
         let dry = DryRequest { title: "generate", messages: &messages, trimmed: false, max_answer: MAX_ANSWER };
-        dryrun::print(&mut stdout, &model, &[dry], 0, cli::OutputFormat::Text)?;
+        dryrun::print(&mut stdout, &model, &[dry], 0, crate::render::Format::Text)?;
         return Ok(Exit::Clean);
     }
     if !model.configured {
@@ -205,7 +206,7 @@ fn connect(args: &GenArgs) -> anyhow::Result<Option<Target>> {
         return Ok(None);
     }
     let reach = || -> Result<Target, Error> {
-        let cluster = Cluster::connect(&args.cluster)?;
+        let cluster = Cluster::connect(&args.cluster.connect_options())?;
         let types = cluster.discover()?;
         let namespace = args.cluster.namespace.clone().unwrap_or_else(|| cluster.default_namespace.clone());
         Ok(Target { cluster, types, namespace, explicit: args.cluster.namespace.is_some() })

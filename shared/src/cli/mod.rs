@@ -9,7 +9,8 @@ pub mod audit;
 pub mod exec;
 pub mod generate;
 
-pub use args::{ClusterArgs, CommonArgs, LogArgs, OutputFormat, ScopeArgs, parse_duration};
+pub(crate) use args::{ANSWER_FORMATS, AUDIT_FORMATS, LEVELS, SEVERITIES, one_of};
+pub use args::{ClusterArgs, CommonArgs, LlmArgs, LogArgs, ScopeArgs, parse_duration};
 
 use std::io::Write as _;
 use std::process::ExitCode;

@@ -1,12 +1,11 @@
 //! Cluster access: kubeconfig resolution like kubectl's, a kube-rs client on the hidden runtime, and
 //! the translation of transport and API failures into errors a user can act on.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kube::config::KubeConfigOptions;
 
-use crate::cli::{ClusterArgs, ScopeArgs};
 use crate::error::Error;
 
 pub use discovery::{Applied, Refused, ResourceType};
@@ -42,6 +41,17 @@ impl Scope {
     }
 }
 
+/// How to reach a cluster: kubectl's `--kubeconfig`, `--context` and `--request-timeout`.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectOptions {
+    /// The kubeconfig file (default: `$KUBECONFIG`, then `~/.kube/config`, then in-cluster).
+    pub kubeconfig: Option<PathBuf>,
+    /// The context (default: the kubeconfig's current context).
+    pub context: Option<String>,
+    /// The longest any one API request may take; zero waits forever.
+    pub request_timeout: Duration,
+}
+
 /// A connected cluster. Cheap to clone.
 #[derive(Clone)]
 pub struct Cluster {
@@ -63,8 +73,8 @@ impl std::fmt::Debug for Cluster {
 impl Cluster {
     /// Connects using the shared flags: `--kubeconfig`, `$KUBECONFIG` (a list, merged like kubectl),
     /// `~/.kube/config`, and in-cluster configuration when none of them exists.
-    pub fn connect(args: &ClusterArgs) -> Result<Cluster, Error> {
-        Self::connect_to(args.kubeconfig.as_deref(), args.context.as_deref(), args.request_timeout)
+    pub fn connect(options: &ConnectOptions) -> Result<Cluster, Error> {
+        Self::connect_to(options.kubeconfig.as_deref(), options.context.as_deref(), options.request_timeout)
     }
 
     /// Connects to one named context (or the current one).
@@ -130,11 +140,11 @@ impl Cluster {
     }
 
     /// The namespaces to look at, following kubectl: `-A`, else `-n`, else the context's namespace.
-    pub fn scope(&self, cluster: &ClusterArgs, scope: &ScopeArgs) -> Scope {
-        if scope.all_namespaces {
+    pub fn scope(&self, namespace: Option<&str>, all_namespaces: bool) -> Scope {
+        if all_namespaces {
             Scope::All
         } else {
-            Scope::Namespace(cluster.namespace.clone().unwrap_or_else(|| self.default_namespace.clone()))
+            Scope::Namespace(namespace.map_or_else(|| self.default_namespace.clone(), str::to_string))
         }
     }
 

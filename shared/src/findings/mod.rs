@@ -13,9 +13,7 @@ use crate::snapshot::{Snapshot, Warning};
 pub const REPORT_API_VERSION: &str = "opsagent.dev/v1";
 
 /// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     #[default]
@@ -27,6 +25,11 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Every severity, least severe first.
+    pub const ALL: &'static [Severity] =
+        &[Severity::Info, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+
+    /// The lowercase name the flags and reports use.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
@@ -35,6 +38,12 @@ impl Severity {
             Severity::High => "high",
             Severity::Critical => "critical",
         }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

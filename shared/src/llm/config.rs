@@ -9,14 +9,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::parse_duration;
+use crate::duration::parse_duration;
 use crate::error::Error;
 
 /// The model APIs OpsAgent speaks.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     /// OpenAI and every OpenAI-compatible endpoint (DeepSeek, DashScope, SiliconFlow, vLLM, LM Studio…)
@@ -28,6 +27,24 @@ pub enum Provider {
 }
 
 impl Provider {
+    /// Every provider.
+    pub const ALL: &'static [Provider] = &[Provider::Openai, Provider::Azure, Provider::Ollama];
+
+    /// The name flags, the environment and the config file use: `openai`, `azure`, `ollama`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Provider::Openai => "openai",
+            Provider::Azure => "azure",
+            Provider::Ollama => "ollama",
+        }
+    }
+
+    /// The provider named by `id`, in any case.
+    pub fn from_id(id: &str) -> Option<Provider> {
+        Provider::ALL.iter().copied().find(|p| p.id().eq_ignore_ascii_case(id.trim()))
+    }
+
+    /// The name people know it by, for messages.
     pub fn name(self) -> &'static str {
         match self {
             Provider::Openai => "OpenAI",
@@ -37,44 +54,23 @@ impl Provider {
     }
 }
 
-/// The model flags of every plugin that talks to a model.
-#[derive(Args, Debug, Clone, Default)]
-pub struct LlmArgs {
-    /// Model provider: openai (and OpenAI-compatible endpoints), azure, ollama
-    #[arg(long, value_enum, help_heading = "Model")]
+/// What the caller chose about the model (on the command line: the `--provider`, `--model`, …
+/// flags); everything left `None` comes from the environment, then the config file.
+#[derive(Debug, Clone, Default)]
+pub struct ModelOptions {
     pub provider: Option<Provider>,
-
-    /// Model name (for Azure: the deployment)
-    #[arg(long, value_name = "NAME", help_heading = "Model")]
+    /// Model name (for Azure: the deployment).
     pub model: Option<String>,
-
-    /// API base URL, e.g. https://api.deepseek.com/v1 (a trailing /v1 may be left out)
-    #[arg(long, value_name = "URL", help_heading = "Model")]
     pub base_url: Option<String>,
-
-    /// A profile of the config file
-    #[arg(long, value_name = "NAME", help_heading = "Model")]
+    /// A profile of the config file.
     pub profile: Option<String>,
-
-    /// The config file (default: $OPSAGENT_CONFIG, then ~/.config/opsagent/config.toml)
-    #[arg(long, value_name = "PATH", help_heading = "Model")]
+    /// The config file (default: `$OPSAGENT_CONFIG`, then the XDG default).
     pub config: Option<PathBuf>,
-
-    /// CA bundle (PEM) that signs the model endpoint's certificate, for private gateways
-    #[arg(long, value_name = "PATH", help_heading = "Model")]
+    /// A CA bundle (PEM) for the model endpoint.
     pub ca_cert: Option<PathBuf>,
-
-    /// The model's context window in tokens, when the built-in table does not know it
-    #[arg(long, value_name = "TOKENS", help_heading = "Model")]
     pub context_window: Option<usize>,
-
-    /// Language of the answers, e.g. English, zh, Deutsch
-    #[arg(long, value_name = "LANG", help_heading = "Model")]
+    /// The language of the answers.
     pub language: Option<String>,
-
-    /// Print the exact messages that would be sent, with their tokens and cost; call no model
-    #[arg(long, help_heading = "Model")]
-    pub dry_run: bool,
 }
 
 /// An API key. Never printed, logged or serialized.
@@ -266,7 +262,7 @@ fn duration(field: &str, value: Option<&String>, default: Duration) -> Result<Du
 
 impl ModelConfig {
     /// Resolves the model settings with precedence flags > environment > config file.
-    pub fn resolve(args: &LlmArgs) -> Result<ModelConfig, Error> {
+    pub fn resolve(args: &ModelOptions) -> Result<ModelConfig, Error> {
         let (file, path) = FileConfig::load(args.config.as_deref())?;
         let profile_name = args.profile.clone().or_else(|| env("OPSAGENT_PROFILE")).or(file.default_profile.clone());
         let profile = match &profile_name {
@@ -294,8 +290,8 @@ impl ModelConfig {
         };
         let env_provider = match env("OPSAGENT_PROVIDER") {
             Some(p) => Some(
-                Provider::from_str(&p, true)
-                    .map_err(|_| Error::Usage(format!("OPSAGENT_PROVIDER={p:?}: use openai, azure or ollama")))?,
+                Provider::from_id(&p)
+                    .ok_or_else(|| Error::Usage(format!("OPSAGENT_PROVIDER={p:?}: use openai, azure or ollama")))?,
             ),
             None => None,
         };

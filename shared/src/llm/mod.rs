@@ -7,4 +7,4 @@ pub mod reply;
 pub mod tokens;
 
 pub use client::{ChatOptions, Client, Message, Reply, Role, Usage};
-pub use config::{LlmArgs, ModelConfig, Provider};
+pub use config::{ModelConfig, ModelOptions, Provider};

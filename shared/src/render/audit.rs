@@ -9,24 +9,7 @@ use serde_json::{Value, json};
 use crate::audit::CHECKS;
 use crate::findings::Severity;
 use crate::findings::audit::{AuditFinding, AuditReport};
-use crate::render::severity_style;
-
-/// Output formats of the audit.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Format {
-    /// Text for people, grouped by severity, colored on a terminal
-    #[default]
-    Text,
-    /// The versioned JSON report
-    Json,
-    /// The same report as YAML
-    Yaml,
-    /// Markdown, for tickets and pull requests
-    #[value(alias = "md")]
-    Markdown,
-    /// SARIF 2.1.0, for GitHub code scanning
-    Sarif,
-}
+use crate::render::{Format, severity_style};
 
 pub fn render(out: &mut dyn Write, report: &AuditReport, format: Format) -> io::Result<()> {
     match format {

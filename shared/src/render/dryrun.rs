@@ -5,11 +5,11 @@ use std::io::{self, Write};
 
 use serde_json::json;
 
-use crate::cli::OutputFormat;
 use crate::llm::Message;
 use crate::llm::client::chat_url;
 use crate::llm::config::ModelConfig;
 use crate::llm::tokens::{self, Counter, MESSAGE_OVERHEAD};
+use crate::render::Format;
 
 /// One request a command would send.
 pub struct DryRequest<'a> {
@@ -25,7 +25,7 @@ pub fn print(
     config: &ModelConfig,
     requests: &[DryRequest<'_>],
     cached: usize,
-    format: OutputFormat,
+    format: Format,
 ) -> io::Result<()> {
     let counter = Counter::for_model(&config.model);
     let (window, window_known) = tokens::context_window(&config.model, config.context_window);
@@ -38,7 +38,7 @@ pub fn print(
     let answer: usize = requests.iter().map(|r| r.max_answer as usize).sum();
     let price = tokens::price(config.provider, &config.model, &config.prices);
     let cost = price.map(|p| (prompt as f64 * p.input + answer as f64 * p.output) / 1e6);
-    if format == OutputFormat::Json {
+    if format == Format::Json {
         let reqs: Vec<_> = requests
             .iter()
             .zip(&counted)

@@ -9,22 +9,57 @@ use std::io::{self, Write};
 
 use jiff::SignedDuration;
 
-use crate::cli::OutputFormat;
 use crate::findings::{Report, Severity};
+
+/// The formats of everything the plugins print. Each plugin offers those that fit what it prints
+/// (SARIF is for the audit, YAML and markdown for reports).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// Text for people, colored on a terminal.
+    #[default]
+    Text,
+    /// JSON: the versioned report, or the answer with its steps.
+    Json,
+    /// The same as JSON, in YAML.
+    Yaml,
+    /// Markdown, for tickets and pull requests.
+    Markdown,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
+}
+
+impl Format {
+    /// The name `-o` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Json => "json",
+            Format::Yaml => "yaml",
+            Format::Markdown => "markdown",
+            Format::Sarif => "sarif",
+        }
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Writes the report in the chosen format. Text and markdown write ANSI styles; give them an
 /// `anstream` stream so styles are dropped where colors are off.
-pub fn report(out: &mut dyn Write, report: &Report, format: OutputFormat) -> io::Result<()> {
+pub fn report(out: &mut dyn Write, report: &Report, format: Format) -> io::Result<()> {
     match format {
-        OutputFormat::Text => text::report(out, report),
-        OutputFormat::Markdown => markdown::report(out, report),
-        OutputFormat::Json => {
+        Format::Text => text::report(out, report),
+        Format::Markdown => markdown::report(out, report),
+        Format::Json | Format::Sarif => {
             // Serialize first, then write: an I/O error (a closed pipe) stays an I/O error.
             let mut text = serde_json::to_vec_pretty(report).map_err(io::Error::other)?;
             text.push(b'\n');
             out.write_all(&text)
         }
-        OutputFormat::Yaml => {
+        Format::Yaml => {
             let text = serde_saphyr::to_string(report).map_err(io::Error::other)?;
             out.write_all(text.as_bytes())
         }
