@@ -36,45 +36,117 @@ impl Exit {
     }
 }
 
-/// Errors a caller may want to branch on. Everything else travels as `anyhow::Error`.
+/// A cause kept with an error, for callers that look into it ([`std::error::Error::source`]).
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The errors of the library, by what the person can do about them (each maps to an exit code).
+/// Messages are written to be read on one line; the original error, when there is one, is kept as
+/// the source.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A flag value or combination that cannot work.
     #[error("{0}")]
     Usage(String),
-    /// An input file (snapshot, manifest) that cannot be read or parsed.
-    #[error("{source_name}: {message}")]
-    Input { source_name: String, message: String },
-    /// No usable kubeconfig, or a context/cluster/user it does not define.
-    #[error("{0}")]
-    Kubeconfig(String),
+    /// An input (a snapshot, manifests, a config file, stdin) that cannot be read or parsed.
+    #[error("{name}: {message}")]
+    Input {
+        name: String,
+        message: String,
+        #[source]
+        source: Option<std::io::Error>,
+    },
+    /// A file that cannot be written (a dump, manifests, the change log).
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// No usable kubeconfig, or a context, cluster or user it does not define.
+    #[error("{message}")]
+    Kubeconfig {
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
     /// The API server could not be reached (connection, DNS, TLS, timeout).
     #[error("cannot reach the cluster at {server}: {reason}")]
-    Unreachable { server: String, reason: String },
+    Unreachable {
+        server: String,
+        reason: String,
+        #[source]
+        source: Option<Cause>,
+    },
     /// The API server rejected the credentials.
     #[error("the cluster at {server} rejected the credentials (401 Unauthorized): {hint}")]
     Unauthorized { server: String, hint: String },
     /// Nothing at all could be read from the cluster.
-    #[error("{0}")]
-    Api(String),
+    #[error("{message}")]
+    Api {
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
     /// The model is not configured, refused the request, or could not be reached.
-    #[error("{0}")]
-    Model(String),
+    #[error("{message}")]
+    Model {
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
 }
 
 impl Error {
+    /// The exit code this error ends a plugin with.
     pub fn exit(&self) -> Exit {
         match self {
-            Error::Usage(_) | Error::Input { .. } => Exit::Usage,
-            Error::Kubeconfig(_) | Error::Unreachable { .. } | Error::Unauthorized { .. } | Error::Api(_) => {
+            Error::Usage(_) | Error::Input { .. } | Error::Write { .. } => Exit::Usage,
+            Error::Kubeconfig { .. } | Error::Unreachable { .. } | Error::Unauthorized { .. } | Error::Api { .. } => {
                 Exit::Cluster
             }
-            Error::Model(_) => Exit::Model,
+            Error::Model { .. } => Exit::Model,
         }
     }
 
-    pub fn input(source_name: impl fmt::Display, message: impl fmt::Display) -> Self {
-        Error::Input { source_name: source_name.to_string(), message: message.to_string() }
+    /// An input that cannot be used, and why.
+    pub fn input(name: impl fmt::Display, message: impl fmt::Display) -> Self {
+        Error::Input { name: name.to_string(), message: message.to_string(), source: None }
+    }
+
+    /// An input that cannot be read.
+    pub fn unreadable(name: impl fmt::Display, source: std::io::Error) -> Self {
+        Error::Input { name: name.to_string(), message: source.to_string(), source: Some(source) }
+    }
+
+    pub fn kubeconfig(message: impl Into<String>) -> Self {
+        Error::Kubeconfig { message: message.into(), source: None }
+    }
+
+    pub fn api(message: impl Into<String>) -> Self {
+        Error::Api { message: message.into(), source: None }
+    }
+
+    pub fn model(message: impl Into<String>) -> Self {
+        Error::Model { message: message.into(), source: None }
+    }
+
+    /// The same error, keeping `cause` as its source.
+    pub fn caused_by(mut self, cause: impl Into<Cause>) -> Self {
+        let cause = Some(cause.into());
+        match &mut self {
+            Error::Kubeconfig { source, .. }
+            | Error::Unreachable { source, .. }
+            | Error::Api { source, .. }
+            | Error::Model { source, .. } => *source = cause,
+            Error::Usage(_) | Error::Input { .. } | Error::Write { .. } | Error::Unauthorized { .. } => {}
+        }
+        self
+    }
+
+    /// Whether the message already says what its source says (it was worded from it): the line
+    /// then ends with this error.
+    fn words_its_source(&self) -> bool {
+        matches!(self, Error::Kubeconfig { .. } | Error::Unreachable { .. } | Error::Api { .. } | Error::Model { .. })
     }
 }
 
@@ -90,15 +162,20 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// Renders an error chain as one line: causes joined by ": ", inner newlines folded, repeats dropped.
-pub fn one_line(err: &anyhow::Error) -> String {
+/// Renders an error and its causes as one line — the one place a chain is rendered: causes joined by
+/// ": ", inner newlines folded, repeats dropped; an [`Error`] that words its source ends the line.
+pub fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
-    for cause in err.chain() {
-        let text = cause.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
-        if text.is_empty() || parts.iter().any(|p| p.contains(&text)) {
-            continue;
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        let text = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
         }
-        parts.push(text);
+        if e.downcast_ref::<Error>().is_some_and(Error::words_its_source) {
+            break;
+        }
+        cause = e.source();
     }
     parts.join(": ")
 }
@@ -110,12 +187,12 @@ mod tests {
     #[test]
     fn exit_codes_follow_the_error_kind() {
         let cases: [(Error, u8); 6] = [
-            (Error::Model("x".into()), 5),
+            (Error::model("x"), 5),
             (Error::Usage("x".into()), 2),
             (Error::input("f.yaml", "bad"), 2),
-            (Error::Kubeconfig("x".into()), 3),
-            (Error::Unreachable { server: "s".into(), reason: "r".into() }, 3),
-            (Error::Api("x".into()), 3),
+            (Error::kubeconfig("x"), 3),
+            (Error::Unreachable { server: "s".into(), reason: "r".into(), source: None }, 3),
+            (Error::api("x"), 3),
         ];
         for (err, code) in cases {
             assert_eq!(exit_for(&anyhow::Error::new(err)).code(), code);
@@ -125,16 +202,25 @@ mod tests {
 
     #[test]
     fn context_wrapping_keeps_the_exit_code() {
-        let err = anyhow::Error::new(Error::Kubeconfig("no context".into())).context("loading");
+        let err = anyhow::Error::new(Error::kubeconfig("no context")).context("loading");
         assert_eq!(exit_for(&err), Exit::Cluster);
     }
 
     #[test]
     fn one_line_folds_newlines_and_repeats() {
         let err = anyhow::anyhow!("inner\nproblem").context("outer");
-        assert_eq!(one_line(&err), "outer: inner problem");
+        assert_eq!(one_line(err.as_ref()), "outer: inner problem");
         let err = anyhow::anyhow!("same").context("same");
-        assert_eq!(one_line(&err), "same");
+        assert_eq!(one_line(err.as_ref()), "same");
+        // A cause kept as the source, already worded in the message, is not repeated.
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "tcp connect error");
+        let err =
+            anyhow::Error::new(Error::model("cannot reach the model: refused").caused_by(io)).context("explaining");
+        assert_eq!(one_line(err.as_ref()), "explaining: cannot reach the model: refused");
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let err = Error::Write { path: "out.yaml".into(), source: io };
+        assert_eq!(one_line(&err), "cannot write out.yaml: no such file");
+        assert!(std::error::Error::source(&err).is_some(), "the cause is kept");
     }
 
     #[test]

@@ -4,24 +4,22 @@
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use anyhow::Context as _;
+use crate::error::Error;
 
 /// Writes `path` atomically with what `fill` produces. On any error the target is left untouched.
-pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> anyhow::Result<()> {
+pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<(), Error> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(".opsagent-")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    let failed = |source: std::io::Error| Error::Write { path: path.to_path_buf(), source };
+    let tmp = tempfile::Builder::new().prefix(".opsagent-").tempfile_in(dir).map_err(failed)?;
     {
         let mut out = BufWriter::new(tmp.as_file());
-        fill(&mut out).and_then(|()| out.flush()).with_context(|| format!("cannot write {}", path.display()))?;
+        fill(&mut out).and_then(|()| out.flush()).map_err(failed)?;
     }
-    tmp.as_file().sync_all().with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.as_file().sync_all().map_err(failed)?;
+    tmp.persist(path).map_err(|e| failed(e.error))?;
     Ok(())
 }
 

@@ -22,6 +22,7 @@ pub mod error;
 pub mod files;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod progress;
 #[cfg(test)]
 mod properties;
 

@@ -5,6 +5,7 @@
 //! once: identical failures of one owner's pods become one finding on the owner, and symptoms (a
 //! Deployment short of replicas) are merged into the finding of their cause (its crashing pods).
 
+mod analysis;
 mod autoscaling;
 mod events;
 mod group;
@@ -24,6 +25,7 @@ use std::collections::BTreeSet;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+pub use analysis::{Analysis, AnalyzeOptions, Input, analyze};
 pub use index::{Index, Owner, OwnerLink, event_time};
 
 use crate::cluster::Scope;
@@ -136,28 +138,47 @@ pub static ANALYZERS: &[&dyn Analyzer] = &[
     &pod::LogAnalyzer,
 ];
 
-/// Chooses analyzers: the default set, or the `--filter` allow-list; minus the `--exclude` deny-list.
-/// Names are case-insensitive.
-pub fn select(filter: &[String], exclude: &[String]) -> Result<Vec<&'static dyn Analyzer>, Error> {
-    let known = || ANALYZERS.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ");
-    for name in filter.iter().chain(exclude) {
-        if !ANALYZERS.iter().any(|a| a.name().eq_ignore_ascii_case(name)) {
-            return Err(Error::Usage(format!("unknown analyzer {name:?} (known: {})", known())));
+/// Which analyzers run: the default set (or exactly `only`), plus `enable`, minus `skip`. Names
+/// are case-insensitive; the catalog's order is kept.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// Exactly these (the defaults when empty).
+    pub only: Vec<String>,
+    /// Added to the defaults (the optional analyzers: `Log`, `Secret`).
+    pub enable: Vec<String>,
+    /// Left out.
+    pub skip: Vec<String>,
+}
+
+impl Selection {
+    /// The analyzers of the catalog this selection names.
+    pub fn resolve(&self) -> Result<Vec<&'static dyn Analyzer>, Error> {
+        let known = || ANALYZERS.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ");
+        let named = |list: &[String], a: &dyn Analyzer| list.iter().any(|n| a.name().eq_ignore_ascii_case(n));
+        for name in self.only.iter().chain(&self.enable).chain(&self.skip) {
+            if !ANALYZERS.iter().any(|a| a.name().eq_ignore_ascii_case(name)) {
+                return Err(Error::Usage(format!("unknown analyzer {name:?} (known: {})", known())));
+            }
         }
+        let picked: Vec<&'static dyn Analyzer> = ANALYZERS
+            .iter()
+            .copied()
+            .filter(|a| match self.only.is_empty() {
+                true => a.default_enabled() || named(&self.enable, *a),
+                false => named(&self.only, *a) || named(&self.enable, *a),
+            })
+            .filter(|a| !named(&self.skip, *a))
+            .collect();
+        if picked.is_empty() {
+            return Err(Error::Usage("the analyzers chosen leave none to run".to_string()));
+        }
+        Ok(picked)
     }
-    let picked: Vec<&'static dyn Analyzer> = ANALYZERS
-        .iter()
-        .copied()
-        .filter(|a| match filter.is_empty() {
-            true => a.default_enabled(),
-            false => filter.iter().any(|f| a.name().eq_ignore_ascii_case(f)),
-        })
-        .filter(|a| !exclude.iter().any(|x| a.name().eq_ignore_ascii_case(x)))
-        .collect();
-    if picked.is_empty() {
-        return Err(Error::Usage("--filter and --exclude leave no analyzer to run".to_string()));
-    }
-    Ok(picked)
+}
+
+/// The default analyzers.
+pub fn defaults() -> Vec<&'static dyn Analyzer> {
+    ANALYZERS.iter().copied().filter(|a| a.default_enabled()).collect()
 }
 
 /// The analyzers that apply to a scope: cluster-scoped subjects (nodes, volumes, webhooks…) only
@@ -361,14 +382,23 @@ mod tests {
 
     #[test]
     fn selection() {
-        let defaults = select(&[], &[]).unwrap();
+        let select = |only: &[&str], enable: &[&str], skip: &[&str]| {
+            let names = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
+            Selection { only: names(only), enable: names(enable), skip: names(skip) }.resolve()
+        };
+        let defaults = select(&[], &[], &[]).unwrap();
         assert!(defaults.iter().all(|a| a.default_enabled()));
+        assert_eq!(defaults.len(), super::defaults().len());
         assert!(!defaults.iter().any(|a| a.name() == "Secret" || a.name() == "Log"), "opt-in analyzers");
-        assert_eq!(select(&["pod".into()], &[]).unwrap()[0].name(), "Pod");
-        assert_eq!(select(&["secret".into()], &[]).unwrap()[0].name(), "Secret", "--filter enables opt-in ones");
-        let err = select(&["nope".into()], &[]).unwrap_err().to_string();
+        assert_eq!(select(&["pod"], &[], &[]).unwrap()[0].name(), "Pod");
+        assert_eq!(select(&["secret"], &[], &[]).unwrap()[0].name(), "Secret", "naming one enables opt-in ones");
+        let with_log = select(&[], &["log"], &[]).unwrap();
+        assert_eq!(with_log.len(), defaults.len() + 1, "enable adds to the defaults");
+        assert_eq!(with_log.last().unwrap().name(), "Log");
+        let err = select(&["nope"], &[], &[]).unwrap_err().to_string();
         assert!(err.starts_with("unknown analyzer \"nope\" (known: Pod, Deployment"), "{err}");
-        assert!(select(&["Pod".into()], &["Pod".into()]).is_err());
+        assert!(select(&["Pod"], &[], &["Pod"]).is_err());
+        assert!(select(&[], &["nope"], &[]).is_err() && select(&[], &[], &["nope"]).is_err());
         let names: Vec<&str> = ANALYZERS.iter().map(|a| a.name()).collect();
         let mut unique = names.clone();
         unique.sort();
@@ -378,7 +408,7 @@ mod tests {
 
     #[test]
     fn cluster_scoped_analyzers_need_all_namespaces() {
-        let all = select(&[], &[]).unwrap();
+        let all = defaults();
         let ns = for_scope(&all, &Scope::Namespace("shop".into()));
         assert!(ns.iter().all(|a| a.subject().namespaced()));
         assert!(!ns.iter().any(|a| a.name() == "Node"));

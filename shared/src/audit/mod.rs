@@ -13,6 +13,7 @@ mod catalog;
 mod pod;
 mod rbac;
 mod resources;
+mod run;
 pub mod trivy;
 
 use std::collections::BTreeSet;
@@ -21,6 +22,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use catalog::{CHECKS, Check, check};
+pub use run::{AuditInput, AuditOptions, Manifests, ScanOptions, Target, run};
 
 use crate::findings::Severity;
 pub use crate::findings::audit::{AuditFinding, Source};

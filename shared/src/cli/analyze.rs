@@ -5,24 +5,18 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use crate::analyze::{self, ANALYZERS, Analyzer};
-use crate::cli::LlmArgs;
-use crate::cli::{self, CommonArgs};
-use crate::cluster::{Cluster, Scope};
+use super::input::{self, Over};
+use super::terminal::Terminal;
+use crate::analyze::{self, ANALYZERS, AnalyzeOptions, Input, Selection};
+use crate::cli::{self, CommonArgs, LlmArgs};
 use crate::error::{Error, Exit};
-use crate::explain;
-use crate::explain::diagnose::{self, Diagnosis, Target};
-use crate::explain::pipe;
-use crate::findings::Report;
-use crate::llm::redact::Anonymizer;
-use crate::llm::reply::ThinkFilter;
-use crate::llm::{ChatOptions, Message};
+use crate::explain::diagnose::{self, DiagnoseOptions, Target};
+use crate::explain::pipe::{self, InputReport};
+use crate::explain::{self, OneRequest, ask_one};
 use crate::llm::{Client, ModelConfig};
-use crate::render;
-use crate::render::Format;
+use crate::progress::Progress;
 use crate::render::dryrun::{self, DryRequest};
-use crate::snapshot::selector::LabelSelector;
-use crate::snapshot::{FetchPlan, Snapshot, Warning};
+use crate::render::{self, Format};
 
 const EXAMPLES: &str = r#"Examples:
   # What is broken in the current namespace, and across the cluster
@@ -142,291 +136,12 @@ pub struct AnalyzeArgs {
 
 /// The longest explanation asked for, in tokens.
 const MAX_ANSWER: u32 = 1024;
-
-/// One cluster, live or from a snapshot file; `--dump` writes what was read.
-fn analyze_one(
-    args: &AnalyzeArgs,
-    analyzers: &[&'static dyn Analyzer],
-    selector: Option<&LabelSelector>,
-) -> anyhow::Result<(Report, Vec<Snapshot>)> {
-    let common = &args.common;
-    let (mut snapshot, analyzers) = match &args.snapshot {
-        Some(path) => {
-            let scope = match &common.cluster.namespace {
-                Some(ns) if !common.scope.all_namespaces => Scope::Namespace(ns.clone()),
-                _ => Scope::All,
-            };
-            let mut snapshot = Snapshot::from_file(path)?;
-            snapshot.restrict(&scope, selector);
-            (snapshot, analyze::for_scope(analyzers, &scope))
-        }
-        None => {
-            let cluster = Cluster::connect(&common.cluster.connect_options())?;
-            let scope = common.cluster.scope(&cluster, &common.scope);
-            let analyzers = analyze::for_scope(analyzers, &scope);
-            let plan = plan(args, &analyzers, scope.clone());
-            let mut snapshot = cluster.snapshot(&plan)?;
-            snapshot.restrict(&scope, selector);
-            (snapshot, analyzers)
-        }
-    };
-    snapshot.info.selector = common.scope.selector.clone().or(snapshot.info.selector.take());
-    if let Some(path) = &args.dump {
-        snapshot.write_dump(path)?;
-    }
-    let results = analyze::run(&snapshot, &analyzers);
-    let names = analyzers.iter().map(|a| a.name().to_string()).collect();
-    let file = args.snapshot.as_ref().map(|p| p.display().to_string());
-    let report = Report::new(&snapshot, file, names, results);
-    Ok((report, vec![snapshot]))
-}
-
-/// Several contexts, read concurrently and merged; a context that cannot be read is a warning.
-fn analyze_clusters(
-    args: &AnalyzeArgs,
-    analyzers: &[&'static dyn Analyzer],
-    selector: Option<&LabelSelector>,
-    contexts: Vec<String>,
-) -> anyhow::Result<(Report, Vec<Snapshot>)> {
-    let common = &args.common;
-    if args.dump.is_some() {
-        return Err(Error::Usage("--dump writes one cluster: give a single --context".into()).into());
-    }
-    if contexts.is_empty() {
-        return Err(Error::Kubeconfig("the kubeconfig defines no context".into()).into());
-    }
-    let unreachable = |cluster: &str, err: &Error| Warning {
-        cluster: Some(cluster.to_string()),
-        kind: None,
-        reason: "Unreachable".into(),
-        message: err.to_string(),
-    };
-    let mut failed = Vec::new();
-    let mut targets = Vec::new();
-    for name in contexts {
-        match Cluster::connect_to(common.cluster.kubeconfig.as_deref(), Some(&name), common.cluster.request_timeout) {
-            Ok(cluster) => {
-                let scope = common.cluster.scope(&cluster, &common.scope);
-                let chosen = analyze::for_scope(analyzers, &scope);
-                let plan = plan(args, &chosen, scope.clone());
-                targets.push((name, cluster, plan, chosen, scope));
-            }
-            Err(err) => failed.push(unreachable(&name, &err)),
-        }
-    }
-    let reads: Vec<(Cluster, FetchPlan)> = targets.iter().map(|t| (t.1.clone(), t.2.clone())).collect();
-    let mut reports = Vec::new();
-    let mut snapshots = Vec::new();
-    for ((name, _, _, chosen, scope), result) in targets.into_iter().zip(Cluster::snapshot_all(&reads)?) {
-        match result {
-            Ok(mut snapshot) => {
-                snapshot.restrict(&scope, selector);
-                let results = analyze::run(&snapshot, &chosen);
-                let names = chosen.iter().map(|a| a.name().to_string()).collect();
-                reports.push((name, Report::new(&snapshot, None, names, results)));
-                snapshots.push(snapshot);
-            }
-            Err(err) => failed.push(unreachable(&name, &err)),
-        }
-    }
-    if reports.is_empty() {
-        let why: Vec<String> =
-            failed.iter().map(|w| format!("{}: {}", w.cluster.as_deref().unwrap_or(""), w.message)).collect();
-        return Err(Error::Api(format!("no context could be analyzed ({})", why.join("; "))).into());
-    }
-    Ok((Report::merge(reports, failed), snapshots))
-}
-
-fn plan(args: &AnalyzeArgs, analyzers: &[&dyn Analyzer], scope: Scope) -> FetchPlan {
-    FetchPlan {
-        kinds: analyze::kinds_needed(analyzers),
-        scope,
-        selector: args.common.scope.selector.clone(),
-        max_concurrency: usize::from(args.max_concurrency),
-        log_lines: (args.dump.is_some() || analyze::wants_logs(analyzers)).then_some(args.log_lines),
-    }
-}
-
-/// Explains what is piped in (or `--file`).
-fn explain_input(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<Exit> {
-    let path = args.file.clone().unwrap_or_else(|| PathBuf::from("-"));
-    let input = pipe::read(&path)?;
-    input.warnings().iter().for_each(cli::warn);
-    let model = ModelConfig::resolve(&args.llm.options())?;
-    let (messages, trimmed) = pipe::messages(
-        &input,
-        args.question.as_deref(),
-        &model.model,
-        model.context_window,
-        &model.language,
-        MAX_ANSWER,
-    );
-    let title = format!("explain {}", input.source);
-    let request = OneRequest { title: &title, messages, trimmed, anonymizer: args.anonymize.then(Anonymizer::default) };
-    let Some(answer) = one_answer(args, model, request, "explaining input", None, out)? else {
-        return Ok(Exit::Clean);
-    };
-    if args.common.output == Format::Json {
-        let doc = serde_json::json!({
-            "source": input.source,
-            "lines": input.text.lines().count(),
-            "distinct": pipe::collapse(&input.text).len(),
-            "trimmed": trimmed,
-            "answer": answer,
-        });
-        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-    }
-    Ok(Exit::Clean)
-}
-
-/// Diagnoses one object: live through discovery, or from `--snapshot`.
-fn diagnose_object(args: &AnalyzeArgs, out: &mut dyn std::io::Write) -> anyhow::Result<Exit> {
-    let common = &args.common;
-    let target = Target::parse(&args.target)?;
-    let model = ModelConfig::resolve(&args.llm.options())?;
-    let namespace = common.cluster.namespace.as_deref();
-    let diagnose::Collected { mut snapshot, object, node } = match &args.snapshot {
-        Some(path) => {
-            diagnose::collect_offline(Snapshot::from_file(path)?, &path.display().to_string(), &target, namespace)?
-        }
-        None => diagnose::collect_live(
-            &Cluster::connect(&common.cluster.connect_options())?,
-            &target,
-            namespace,
-            args.log_lines,
-            usize::from(args.max_concurrency),
-        )?,
-    };
-    for w in &snapshot.info.warnings {
-        cli::warn(format!("{} (left out of the evidence)", w.message));
-    }
-    let findings = analyze::run(&snapshot, &analyze::for_scope(&analyze::select(&[], &[])?, &Scope::All));
-    let evidence = diagnose::gather(&snapshot, &object, &findings, node.as_ref());
-    snapshot.logs.clear();
-    let (messages, trimmed) = diagnose::messages(&evidence, args.question.as_deref(), &model, MAX_ANSWER);
-    let exit = if evidence.findings.is_empty() { Exit::Clean } else { Exit::Problems };
-    let json = common.output == Format::Json;
-    let object_line = format!("{} {}", evidence.object.kind, evidence.object_name());
-    if !model.configured && !args.llm.dry_run {
-        if json {
-            let sections: Vec<_> =
-                evidence.sections.iter().map(|s| serde_json::json!({"title": s.title, "text": s.text})).collect();
-            let doc = serde_json::json!({"object": evidence.object, "findings": evidence.findings, "diagnosis": null, "evidence": sections});
-            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-        } else {
-            writeln!(out, "Evidence about {object_line}\n")?;
-            for s in &evidence.sections {
-                writeln!(out, "## {}\n{}\n", s.title, s.text.trim_end())?;
-            }
-            writeln!(
-                out,
-                "No model is configured, so this is the evidence only. For a diagnosis: {}",
-                ModelConfig::how_to_configure()
-            )?;
-        }
-        return Ok(exit);
-    }
-    let anonymizer = args.anonymize.then(|| {
-        let mut a = Anonymizer::default();
-        a.learn(&snapshot);
-        a
-    });
-    let title = format!("diagnose {object_line}");
-    let heading = format!("Diagnosis of {object_line}\n");
-    let request = OneRequest { title: &title, messages, trimmed, anonymizer };
-    let Some(answer) = one_answer(args, model, request, "a diagnosis", Some(&heading), out)? else {
-        return Ok(Exit::Clean);
-    };
-    if json {
-        let doc = serde_json::json!({"object": evidence.object, "findings": evidence.findings, "diagnosis": Diagnosis::from_markdown(&answer), "trimmed": trimmed});
-        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
-    }
-    Ok(exit)
-}
-
-/// A request for one answer, as a command builds it.
-struct OneRequest<'a> {
-    title: &'a str,
-    messages: Vec<Message>,
-    trimmed: bool,
-    /// With `--anonymize`: names are hidden in what is sent and put back in the answer.
-    anonymizer: Option<Anonymizer>,
-}
-
-/// Sends one request and returns its answer (reasoning left out, names restored). For text
-/// output the answer is printed too, under `heading`: as it streams in, or whole once restored
-/// when anonymized. Under `--dry-run` the request is printed instead and nothing is sent (`None`).
-fn one_answer(
-    args: &AnalyzeArgs,
-    model: ModelConfig,
-    mut request: OneRequest<'_>,
-    what: &str,
-    heading: Option<&str>,
-    out: &mut dyn std::io::Write,
-) -> anyhow::Result<Option<String>> {
-    if let Some(a) = request.anonymizer.as_mut() {
-        request.messages.iter_mut().for_each(|m| m.content = a.apply(&m.content));
-    }
-    if args.llm.dry_run {
-        let dry = DryRequest {
-            title: request.title,
-            messages: &request.messages,
-            trimmed: request.trimmed,
-            max_answer: MAX_ANSWER,
-        };
-        dryrun::print(out, &model, &[dry], 0, args.common.output)?;
-        return Ok(None);
-    }
-    let client = model_client(model, what)?;
-    let text = args.common.output != Format::Json;
-    let stream = text && request.anonymizer.is_none();
-    if let Some(h) = heading.filter(|_| text) {
-        writeln!(out, "{h}")?;
-    }
-    let answer = ask(&client, &request.messages, stream, out)?;
-    let answer = request.anonymizer.as_ref().map_or(answer.clone(), |a| a.restore(&answer));
-    if text && !stream {
-        writeln!(out, "{answer}")?;
-    }
-    Ok(Some(answer))
-}
-
-fn model_client(model: ModelConfig, what: &str) -> anyhow::Result<Client> {
-    if !model.configured {
-        return Err(Error::Model(format!("{what} needs a model: {}", ModelConfig::how_to_configure())).into());
-    }
-    Ok(Client::new(model)?)
-}
-
-/// Asks, printing the answer as it streams in when `stream`; returns it whole. Reasoning
-/// (`<think>…</think>`) is left out of both.
-fn ask(client: &Client, messages: &[Message], stream: bool, out: &mut dyn std::io::Write) -> anyhow::Result<String> {
-    let options = ChatOptions { max_tokens: MAX_ANSWER, ..ChatOptions::default() };
-    if !stream {
-        return Ok(crate::llm::reply::strip_think(&client.chat(messages, &options, None)?.content));
-    }
-    let mut filter = ThinkFilter::default();
-    let mut failed: Option<std::io::Error> = None;
-    let mut show = |d: &str| {
-        let visible = filter.push(d);
-        if failed.is_none()
-            && !visible.is_empty()
-            && let Err(e) = out.write_all(visible.as_bytes()).and_then(|()| out.flush())
-        {
-            failed = Some(e);
-        }
-    };
-    let reply = client.chat(messages, &options, Some(&mut show))?;
-    let rest = filter.finish();
-    if let Some(e) = failed {
-        return Err(e.into());
-    }
-    writeln!(out, "{rest}")?;
-    Ok(crate::llm::reply::strip_think(&reply.content))
-}
+/// The largest state read from stdin (`--snapshot -`); a file has no limit.
+const MAX_SNAPSHOT: u64 = 2 * 1024 * 1024 * 1024;
 
 /// Runs `kubectl ai analyze`.
 pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
+    let progress = Terminal::default();
     let mut stdout = anstream::stdout().lock();
     if args.list_analyzers {
         let width = ANALYZERS.iter().map(|a| a.name().len()).max().unwrap_or(0);
@@ -436,33 +151,25 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Clean);
     }
     if args.target == ["-"] || args.file.is_some() {
-        return explain_input(args, &mut stdout);
+        return explain_input(args, &progress, &mut stdout);
     }
     if !args.target.is_empty() {
-        return diagnose_object(args, &mut stdout);
-    }
-    let mut analyzers = analyze::select(&args.filter, &args.exclude)?;
-    // An explanation is better with the log lines of the failing containers.
-    if args.explain && !analyze::wants_logs(&analyzers) {
-        analyzers.push(&analyze::pod::LogAnalyzer);
+        return diagnose_object(args, &progress, &mut stdout);
     }
     let common = &args.common;
-    let selector = common.scope.selector.as_deref().map(LabelSelector::parse).transpose().map_err(Error::Usage)?;
-    if args.dump.as_deref().is_some_and(|p| p.as_os_str() == "-") {
-        return Err(Error::Usage("--dump needs a file name (stdout carries the report)".into()).into());
-    }
-
-    let several = match (&common.cluster.context, args.all_contexts) {
-        (_, true) => Some(Cluster::contexts(common.cluster.kubeconfig.as_deref())?),
-        (Some(list), false) if list.contains(',') => {
-            Some(list.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_string).collect())
-        }
-        _ => None,
+    // An explanation is better with the log lines of the failing containers.
+    let enable = if args.explain { vec!["Log".to_string()] } else { Vec::new() };
+    let options = AnalyzeOptions {
+        input: input_of(args, true)?,
+        namespace: common.cluster.namespace.clone(),
+        all_namespaces: common.scope.all_namespaces,
+        selector: common.scope.selector.clone(),
+        analyzers: Selection { only: args.filter.clone(), enable, skip: args.exclude.clone() },
+        log_lines: args.log_lines,
+        max_concurrency: usize::from(args.max_concurrency),
+        dump: args.dump.clone(),
     };
-    let (mut report, snapshots) = match several {
-        Some(contexts) => analyze_clusters(args, &analyzers, selector.as_ref(), contexts)?,
-        None => analyze_one(args, &analyzers, selector.as_ref())?,
-    };
+    let mut analysis = analyze::analyze(&options)?;
     if args.explain || args.llm.dry_run {
         let model = ModelConfig::resolve(&args.llm.options())?;
         let options = explain::Options {
@@ -472,14 +179,10 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
             max_answer: MAX_ANSWER,
             batch: usize::from(args.batch),
         };
-        let mut anonymizer = args.anonymize.then(|| {
-            let mut a = Anonymizer::default();
-            snapshots.iter().for_each(|s| a.learn(s));
-            a
-        });
-        let plan = explain::plan(&report, &snapshots, &model, &options, anonymizer.as_mut());
+        let prepared = explain::prepare(&analysis, &model, &options);
         if args.llm.dry_run {
-            let requests: Vec<DryRequest<'_>> = plan
+            let requests: Vec<DryRequest<'_>> = prepared
+                .plan
                 .requests
                 .iter()
                 .map(|r| DryRequest {
@@ -489,33 +192,21 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
                     max_answer: r.max_answer,
                 })
                 .collect();
-            dryrun::print(&mut stdout, &model, &requests, plan.cached.len(), common.output)?;
+            dryrun::print(&mut stdout, &model, &requests, prepared.plan.cached.len(), common.output)?;
             stdout.flush()?;
             return Ok(Exit::Clean);
         }
-        if !model.configured {
-            return Err(Error::Model(format!("--explain needs a model: {}", ModelConfig::how_to_configure())).into());
-        }
-        let client = Client::new(model)?;
-        if !plan.problems.is_empty() {
-            let (stats, warnings) = explain::run(&mut report, &plan, &client, &options, anonymizer.as_ref())?;
-            tracing::info!(
-                "explained {} problem(s): {} request(s), {} from the cache, {} prompt tokens",
-                stats.problems,
-                stats.requests,
-                stats.cached,
-                stats.prompt_tokens
-            );
-            warnings.iter().for_each(cli::warn);
-        }
+        let client = Client::for_use(model, "--explain")?.reporting_to(&progress);
+        explain::explain(&mut analysis.report, &prepared, &client, &options, &progress)?;
     }
+    let report = &analysis.report;
     for w in &report.warnings {
         match &w.cluster {
             Some(cluster) => cli::warn(format!("context {cluster}: {}", w.message)),
             None => cli::warn(&w.message),
         }
     }
-    render::report(&mut stdout, &report, common.output)?;
+    render::report(&mut stdout, report, common.output)?;
     stdout.flush()?;
     Ok(if !report.results.is_empty() {
         Exit::Problems
@@ -524,4 +215,143 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
     } else {
         Exit::Clean
     })
+}
+
+/// Where the state comes from: `--snapshot` (a file, or `-` for stdin), several contexts
+/// (`--context a,b`, `--all-contexts`, when `several`), or the cluster.
+fn input_of(args: &AnalyzeArgs, several: bool) -> Result<Input, Error> {
+    let cluster = &args.common.cluster;
+    if let Some(path) = &args.snapshot {
+        if path.as_os_str() != "-" {
+            return Ok(Input::Snapshot(path.clone()));
+        }
+        if !input::piped() {
+            return Err(Error::Usage(
+                "--snapshot - reads the state from stdin, and nothing is piped in: kubectl get pods,events -A -o yaml | kubectl ai analyze --snapshot -".into(),
+            ));
+        }
+        let read = input::read(path, MAX_SNAPSHOT, Over::Refuse("save it to a file and give --snapshot FILE"))?;
+        if read.lossy {
+            return Err(Error::input("stdin", "not UTF-8 text"));
+        }
+        return Ok(Input::SnapshotText { name: read.source, text: read.text });
+    }
+    let connect = cluster.connect_options();
+    let listed =
+        cluster.context.as_deref().filter(|c| c.contains(',')).map(|list| {
+            list.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_string).collect::<Vec<_>>()
+        });
+    Ok(match (args.all_contexts, listed) {
+        (true, _) if several => Input::Clusters { connect, contexts: None },
+        (false, Some(contexts)) if several => Input::Clusters { connect, contexts: Some(contexts) },
+        _ => Input::Cluster(connect),
+    })
+}
+
+/// Explains what is piped in (or `--file`).
+fn explain_input(args: &AnalyzeArgs, progress: &Terminal, out: &mut dyn std::io::Write) -> anyhow::Result<Exit> {
+    let path = args.file.clone().unwrap_or_else(|| PathBuf::from("-"));
+    if path.as_os_str() == "-" && !input::piped() {
+        return Err(Error::Usage(
+            "nothing is piped in: kubectl logs POD | kubectl ai analyze -, or --file FILE".into(),
+        )
+        .into());
+    }
+    let input = input::read(&path, pipe::MAX_INPUT, Over::Cut)?;
+    if input.text.trim().is_empty() {
+        return Err(Error::input(
+            &input.source,
+            "is empty: pipe logs, metrics or an alert into it (kubectl logs POD | kubectl ai analyze -)",
+        )
+        .into());
+    }
+    input.warnings().iter().for_each(cli::warn);
+    let model = ModelConfig::resolve(&args.llm.options())?;
+    let request = pipe::request(&input, args.question.as_deref(), &model, MAX_ANSWER, args.anonymize);
+    let Some(answer) = one_answer(args, model, &request, "explaining input", None, progress, out)? else {
+        return Ok(Exit::Clean);
+    };
+    if args.common.output == Format::Json {
+        render::answers::input_json(out, &InputReport::new(&input, &request, answer))?;
+    }
+    Ok(Exit::Clean)
+}
+
+/// Diagnoses one object: live through discovery, or from `--snapshot`.
+fn diagnose_object(args: &AnalyzeArgs, progress: &Terminal, out: &mut dyn std::io::Write) -> anyhow::Result<Exit> {
+    let common = &args.common;
+    let model = ModelConfig::resolve(&args.llm.options())?;
+    let options = DiagnoseOptions {
+        target: Target::parse(&args.target)?,
+        input: input_of(args, false)?,
+        namespace: common.cluster.namespace.clone(),
+        log_lines: args.log_lines,
+        max_concurrency: usize::from(args.max_concurrency),
+        question: args.question.clone(),
+        anonymize: args.anonymize,
+        max_answer: MAX_ANSWER,
+    };
+    let diagnose::Prepared { evidence, request } = diagnose::prepare(&options, &model, progress)?;
+    let exit = if evidence.findings.is_empty() { Exit::Clean } else { Exit::Problems };
+    if !model.configured && !args.llm.dry_run {
+        render::answers::evidence(out, &evidence, common.output, ModelConfig::how_to_configure())?;
+        return Ok(exit);
+    }
+    let heading = render::answers::diagnosis_heading(&evidence);
+    let Some(answer) = one_answer(args, model, &request, "a diagnosis", Some(&heading), progress, out)? else {
+        return Ok(Exit::Clean);
+    };
+    if common.output == Format::Json {
+        render::answers::diagnosis_json(out, &evidence, &answer, request.trimmed)?;
+    }
+    Ok(exit)
+}
+
+/// Sends one request and returns its answer. For text output the answer is printed too, under the
+/// heading: as it streams in, or whole once its names are restored. Under `--dry-run` the request
+/// is printed instead and nothing is sent (`None`).
+fn one_answer(
+    args: &AnalyzeArgs,
+    model: ModelConfig,
+    request: &OneRequest,
+    what: &str,
+    heading: Option<&str>,
+    progress: &dyn Progress,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<Option<String>> {
+    if args.llm.dry_run {
+        let dry = DryRequest {
+            title: &request.title,
+            messages: &request.messages,
+            trimmed: request.trimmed,
+            max_answer: request.max_answer,
+        };
+        dryrun::print(out, &model, &[dry], 0, args.common.output)?;
+        return Ok(None);
+    }
+    let client = Client::for_use(model, what)?.reporting_to(progress);
+    if args.common.output == Format::Json {
+        return Ok(Some(ask_one(&client, request, None)?.text));
+    }
+    if let Some(heading) = heading {
+        writeln!(out, "{heading}")?;
+    }
+    let mut failed: Option<std::io::Error> = None;
+    let mut show = |text: &str| {
+        if failed.is_none()
+            && let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        {
+            failed = Some(e);
+        }
+    };
+    let answer = ask_one(&client, request, Some(&mut show))?;
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    if answer.streamed {
+        writeln!(out)?;
+    } else {
+        writeln!(out, "{}", answer.text)?;
+    }
+    Ok(Some(answer.text))
 }

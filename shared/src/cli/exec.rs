@@ -1,21 +1,22 @@
 //! `kubectl ai exec`: an agent that answers questions and performs operations, asking before changes.
 
 use std::io::{IsTerminal as _, Write as _};
+use std::path::Path;
 use std::time::Duration;
 
 use clap::Parser;
 
-use crate::cli::{self, ClusterArgs, LogArgs, parse_duration};
-use crate::cli::{ANSWER_FORMATS, LlmArgs, one_of};
-use crate::cluster::Cluster;
+use super::input::{self, Over};
+use super::terminal::Terminal;
+use crate::cli::{self, ANSWER_FORMATS, ClusterArgs, LlmArgs, LogArgs, one_of, parse_duration};
 use crate::error::{Error, Exit};
-use crate::exec::agent::{self, Conversation, Limits, Observer, Protocol};
-use crate::exec::tools::kubectl::{Class, Session};
-use crate::exec::tools::{self, Approver, Decision, Step, Toolbox, budget};
-use crate::llm::tokens::{self, Counter};
-use crate::llm::{Client, Message, ModelConfig};
-use crate::render::Format;
+use crate::exec::agent::Observer;
+use crate::exec::tools::kubectl::Class;
+use crate::exec::tools::{Approver, Decision, Step};
+use crate::exec::{Exec, ExecOptions, MAX_ANSWER, Running};
+use crate::llm::ModelConfig;
 use crate::render::dryrun::{self, DryRequest};
+use crate::render::{self, Format};
 
 const EXAMPLES: &str = r#"Examples:
   # Questions: read-only kubectl calls run at once
@@ -90,10 +91,6 @@ pub struct ExecArgs {
     pub log: LogArgs,
 }
 
-/// The longest answer of one model call, in tokens.
-const MAX_ANSWER: u32 = 1024;
-/// How long `logs -f` and `get -w` run.
-const ENDLESS_FOR: Duration = Duration::from_secs(5);
 /// Context read from stdin, at most.
 const MAX_STDIN: u64 = 8 * 1024 * 1024;
 
@@ -119,11 +116,11 @@ impl Approver for TerminalApprover {
 }
 
 /// `-v`: thoughts and tool calls on stderr as they happen.
-struct Progress {
+struct Verbose {
     verbose: bool,
 }
 
-impl Observer for Progress {
+impl Observer for Verbose {
     fn thought(&mut self, text: &str) {
         if self.verbose {
             let dim = anstyle::Style::new().effects(anstyle::Effects::DIMMED);
@@ -145,6 +142,7 @@ impl Observer for Progress {
 
 /// Runs `kubectl ai exec`.
 pub fn run(args: &ExecArgs) -> anyhow::Result<Exit> {
+    let progress = Terminal::default();
     let mut question = args.question.join(" ").trim().to_string();
     let stdin = read_stdin()?;
     if question.is_empty() && stdin.is_some() {
@@ -158,94 +156,48 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Exit> {
         return Err(Error::Usage("give a question: kubectl ai exec \"how many namespaces are there?\"".into()).into());
     }
     let model = ModelConfig::resolve(&args.llm.options())?;
-    let counter = Counter::for_model(&model.model);
-    let (window, _) = tokens::context_window(&model.model, model.context_window);
-    let cap = args.max_tool_tokens.unwrap_or_else(|| budget::default_cap(window));
-    if let Some(input) = stdin {
-        let context = budget::fit(&counter, &crate::llm::redact::redact_input(&input), cap);
-        question = format!("Context from stdin:\n```\n{}\n```\n\n{question}", context.trim_end());
-    }
-    // A dry run shows the request even where no cluster is configured.
-    let cluster = match Cluster::connect(&args.cluster.connect_options()) {
-        Ok(c) => Some(c),
-        Err(_) if args.llm.dry_run => None,
-        Err(e) => return Err(e.into()),
+    let options = ExecOptions {
+        connect: args.cluster.connect_options(),
+        namespace: args.cluster.namespace.clone(),
+        yes: args.yes,
+        read_only: args.read_only,
+        max_iterations: args.max_iterations,
+        tool_timeout: args.tool_timeout,
+        timeout: args.timeout,
+        max_tool_tokens: args.max_tool_tokens,
     };
-    let context = cluster.as_ref().and_then(|c| c.context.clone()).or_else(|| args.cluster.context.clone());
-    let namespace = args
-        .cluster
-        .namespace
-        .clone()
-        .or_else(|| cluster.as_ref().map(|c| c.default_namespace.clone()))
-        .unwrap_or_else(|| "default".into());
-    let protocol = if model.tool_calling { Protocol::Native } else { Protocol::React };
-    let extras = tools::extra::available(&model.custom_tools)?;
-    let mut conversation = Conversation::new(
-        agent::system_prompt(context.as_deref().unwrap_or("in-cluster"), &namespace),
-        protocol,
-        tools::react_lines(&extras),
-    );
+    let exec = Exec::prepare(&options, model, args.llm.dry_run)?;
+    if let Some(input) = stdin {
+        question = exec.with_context(&question, &input);
+    }
     if args.llm.dry_run {
-        let mut messages = conversation.messages.clone();
-        messages.push(Message::user(crate::llm::redact::redact_text(&question)));
+        let messages = exec.first_messages(&question);
         let dry = DryRequest { title: "exec", messages: &messages, trimmed: false, max_answer: MAX_ANSWER };
-        let format = args.output;
         let mut out = anstream::stdout().lock();
-        dryrun::print(&mut out, &model, &[dry], 0, format)?;
-        if format == Format::Text {
-            let schemas: usize = tools::schemas(&extras).iter().map(|s| counter.count(&s.to_string())).sum();
-            let system = counter.count(&conversation.messages[0].content);
+        dryrun::print(&mut out, exec.model(), &[dry], 0, args.output)?;
+        if args.output == Format::Text {
+            let (names, schemas, system) = exec.overhead();
             writeln!(
                 out,
                 "tools offered: {} ({schemas} tokens of schemas); fixed overhead (system prompt + schemas): {} tokens",
-                tools::names(&extras).join(", "),
+                names.join(", "),
                 system + schemas
             )?;
         }
         return Ok(Exit::Clean);
     }
-    if !model.configured {
-        return Err(Error::Model(format!("exec needs a model: {}", ModelConfig::how_to_configure())).into());
-    }
-    let kubectl = which::which("kubectl")
-        .map_err(|_| Error::Usage("kubectl was not found on PATH: exec runs the real kubectl".into()))?;
-    // A cluster that cannot be used at all (refused, untrusted certificate, rejected credentials)
-    // is one line and exit 3 before the model is asked anything.
-    if let Some(cluster) = &cluster {
-        cluster.server_version()?;
-    }
-    let read_only = args.read_only || model.read_only;
-    let client = Client::new(model)?;
-    let session = Session {
-        kubectl,
-        kubeconfig: args.cluster.kubeconfig.clone(),
-        context: context.clone(),
-        namespace: args.cluster.namespace.clone(),
-        default_namespace: Some(namespace.clone()),
-        timeout: args.tool_timeout,
-        request_timeout: Some(args.cluster.request_timeout).filter(|t| !t.is_zero()),
-        endless_for: ENDLESS_FOR,
-    };
     let mut approver =
         TerminalApprover { can_prompt: std::io::stdin().is_terminal() && std::io::stderr().is_terminal() };
-    let mut toolbox = Toolbox::new(session, &mut approver, counter, cap);
-    toolbox.read_only = read_only;
-    toolbox.extras = extras;
-    toolbox.approved = args.yes;
-    let limits = Limits { max_iterations: args.max_iterations, max_answer: MAX_ANSWER, timeout: args.timeout };
-    let mut progress = Progress { verbose: args.log.verbose > 0 };
+    let mut running = exec.start(&mut approver, &progress)?;
+    let mut verbose = Verbose { verbose: args.log.verbose > 0 };
     if interactive {
-        return session_loop(&client, &mut conversation, &mut toolbox, limits, &mut progress);
+        return session_loop(&mut running, &mut verbose);
     }
-    let answer = agent::ask(&client, &mut conversation, &question, &mut toolbox, limits, &mut progress)?;
+    let answer = running.ask(&question, &mut verbose)?;
     let mut out = anstream::stdout().lock();
     match args.output {
-        Format::Json => {
-            let mut text = serde_json::to_vec_pretty(&answer)?;
-            text.push(b'\n');
-            out.write_all(&text)?;
-        }
-        _ => print_answer(&mut out, &answer.answer)?,
+        Format::Json => render::answers::serialized(&mut out, &answer)?,
+        _ => render::answers::answer(&mut out, &answer.answer, std::io::stdout().is_terminal())?,
     }
     out.flush()?;
     if let Some(why) = &answer.stopped {
@@ -255,22 +207,12 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Clean)
 }
 
-/// Markdown rendered for a terminal; as it is when piped.
-fn print_answer(out: &mut dyn std::io::Write, answer: &str) -> std::io::Result<()> {
-    if std::io::stdout().is_terminal() {
-        let skin = termimad::MadSkin::default();
-        write!(out, "{}", skin.term_text(answer))
-    } else {
-        writeln!(out, "{}", answer.trim_end())
-    }
-}
-
 /// What stdin holds, when something is piped in (an empty pipe is nothing).
 fn read_stdin() -> anyhow::Result<Option<String>> {
-    if std::io::stdin().is_terminal() {
+    if !input::piped() {
         return Ok(None);
     }
-    let input = crate::explain::pipe::read_from(std::io::stdin().lock(), "stdin".into(), MAX_STDIN)?;
+    let input = input::read(Path::new("-"), MAX_STDIN, Over::Cut)?;
     if input.text.trim().is_empty() {
         return Ok(None);
     }
@@ -279,13 +221,7 @@ fn read_stdin() -> anyhow::Result<Option<String>> {
 }
 
 /// The interactive session: one conversation, several questions.
-fn session_loop(
-    client: &Client,
-    conversation: &mut Conversation,
-    toolbox: &mut Toolbox<'_>,
-    limits: Limits,
-    progress: &mut Progress,
-) -> anyhow::Result<Exit> {
+fn session_loop(running: &mut Running<'_>, verbose: &mut Verbose) -> anyhow::Result<Exit> {
     eprintln!("Ask about the cluster or ask for a change. /reset forgets, /model, /tools, /exit.");
     loop {
         let line: String = match dialoguer::Input::new().with_prompt("›").allow_empty(true).interact_text() {
@@ -296,19 +232,16 @@ fn session_loop(
             "" => continue,
             "/exit" | "/quit" => return Ok(Exit::Clean),
             "/reset" => {
-                conversation.reset();
+                running.reset();
                 eprintln!("(the conversation was reset)");
             }
-            "/model" => {
-                let c = client.config();
-                eprintln!("{} {} at {}", c.provider.name(), c.model, client.url());
-            }
-            "/tools" => eprintln!("{}", tools::names(&toolbox.extras).join(", ")),
+            "/model" => eprintln!("{}", running.model_line()),
+            "/tools" => eprintln!("{}", running.tool_names().join(", ")),
             q if q.starts_with('/') => eprintln!("unknown command {q}: /reset, /model, /tools, /exit"),
-            q => match agent::ask(client, conversation, q, toolbox, limits, progress) {
+            q => match running.ask(q, verbose) {
                 Ok(a) => {
                     let mut out = anstream::stdout().lock();
-                    print_answer(&mut out, &a.answer)?;
+                    render::answers::answer(&mut out, &a.answer, std::io::stdout().is_terminal())?;
                     if let Some(why) = a.stopped {
                         cli::warn(format!("stopped without an answer: {why}"));
                     }

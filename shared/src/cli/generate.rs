@@ -1,19 +1,18 @@
 //! `kubectl ai gen`: manifests from a prompt, validated, applied only on request.
 
-use std::io::{IsTerminal as _, Read as _, Write as _};
-use std::path::PathBuf;
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
-use crate::cli::LlmArgs;
-use crate::cli::{self, ClusterArgs, LogArgs};
-use crate::cluster::Cluster;
-use crate::cluster::change_log;
+use super::input::{self, Over};
+use super::terminal::Terminal;
+use crate::cli::{self, ClusterArgs, LlmArgs, LogArgs};
 use crate::error::{Error, Exit};
-use crate::generate::manifest::Problem;
-use crate::generate::{self, Checked, Server};
+use crate::generate::{self, Checked, GenOptions, MAX_ANSWER, Session, Target};
 use crate::llm::redact::MASK;
-use crate::llm::{ChatOptions, Client, Message, ModelConfig};
+use crate::llm::{Client, ModelConfig};
+use crate::progress::Progress;
 use crate::render::dryrun::{self, DryRequest};
 
 const EXAMPLES: &str = r#"Examples:
@@ -84,30 +83,15 @@ pub struct GenArgs {
     pub log: LogArgs,
 }
 
-/// The longest answer asked for, in tokens: manifests are long.
-const MAX_ANSWER: u32 = 4096;
 const NO_CONFIRMATION: &str = "--apply asks for a confirmation, and there is no terminal to ask on: add --yes to apply without asking; nothing was applied";
 /// The most YAML read from stdin.
 const MAX_BASE: u64 = 16 * 1024 * 1024;
 
-/// The cluster, when one is used.
-struct Target {
-    cluster: Cluster,
-    types: Vec<crate::cluster::ResourceType>,
-    namespace: String,
-    explicit: bool,
-}
-
-impl Target {
-    fn server(&self) -> Server<'_> {
-        Server { cluster: &self.cluster, types: &self.types, namespace: &self.namespace, explicit: self.explicit }
-    }
-}
-
 /// Runs `kubectl ai gen`.
 pub fn run(args: &GenArgs) -> anyhow::Result<Exit> {
-    let request = args.prompt.join(" ");
-    if request.trim().is_empty() {
+    let progress = Terminal::default();
+    let prompt = args.prompt.join(" ");
+    if prompt.trim().is_empty() {
         return Err(Error::Usage("the prompt is empty: say what to generate".into()).into());
     }
     if args.apply && !args.yes && !args.llm.dry_run && !can_prompt() {
@@ -115,24 +99,25 @@ pub fn run(args: &GenArgs) -> anyhow::Result<Exit> {
     }
     let base = read_base()?;
     let model = ModelConfig::resolve(&args.llm.options())?;
-    let target = connect(args)?;
-    let facts = target.as_ref().map(|t| generate::facts(&t.cluster, &t.namespace));
-    let mut messages = generate::first_messages(&request, base.as_ref().map(|b| b.0.as_str()), facts.as_deref());
+    let options = GenOptions {
+        prompt,
+        base,
+        cluster: (!args.no_cluster).then(|| args.cluster.connect_options()),
+        namespace: args.cluster.namespace.clone(),
+        cluster_required: args.apply,
+        max_repairs: args.max_repairs,
+    };
+    let mut session = Session::start(&options, &progress)?;
     let mut stdout = anstream::stdout().lock();
     if args.llm.dry_run {
-        let dry = DryRequest { title: "generate", messages: &messages, trimmed: false, max_answer: MAX_ANSWER };
+        let dry = DryRequest { title: "generate", messages: &session.messages, trimmed: false, max_answer: MAX_ANSWER };
         dryrun::print(&mut stdout, &model, &[dry], 0, crate::render::Format::Text)?;
         return Ok(Exit::Clean);
     }
-    if !model.configured {
-        return Err(Error::Model(format!("gen needs a model: {}", ModelConfig::how_to_configure())).into());
-    }
-    let client = Client::new(model)?;
-    let server = target.as_ref().map(Target::server);
-    let base_docs = base.as_ref().map(|b| b.1.as_slice());
-    let checked = generate_checked(&client, &mut messages, args.max_repairs, server.as_ref(), base_docs)?;
+    let client = Client::for_use(model, "gen")?.reporting_to(&progress);
+    let checked = session.generate(&client, &progress)?;
     if !checked.problems.is_empty() {
-        return Ok(invalid(&checked, args.max_repairs));
+        return Ok(invalid(&checked, session.max_repairs()));
     }
     for line in &checked.unchecked {
         cli::warn(line);
@@ -143,9 +128,9 @@ pub fn run(args: &GenArgs) -> anyhow::Result<Exit> {
     warn_audit(&checked);
     let interactive = !args.raw && std::io::stdout().is_terminal() && can_prompt();
     if interactive && args.output.is_none() && !args.apply {
-        return menu(args, &client, &mut messages, checked, target.as_ref(), base_docs);
+        return menu(&client, &mut session, checked, &progress);
     }
-    finish(args, &checked, target.as_ref(), &mut stdout)
+    finish(args, &checked, session.target.as_ref(), &progress, &mut stdout)
 }
 
 /// Writes, prints or applies valid manifests.
@@ -153,6 +138,7 @@ fn finish(
     args: &GenArgs,
     checked: &Checked,
     target: Option<&Target>,
+    progress: &dyn Progress,
     out: &mut dyn std::io::Write,
 ) -> anyhow::Result<Exit> {
     if let Some(path) = &args.output {
@@ -177,107 +163,28 @@ fn finish(
                 return Ok(Exit::Clean);
             }
         }
-        return apply(checked, target, out);
+        return apply(checked, target, progress, out);
     }
     Ok(Exit::Clean)
 }
 
 /// Reads the manifests to change from stdin, when something is piped in.
 fn read_base() -> anyhow::Result<Option<(String, Vec<crate::snapshot::Document>)>> {
-    if std::io::stdin().is_terminal() {
+    if !input::piped() {
         return Ok(None);
     }
-    let mut text = String::new();
-    std::io::stdin().lock().take(MAX_BASE).read_to_string(&mut text).map_err(|e| Error::input("stdin", e))?;
-    if text.trim().is_empty() {
+    let read = input::read(Path::new("-"), MAX_BASE, Over::Refuse("gen changes at most that much at once"))?;
+    if read.lossy {
+        return Err(Error::input("stdin", "not UTF-8").into());
+    }
+    if read.text.trim().is_empty() {
         return Ok(None);
     }
-    let docs = crate::generate::manifest::parse(&text).map_err(|e| Error::input("stdin", e))?;
+    let docs = crate::generate::manifest::parse(&read.text).map_err(|e| Error::input("stdin", e))?;
     if docs.is_empty() {
         return Ok(None);
     }
-    Ok(Some((text, docs)))
-}
-
-/// The cluster, unless `--no-cluster`; one that cannot be reached is a warning (the manifests are
-/// then checked without a server) — except for `--apply`, which needs it.
-fn connect(args: &GenArgs) -> anyhow::Result<Option<Target>> {
-    if args.no_cluster {
-        return Ok(None);
-    }
-    let reach = || -> Result<Target, Error> {
-        let cluster = Cluster::connect(&args.cluster.connect_options())?;
-        let types = cluster.discover()?;
-        let namespace = args.cluster.namespace.clone().unwrap_or_else(|| cluster.default_namespace.clone());
-        Ok(Target { cluster, types, namespace, explicit: args.cluster.namespace.is_some() })
-    };
-    match reach() {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if !args.apply => {
-            cli::warn(format!("no cluster to check against ({e}): the manifests are checked without a server"));
-            Ok(None)
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Asks the model and repairs what the checks find, up to `max_repairs` times. The conversation
-/// is kept in `messages` (for a regeneration with feedback).
-fn generate_checked(
-    client: &Client,
-    messages: &mut Vec<Message>,
-    max_repairs: u8,
-    server: Option<&Server<'_>>,
-    base: Option<&[crate::snapshot::Document]>,
-) -> anyhow::Result<Checked> {
-    let options = ChatOptions { max_tokens: MAX_ANSWER, ..ChatOptions::default() };
-    let mut previous: Vec<Problem> = Vec::new();
-    let mut defended: Vec<String> = Vec::new();
-    for round in 0..=max_repairs {
-        let reply = client.chat(messages, &options, None)?.content;
-        messages.push(Message::assistant(reply.clone()));
-        let checked = match generate::extract(&reply) {
-            Some(yaml) => generate::check(&yaml, server)?,
-            None => {
-                tracing::info!("the model's reply holds no YAML:\n{reply}");
-                let problem = Problem {
-                    object: "reply".into(),
-                    path: String::new(),
-                    message: "no YAML in it (run with -v to see it)".into(),
-                    from_server: false,
-                };
-                Checked { problems: vec![problem], ..Checked::default() }
-            }
-        };
-        // Fields of the base the result lost, asked about once: a second time, it was meant.
-        let dropped: Vec<String> = match base {
-            Some(b) if checked.problems.is_empty() => {
-                generate::dropped_fields(b, &checked.documents).into_iter().filter(|d| !defended.contains(d)).collect()
-            }
-            _ => Vec::new(),
-        };
-        for fixed in previous.iter().filter(|p| !checked.problems.contains(p)) {
-            eprintln!("fixed: {fixed}");
-        }
-        if (checked.problems.is_empty() && dropped.is_empty()) || round == max_repairs {
-            return Ok(checked);
-        }
-        eprintln!(
-            "repair {} of {max_repairs}: {}",
-            round + 1,
-            checked
-                .problems
-                .iter()
-                .map(ToString::to_string)
-                .chain(dropped.iter().map(|d| format!("{d}: dropped")))
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
-        messages.push(generate::repair_message(&checked.problems, &dropped));
-        defended.extend(dropped);
-        previous = checked.problems;
-    }
-    unreachable!("the loop returns on its last round")
+    Ok(Some((read.text, docs)))
 }
 
 /// Still invalid: the manifest and its problems on stderr (never on stdout, which may feed
@@ -312,7 +219,7 @@ fn can_prompt() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
-fn save(path: &std::path::Path, yaml: &str, objects: usize) -> anyhow::Result<()> {
+fn save(path: &Path, yaml: &str, objects: usize) -> anyhow::Result<()> {
     crate::files::write_atomic(path, |w| w.write_all(yaml.as_bytes()))?;
     eprintln!("wrote {} ({objects} object(s))", path.display());
     Ok(())
@@ -326,46 +233,27 @@ fn show_summary(checked: &Checked, target: &Target) {
     }
 }
 
-/// Server-side applies every object, in order, printing kubectl's `kind.group/name created` lines,
-/// and records each write in the audit log.
-fn apply(checked: &Checked, target: &Target, out: &mut dyn std::io::Write) -> anyhow::Result<Exit> {
-    if let Some(first) = checked.placeholders.first() {
-        return Err(Error::Usage(format!(
-            "{first} is {MASK} (secret values are never sent to the model): nothing was applied; write the manifests with -o FILE, put the real values in, then kubectl apply -f FILE"
-        ))
-        .into());
-    }
-    let mut refused = 0;
-    for (i, doc) in checked.documents.iter().enumerate() {
-        let v = &doc.value;
-        let what = crate::generate::manifest::describe(v, i);
-        let (api_version, kind) = (v["apiVersion"].as_str().unwrap_or(""), v["kind"].as_str().unwrap_or(""));
-        let rt = Cluster::resource_of(&target.types, api_version, kind)
-            .ok_or_else(|| Error::Api(format!("{what}: the server does not serve {kind} in {api_version}")))?;
-        let ns = generate::namespace_of(v, &rt, &target.namespace, target.explicit)?;
-        let result = target.cluster.apply(&rt, ns.as_deref(), v, false)?;
-        let name = v["metadata"]["name"].as_str().unwrap_or_default();
-        let (text, code) = match &result {
-            Ok(applied) => (applied.as_str().to_string(), 0),
-            Err(r) => (format!("refused ({}): {}", r.code, r.message), 1),
-        };
-        let command = format!("apply {kind} {}{name}", ns.as_deref().map(|n| format!("{n}/")).unwrap_or_default());
-        change_log::record(&change_log::Entry {
-            time: change_log::now(),
-            tool: "gen",
-            context: target.cluster.context.as_deref(),
-            namespace: ns.as_deref(),
-            command: &command,
-            result: &text,
-            exit_code: code,
-        });
-        match result {
-            Ok(applied) => writeln!(out, "{}/{name} {}", rt.singular_qualified(), applied.as_str())?,
-            Err(r) => {
-                refused += 1;
-                cli::warn(format!("{what} was not applied: the server refused it ({}): {}", r.code, r.message));
+/// Applies every object, printing kubectl's `kind.group/name created` lines as they are applied.
+fn apply(
+    checked: &Checked,
+    target: &Target,
+    progress: &dyn Progress,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<Exit> {
+    let mut failed: Option<std::io::Error> = None;
+    let mut each = |o: &generate::AppliedObject| match &o.result {
+        Ok(applied) => {
+            if failed.is_none()
+                && let Err(e) = writeln!(out, "{}/{} {}", o.type_name, o.name, applied.as_str())
+            {
+                failed = Some(e);
             }
         }
+        Err(r) => cli::warn(format!("{} was not applied: the server refused it ({}): {}", o.what, r.code, r.message)),
+    };
+    let refused = generate::apply(checked, target, progress, &mut each)?;
+    if let Some(e) = failed {
+        return Err(e.into());
     }
     out.flush()?;
     if refused > 0 {
@@ -377,16 +265,15 @@ fn apply(checked: &Checked, target: &Target, out: &mut dyn std::io::Write) -> an
 
 /// The choices on a terminal: apply, edit, regenerate with feedback, save, cancel.
 fn menu(
-    args: &GenArgs,
-    client: &Client,
-    messages: &mut Vec<Message>,
+    client: &Client<'_>,
+    session: &mut Session,
     mut checked: Checked,
-    target: Option<&Target>,
-    base: Option<&[crate::snapshot::Document]>,
+    progress: &dyn Progress,
 ) -> anyhow::Result<Exit> {
     let mut stdout = anstream::stdout().lock();
     loop {
         print_highlighted(&mut stdout, &checked.yaml)?;
+        let target = session.target.as_ref();
         let summary = generate::summary(&checked.documents, target.map_or("default", |t| t.namespace.as_str()));
         eprintln!("{} object(s): {}", summary.len(), summary.join(", "));
         let mut choices = vec!["Apply", "Edit in $EDITOR", "Regenerate with feedback", "Save to file", "Cancel"];
@@ -400,12 +287,12 @@ fn menu(
                 let target = target.ok_or_else(|| Error::Usage("no cluster to apply to".into()))?;
                 show_summary(&checked, target);
                 if dialoguer::Confirm::new().with_prompt("Apply?").default(false).interact()? {
-                    return apply(&checked, target, &mut stdout);
+                    return apply(&checked, target, progress, &mut stdout);
                 }
             }
             "Edit in $EDITOR" => {
                 let edited = edit(&checked.yaml)?;
-                let next = generate::check(&edited, target.map(Target::server).as_ref())?;
+                let next = session.check(&edited)?;
                 for p in &next.problems {
                     eprintln!("problem: {p}");
                 }
@@ -418,19 +305,17 @@ fn menu(
             }
             "Regenerate with feedback" => {
                 let feedback: String = dialoguer::Input::new().with_prompt("What should change?").interact_text()?;
-                messages.push(Message::user(crate::llm::redact::redact_text(&feedback)));
-                let next =
-                    generate_checked(client, messages, args.max_repairs, target.map(Target::server).as_ref(), base)?;
+                let next = session.regenerate(&feedback, client, progress)?;
                 if next.problems.is_empty() {
                     warn_audit(&next);
                     checked = next;
                 } else {
-                    invalid(&next, args.max_repairs);
+                    invalid(&next, session.max_repairs());
                 }
             }
             "Save to file" => {
                 let path: String = dialoguer::Input::new().with_prompt("File").interact_text()?;
-                save(std::path::Path::new(path.trim()), &checked.yaml, checked.documents.len())?;
+                save(Path::new(path.trim()), &checked.yaml, checked.documents.len())?;
                 return Ok(Exit::Clean);
             }
             _ => return Ok(Exit::Clean),

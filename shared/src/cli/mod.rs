@@ -8,6 +8,8 @@ mod args;
 pub mod audit;
 pub mod exec;
 pub mod generate;
+mod input;
+mod terminal;
 
 pub(crate) use args::{ANSWER_FORMATS, AUDIT_FORMATS, LEVELS, SEVERITIES, one_of};
 pub use args::{ClusterArgs, CommonArgs, LlmArgs, LogArgs, ScopeArgs, parse_duration};
@@ -54,7 +56,7 @@ pub fn finish(result: anyhow::Result<Exit>) -> ExitCode {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(err) if error::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            let _ = writeln!(std::io::stderr(), "error: {}", error::one_line(&err));
+            let _ = writeln!(std::io::stderr(), "error: {}", error::one_line(err.as_ref()));
             ExitCode::from(error::exit_for(&err).code())
         }
     }

@@ -32,9 +32,9 @@ pub fn path() -> Option<PathBuf> {
 }
 
 /// Appends one entry (a line written whole, in one call, so that concurrent writers do not
-/// interleave). A log that cannot be written is a warning: the change itself has happened.
-pub fn record(entry: &Entry<'_>) {
-    let Some(path) = path() else { return };
+/// interleave). A log that cannot be written is the caller's warning: the change itself has happened.
+pub fn record(entry: &Entry<'_>) -> Result<(), String> {
+    let Some(path) = path() else { return Ok(()) };
     let write = || -> std::io::Result<()> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
@@ -43,9 +43,7 @@ pub fn record(entry: &Entry<'_>) {
         line.push(b'\n');
         std::fs::OpenOptions::new().create(true).append(true).open(&path)?.write_all(&line)
     };
-    if let Err(e) = write() {
-        crate::cli::warn(format!("the audit log {} could not be written: {e}", path.display()));
-    }
+    write().map_err(|e| format!("the audit log {} could not be written: {e}", path.display()))
 }
 
 /// Now, as RFC 3339.

@@ -84,9 +84,8 @@ impl Cluster {
             );
             let lists = futures::future::join_all(paths.into_iter().map(get)).await;
             Ok::<_, kube::Error>(lists)
-        })
-        .map_err(|e| Error::Api(e.to_string()))?
-        .map_err(|e| self.fatal(&e))?;
+        })?
+        .map_err(|e| self.fatal(e))?;
         let mut out = Vec::new();
         for list in result.into_iter().flatten() {
             let (group, version) = match list.group_version.split_once('/') {
@@ -141,14 +140,13 @@ impl Cluster {
         let path = rt.path(namespace, Some(name));
         let before = if dry_run { None } else { self.get_json(&path)? };
         let query = format!("?fieldManager=kubectl-ai&force=true{}", if dry_run { "&dryRun=All" } else { "" });
-        let body = serde_json::to_vec(object).map_err(|e| Error::Api(e.to_string()))?;
+        let body = serde_json::to_vec(object).map_err(|e| Error::api(e.to_string()).caused_by(e))?;
         let client = self.client.clone();
         let request = http::Request::patch(format!("{path}{query}"))
             .header(http::header::CONTENT_TYPE, "application/apply-patch+yaml")
             .body(body)
-            .map_err(|e| Error::Api(e.to_string()))?;
-        let result = runtime::block_on(async move { client.request::<serde_json::Value>(request).await })
-            .map_err(|e| Error::Api(e.to_string()))?;
+            .map_err(|e| Error::api(e.to_string()).caused_by(e))?;
+        let result = runtime::block_on(async move { client.request::<serde_json::Value>(request).await })?;
         match result {
             Ok(after) => Ok(Ok(match before {
                 None => Applied::Created,
@@ -160,7 +158,7 @@ impl Cluster {
             Err(kube::Error::Api(status)) if (400..500).contains(&status.code) && status.code != 401 => {
                 Ok(Err(Refused { code: status.code, message: status.message }))
             }
-            Err(e) => Err(self.fatal(&e)),
+            Err(e) => Err(self.fatal(e)),
         }
     }
 
@@ -174,12 +172,11 @@ impl Cluster {
                     http::Request::get(path).body(Vec::new()).map_err(kube::Error::HttpError)?,
                 )
                 .await
-        })
-        .map_err(|e| Error::Api(e.to_string()))?;
+        })?;
         match result {
             Ok(v) => Ok(Some(v)),
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(None),
-            Err(e) => Err(self.fatal(&e)),
+            Err(e) => Err(self.fatal(e)),
         }
     }
 }

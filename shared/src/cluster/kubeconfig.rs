@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 
 use kube::config::Kubeconfig;
 
-use super::chain;
-use crate::error::Error;
+use crate::error::{Error, one_line};
 
 /// Where a pod finds its service account: token, CA and namespace files.
 const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -16,7 +15,7 @@ const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount
 /// the standard mount (sidecars that mount the token themselves; the tests).
 pub(super) fn in_cluster_kubeconfig() -> Result<Kubeconfig, Error> {
     let missing = |why: String| {
-        Error::Kubeconfig(format!(
+        Error::kubeconfig(format!(
             "no kubeconfig found ($KUBECONFIG, ~/.kube/config) and no in-cluster configuration: {why}"
         ))
     };
@@ -60,7 +59,7 @@ impl KubeconfigSource {
     pub(super) fn resolve(flag: Option<&Path>) -> Result<Self, Error> {
         if let Some(path) = flag {
             if !path.exists() {
-                return Err(Error::Kubeconfig(format!("kubeconfig {} does not exist", path.display())));
+                return Err(Error::kubeconfig(format!("kubeconfig {} does not exist", path.display())));
             }
             return Ok(KubeconfigSource::Files(vec![path.to_path_buf()]));
         }
@@ -69,7 +68,7 @@ impl KubeconfigSource {
             let files: Vec<PathBuf> =
                 std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty() && p.exists()).collect();
             if files.is_empty() {
-                return Err(Error::Kubeconfig(format!(
+                return Err(Error::kubeconfig(format!(
                     "none of the files in $KUBECONFIG exists ({})",
                     list.to_string_lossy()
                 )));
@@ -87,10 +86,10 @@ pub(super) fn read_kubeconfigs(files: &[PathBuf]) -> Result<Kubeconfig, Error> {
     let mut merged = Kubeconfig::default();
     for file in files {
         let next = Kubeconfig::read_from(file)
-            .map_err(|e| Error::Kubeconfig(format!("invalid kubeconfig {}: {}", file.display(), chain(&e))))?;
+            .map_err(|e| Error::kubeconfig(format!("invalid kubeconfig {}: {}", file.display(), one_line(&e))))?;
         merged = merged
             .merge(next)
-            .map_err(|e| Error::Kubeconfig(format!("cannot merge kubeconfig {}: {}", file.display(), chain(&e))))?;
+            .map_err(|e| Error::kubeconfig(format!("cannot merge kubeconfig {}: {}", file.display(), one_line(&e))))?;
     }
     Ok(merged)
 }
@@ -102,13 +101,13 @@ pub(super) fn pick_context(kubeconfig: &Kubeconfig, wanted: Option<&str>, files:
     let name = match wanted.or(kubeconfig.current_context.as_deref()).filter(|n| !n.is_empty()) {
         Some(name) => name,
         None => {
-            return Err(Error::Kubeconfig(format!(
+            return Err(Error::kubeconfig(format!(
                 "no current context in {where_}; choose one with --context (available: {available})"
             )));
         }
     };
     if !names.contains(&name) {
-        return Err(Error::Kubeconfig(format!("context {name:?} not found in {where_} (available: {available})")));
+        return Err(Error::kubeconfig(format!("context {name:?} not found in {where_} (available: {available})")));
     }
     Ok(name.to_string())
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use kube::config::KubeConfigOptions;
 
-use crate::error::Error;
+use crate::error::{Error, one_line};
 
 pub use discovery::{Applied, Refused, ResourceType};
 use kubeconfig::{KubeconfigSource, in_cluster_kubeconfig, pick_context, read_kubeconfigs};
@@ -92,12 +92,12 @@ impl Cluster {
                     let options = KubeConfigOptions { context: Some(context.clone()), ..Default::default() };
                     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
                         .await
-                        .map_err(|e| Error::Kubeconfig(format!("context {context:?}: {}", chain(&e))))?;
+                        .map_err(|e| Error::kubeconfig(format!("context {context:?}: {}", one_line(&e))))?;
                     (config, Some(context))
                 }
                 KubeconfigSource::InCluster => {
                     if let Some(context) = context {
-                        return Err(Error::Kubeconfig(format!(
+                        return Err(Error::kubeconfig(format!(
                             "--context {context:?} given but there is no kubeconfig (looked at $KUBECONFIG and ~/.kube/config)"
                         )));
                     }
@@ -105,7 +105,7 @@ impl Cluster {
                     let options = KubeConfigOptions::default();
                     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
                         .await
-                        .map_err(|e| Error::Kubeconfig(format!("in-cluster configuration: {}", chain(&e))))?;
+                        .map_err(|e| Error::kubeconfig(format!("in-cluster configuration: {}", one_line(&e))))?;
                     (config, None)
                 }
             };
@@ -120,13 +120,12 @@ impl Cluster {
             // clonable service, hence the buffer.
             config.default_retry = false;
             let client = kube::client::ClientBuilder::try_from(config)
-                .map_err(|e| Error::Kubeconfig(format!("cannot build a client for {server}: {}", chain(&e))))?
+                .map_err(|e| Error::kubeconfig(format!("cannot build a client for {server}: {}", one_line(&e))))?
                 .with_layer(&tower::buffer::BufferLayer::new(1024))
                 .with_layer(&tower::retry::RetryLayer::new(retry::ApiRetry::default()))
                 .build();
             Ok(Cluster { client, context, server, default_namespace })
-        })
-        .map_err(|e| Error::Kubeconfig(e.to_string()))?
+        })?
     }
 
     /// The contexts a kubeconfig defines (for `--all-contexts`).
@@ -135,7 +134,7 @@ impl Cluster {
             KubeconfigSource::Files(files) => {
                 Ok(read_kubeconfigs(&files)?.contexts.into_iter().map(|c| c.name).collect())
             }
-            KubeconfigSource::InCluster => Err(Error::Kubeconfig("--all-contexts needs a kubeconfig".into())),
+            KubeconfigSource::InCluster => Err(Error::kubeconfig("--all-contexts needs a kubeconfig")),
         }
     }
 
@@ -151,16 +150,16 @@ impl Cluster {
     /// The server's version (`/version`); also the cheapest reachability and credentials check.
     pub fn server_version(&self) -> Result<String, Error> {
         let client = self.client.clone();
-        let info = runtime::block_on(async move { client.apiserver_version().await })
-            .map_err(|e| Error::Api(e.to_string()))?
-            .map_err(|e| self.fatal(&e))?;
+        let info = runtime::block_on(async move { client.apiserver_version().await })?.map_err(|e| self.fatal(e))?;
         Ok(info.git_version)
     }
 
     /// The one-line error for a failure that stops everything (transport, TLS, 401).
-    pub(crate) fn fatal(&self, err: &kube::Error) -> Error {
-        match classify(err) {
-            Failure::Unreachable(reason) => Error::Unreachable { server: self.server.clone(), reason },
+    pub(crate) fn fatal(&self, err: kube::Error) -> Error {
+        match classify(&err) {
+            Failure::Unreachable(reason) => {
+                Error::Unreachable { server: self.server.clone(), reason, source: Some(Box::new(err)) }
+            }
             Failure::Unauthorized => Error::Unauthorized {
                 server: self.server.clone(),
                 hint: match &self.context {
@@ -168,8 +167,8 @@ impl Cluster {
                     None => "check the service account token".to_string(),
                 },
             },
-            Failure::Status { code, message, .. } => Error::Api(format!("{message} ({code})")),
-            Failure::Other(message) => Error::Api(message),
+            Failure::Status { code, message, .. } => Error::api(format!("{message} ({code})")).caused_by(err),
+            Failure::Other(message) => Error::api(message).caused_by(err),
         }
     }
 }
@@ -198,8 +197,8 @@ pub(crate) fn classify(err: &kube::Error) -> Failure {
         kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::RustlsTls(_) => {
             Failure::Unreachable(root_cause(err))
         }
-        kube::Error::Auth(_) => Failure::Unreachable(chain(err)),
-        other => Failure::Other(chain(other)),
+        kube::Error::Auth(_) => Failure::Unreachable(one_line(err)),
+        other => Failure::Other(one_line(other)),
     }
 }
 
@@ -221,20 +220,6 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
         return format!("{last}: the server's TLS certificate is not signed by the kubeconfig's certificate-authority");
     }
     last
-}
-
-/// An error and its sources on one line.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        cur = e.source();
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]

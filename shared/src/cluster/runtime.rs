@@ -7,10 +7,12 @@
 use std::future::Future;
 use std::sync::OnceLock;
 
+use crate::error::Error;
+
 static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
 
 /// Runs a future to completion on the shared runtime.
-pub(crate) fn block_on<F: Future>(future: F) -> anyhow::Result<F::Output> {
+pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output, Error> {
     let runtime = RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -19,6 +21,6 @@ pub(crate) fn block_on<F: Future>(future: F) -> anyhow::Result<F::Output> {
     });
     match runtime {
         Ok(rt) => Ok(rt.block_on(future)),
-        Err(e) => Err(anyhow::anyhow!("{e}")),
+        Err(e) => Err(Error::api(e.clone())),
     }
 }

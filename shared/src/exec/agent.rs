@@ -104,7 +104,7 @@ impl Observer for Quiet {}
 
 /// Asks one question (with what stdin held, if anything) and runs tools until an answer.
 pub fn ask(
-    client: &Client,
+    client: &Client<'_>,
     conversation: &mut Conversation,
     question: &str,
     tools: &mut Toolbox<'_>,
@@ -128,7 +128,7 @@ pub fn ask(
         let reply = match client.chat_with(&conversation.messages, &options, if native { &schemas } else { &[] }, None)
         {
             Ok(r) => r,
-            Err(Error::Model(m)) if native && m.contains("may not support tool calling") => {
+            Err(Error::Model { message: m, .. }) if native && m.contains("may not support tool calling") => {
                 tracing::info!("the provider rejected tools: continuing with the ReAct protocol");
                 conversation.switch_to_react();
                 continue;
@@ -153,7 +153,7 @@ pub fn ask(
             let answer = if native { visible.trim().to_string() } else { react_answer(&reply.content) };
             conversation.messages.push(Message::assistant(answer.clone()));
             if answer.is_empty() {
-                return Err(Error::Model("the model returned an empty answer".into()));
+                return Err(Error::model("the model returned an empty answer"));
             }
             return Ok(Answer { answer, steps, usage, protocol: conversation.protocol, stopped: None });
         }

@@ -5,17 +5,70 @@
 
 use std::collections::BTreeMap;
 
+use super::{Request, send_all};
 use crate::audit::AuditFinding;
-use crate::llm::Message;
+use crate::error::Error;
+use crate::findings::audit::AuditReport;
 use crate::llm::redact::redact_text;
+use crate::llm::reply::strip_think;
+use crate::llm::{Client, Message};
+use crate::progress::Progress;
+
+/// The longest remediation summary asked for, in tokens.
+pub const MAX_ANSWER: u32 = 700;
 
 /// Examples of affected objects per request.
 const EXAMPLES: usize = 5;
 
 pub const SYSTEM: &str = "You are a Kubernetes security engineer. For one audit check that failed, write a short remediation summary for the team: why it matters here (one or two sentences), how to fix it (a minimal YAML snippet of the fields to set), and how to check the fix (one kubectl command). Do not repeat the list of objects. Be brief.";
 
-/// The requests, worst check first: `(check id, messages)`.
-pub fn requests(findings: &[AuditFinding]) -> Vec<(&'static str, Vec<Message>)> {
+/// The requests, worst check first: one per check, titled with its id.
+pub fn requests(report: &AuditReport) -> Vec<Request> {
+    by_check(&report.findings)
+        .into_iter()
+        .map(|(id, messages)| Request {
+            problems: Vec::new(),
+            title: id.to_string(),
+            messages,
+            trimmed: false,
+            max_answer: MAX_ANSWER,
+        })
+        .collect()
+}
+
+/// Asks for the remediation summaries, one check at a time (worst first), into
+/// `report.explanations`. A check left unexplained is a warning (in the report too); a lone request
+/// failing, or every one, is an error.
+pub fn explain(report: &mut AuditReport, client: &Client<'_>, progress: &dyn Progress) -> Result<(), Error> {
+    let requests = requests(report);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let sent = |_: usize| {
+        let done = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        progress.advance("explaining checks", done, requests.len());
+    };
+    let replies = send_all(client, &requests, 1, &sent);
+    let mut unexplained = Vec::new();
+    for (request, reply) in requests.iter().zip(replies) {
+        match reply {
+            Ok(text) => {
+                report.explanations.insert(request.title.clone(), strip_think(&text).trim().to_string());
+            }
+            Err(e) if requests.len() > 1 => unexplained.push(format!("{} was not explained: {e}", request.title)),
+            Err(e) => return Err(Error::model(e)),
+        }
+    }
+    for message in unexplained.iter() {
+        progress.warn(message);
+    }
+    if !unexplained.is_empty() && unexplained.len() == requests.len() {
+        return Err(Error::model("no check could be explained (see the warnings)"));
+    }
+    report.warnings.extend(unexplained);
+    Ok(())
+}
+
+/// The messages of each failed check, worst first.
+fn by_check(findings: &[AuditFinding]) -> Vec<(&'static str, Vec<Message>)> {
     let mut by_check: BTreeMap<&'static str, Vec<&AuditFinding>> = BTreeMap::new();
     for f in findings {
         by_check.entry(f.check).or_default().push(f);

@@ -11,13 +11,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::analyze::{self, Index};
+use super::OneRequest;
+use crate::analyze::{self, Index, Input};
 use crate::cluster::{Cluster, Scope};
 use crate::error::Error;
 use crate::findings::{Finding, ObjectRef};
-use crate::llm::redact::{redact_text, redact_value};
+use crate::llm::redact::{Anonymizer, redact_text, redact_value};
 use crate::llm::tokens::{self, Counter, Section};
 use crate::llm::{Message, ModelConfig};
+use crate::progress::Progress;
 use crate::snapshot::selector::LabelSelector;
 use crate::snapshot::{FetchPlan, Kind, Snapshot};
 
@@ -86,8 +88,75 @@ pub fn snapshot_kind(arg: &str) -> Option<Kind> {
         .find(|k| k.name().to_ascii_lowercase() == a || k.plural() == a || k.plural().trim_end_matches('s') == a)
 }
 
+/// What to diagnose, where it is read from, and what to ask.
+#[derive(Clone, Debug)]
+pub struct DiagnoseOptions {
+    pub target: Target,
+    /// The cluster (its kinds resolved through discovery, like kubectl) or a saved state.
+    pub input: Input,
+    /// The object's namespace (default: the context's, or `default` in a snapshot).
+    pub namespace: Option<String>,
+    /// Log lines read per container of the pods in trouble.
+    pub log_lines: i64,
+    /// API requests in flight at once.
+    pub max_concurrency: usize,
+    /// A question to answer besides the diagnosis.
+    pub question: Option<String>,
+    /// Names, images, hosts and IPs replaced by placeholders in what is sent.
+    pub anonymize: bool,
+    /// The longest answer asked for, in tokens.
+    pub max_answer: u32,
+}
+
+/// A diagnosis ready to be asked: the evidence, and the request built from it.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub evidence: Evidence,
+    pub request: OneRequest,
+}
+
+/// Reads the object and what surrounds it, runs the analyzers over that state, and builds the
+/// evidence pack and the request (redacted, anonymized when asked, fitted to the model's window).
+/// Kinds that could not be read are warnings: they are left out of the evidence.
+pub fn prepare(options: &DiagnoseOptions, model: &ModelConfig, progress: &dyn Progress) -> Result<Prepared, Error> {
+    let target = &options.target;
+    let namespace = options.namespace.as_deref();
+    let Collected { mut snapshot, object, node } = match &options.input {
+        Input::Cluster(connect) => collect_live(
+            &Cluster::connect(connect)?,
+            target,
+            namespace,
+            options.log_lines,
+            options.max_concurrency,
+            progress,
+        )?,
+        Input::Snapshot(path) => {
+            collect_offline(Snapshot::from_file(path)?, &path.display().to_string(), target, namespace)?
+        }
+        Input::SnapshotText { name, text } => {
+            collect_offline(Snapshot::from_text(name, text)?, name, target, namespace)?
+        }
+        Input::Clusters { .. } => return Err(Error::Usage("a diagnosis reads one cluster: give one --context".into())),
+    };
+    for w in &snapshot.info.warnings {
+        progress.warn(&format!("{} (left out of the evidence)", w.message));
+    }
+    let findings = analyze::run(&snapshot, &analyze::for_scope(&analyze::defaults(), &Scope::All));
+    let evidence = gather(&snapshot, &object, &findings, node.as_ref());
+    snapshot.logs.clear();
+    let (messages, trimmed) = messages(&evidence, options.question.as_deref(), model, options.max_answer);
+    let anonymizer = options.anonymize.then(|| {
+        let mut a = Anonymizer::default();
+        a.learn(&snapshot);
+        a
+    });
+    let title = format!("diagnose {} {}", evidence.object.kind, evidence.object_name());
+    let request = OneRequest::new(title, messages, trimmed, options.max_answer, anonymizer);
+    Ok(Prepared { evidence, request })
+}
+
 /// What a diagnosis reads: the object, the state around it (with log tails), and its node.
-pub struct Collected {
+struct Collected {
     pub snapshot: Snapshot,
     pub object: Value,
     pub node: Option<Value>,
@@ -97,12 +166,13 @@ pub struct Collected {
 /// like kubectl (short names, plurals, groups), the namespace's state (the kinds the analyzers
 /// read), the current and previous logs of three of its pods — those in trouble first — and the
 /// node of a pod.
-pub fn collect_live(
+fn collect_live(
     cluster: &Cluster,
     target: &Target,
     namespace: Option<&str>,
     log_lines: i64,
     concurrency: usize,
+    progress: &dyn Progress,
 ) -> Result<Collected, Error> {
     let rt = cluster.resolve_kind(&target.kind)?;
     let ns = rt.namespaced.then(|| namespace.map_or_else(|| cluster.default_namespace.clone(), str::to_string));
@@ -118,7 +188,7 @@ pub fn collect_live(
         (None, _) => Scope::All,
     };
     let kinds = match &scope {
-        Scope::Namespace(_) => analyze::kinds_needed(&analyze::for_scope(&analyze::select(&[], &[])?, &scope)),
+        Scope::Namespace(_) => analyze::kinds_needed(&analyze::for_scope(&analyze::defaults(), &scope)),
         // A cluster-scoped object: its events and the pods that may concern it.
         Scope::All => [Kind::Event, Kind::Pod].into_iter().chain(snapshot_kind(&rt.kind)).collect(),
     };
@@ -132,7 +202,7 @@ pub fn collect_live(
     if let Some(name) = object["spec"]["nodeName"].as_str().filter(|_| rt.kind == "Pod") {
         // Cluster-scoped: read the one node rather than listing them all.
         node = cluster.get_json(&format!("/api/v1/nodes/{name}")).unwrap_or_else(|err| {
-            crate::cli::warn(format!("node {name} left out of the evidence: {err}"));
+            progress.warn(&format!("node {name} left out of the evidence: {err}"));
             None
         });
     }
@@ -140,7 +210,7 @@ pub fn collect_live(
 }
 
 /// Finds an object in a snapshot file (no discovery offline: kubectl's usual names are known).
-pub fn collect_offline(
+fn collect_offline(
     snapshot: Snapshot,
     source: &str,
     target: &Target,

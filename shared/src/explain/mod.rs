@@ -6,9 +6,12 @@
 //! anonymized, and fitted to the model's window (messages first, then hints, then logs). Answers are
 //! cached on disk by provider, model, language and prompt.
 
+mod answer;
 pub mod audit;
 pub mod diagnose;
 pub mod pipe;
+
+pub use answer::{Answer, OneRequest, ask_one};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,11 +20,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use crate::analyze::Analysis;
 use crate::error::Error;
 use crate::findings::{Finding, Report};
 use crate::llm::redact::{Anonymizer, redact_text, redact_value};
 use crate::llm::tokens::{self, Counter, MESSAGE_OVERHEAD, Section};
 use crate::llm::{ChatOptions, Client, Message, ModelConfig, reply};
+use crate::progress::Progress;
 use crate::snapshot::Snapshot;
 
 /// What the model says about a problem.
@@ -141,9 +146,52 @@ const PROMPT_VERSION: &str = "explain-2";
 
 const SYSTEM: &str = "You are a senior Kubernetes operator. For each numbered problem found in a cluster, give its root cause and fix, using only the evidence; if it is not enough, say what to check. Answer in LANGUAGE as one JSON array, one object per problem: [{\"problem\": 1, \"cause\": \"one or two sentences\", \"fix\": [\"a step, with its kubectl command\"], \"verify\": \"how to check\"}].";
 
+/// What `--explain` will send for an analysis: prepared once, for a dry run or for [`explain`].
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub plan: Plan,
+    /// With `--anonymize`: the placeholders, to put the names back into the answers.
+    anonymizer: Option<Anonymizer>,
+}
+
+/// Prepares the explanation of an analysis: its distinct problems, what the cache already answers,
+/// and the requests for the rest (names anonymized when `options.anonymize`).
+pub fn prepare(analysis: &Analysis, config: &ModelConfig, options: &Options) -> Prepared {
+    let mut anonymizer = options.anonymize.then(|| {
+        let mut a = Anonymizer::default();
+        analysis.snapshots.iter().for_each(|s| a.learn(s));
+        a
+    });
+    let plan = plan(&analysis.report, &analysis.snapshots, config, options, anonymizer.as_mut());
+    Prepared { plan, anonymizer }
+}
+
+/// Explains what was prepared: every explanation (from the cache or the model) is attached to its
+/// findings in `report`. A request that fails is a warning; all of them failing is an error.
+pub fn explain(
+    report: &mut Report,
+    prepared: &Prepared,
+    client: &Client<'_>,
+    options: &Options,
+    progress: &dyn Progress,
+) -> Result<Stats, Error> {
+    if prepared.plan.problems.is_empty() {
+        return Ok(Stats::default());
+    }
+    let stats = run(report, &prepared.plan, client, options, prepared.anonymizer.as_ref(), progress)?;
+    tracing::info!(
+        "explained {} problem(s): {} request(s), {} from the cache, {} prompt tokens",
+        stats.problems,
+        stats.requests,
+        stats.cached,
+        stats.prompt_tokens
+    );
+    Ok(stats)
+}
+
 /// The plan: distinct problems, evidence redacted, anonymized and fitted; answers from the cache
 /// when allowed; the rest in requests of up to `options.batch` problems.
-pub fn plan(
+fn plan(
     report: &Report,
     snapshots: &[Snapshot],
     config: &ModelConfig,
@@ -494,14 +542,15 @@ pub fn parse_answer(text: &str, n: usize) -> Vec<Option<Explanation>> {
 
 /// Sends the plan's requests and attaches every explanation (from the cache or the model) to its
 /// findings. Problems a batch's answer leaves out are asked again one by one. Requests that fail
-/// are reported in the returned warnings; the report keeps its findings.
-pub fn run(
+/// are warnings; the report keeps its findings.
+fn run(
     report: &mut Report,
     plan: &Plan,
-    client: &Client,
+    client: &Client<'_>,
     options: &Options,
     anonymizer: Option<&Anonymizer>,
-) -> Result<(Stats, Vec<String>), Error> {
+    progress: &dyn Progress,
+) -> Result<Stats, Error> {
     let config = client.config();
     let counter = Counter::for_model(&config.model);
     let system = SYSTEM.replace("LANGUAGE", &config.language);
@@ -510,13 +559,18 @@ pub fn run(
     for (i, e) in &plan.cached {
         answers[*i] = Some(Ok(e.clone()));
     }
-    let progress = progress_bar(plan.requests.len());
     let mut round: Vec<Request> = plan.requests.clone();
+    let total = AtomicUsize::new(round.len());
+    let done = AtomicUsize::new(0);
     while !round.is_empty() {
         stats.requests += round.len();
         stats.prompt_tokens +=
             round.iter().flat_map(|r| &r.messages).map(|m| counter.count(&m.content) + MESSAGE_OVERHEAD).sum::<usize>();
-        let replies = send_all(client, &round, options.concurrency, progress.as_ref());
+        let sent = |_: usize| {
+            let done = done.fetch_add(1, Ordering::SeqCst) + 1;
+            progress.advance("explaining problems", done, total.load(Ordering::SeqCst));
+        };
+        let replies = send_all(client, &round, options.concurrency, &sent);
         let mut again = Vec::new();
         for (r, reply) in round.iter().zip(replies) {
             match reply {
@@ -539,13 +593,8 @@ pub fn run(
                 Err(e) => r.problems.iter().for_each(|&i| answers[i] = Some(Err(e.clone()))),
             }
         }
-        if let Some(bar) = &progress {
-            bar.inc_length(again.len() as u64);
-        }
+        total.fetch_add(again.len(), Ordering::SeqCst);
         round = again;
-    }
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
     }
     let mut warnings = Vec::new();
     let mut last_error = None;
@@ -566,17 +615,19 @@ pub fn run(
         }
     }
     if stats.failed > 0 && stats.failed == plan.problems.len() {
-        return Err(Error::Model(last_error.unwrap_or_default()));
+        return Err(Error::model(last_error.unwrap_or_default()));
     }
-    Ok((stats, warnings))
+    warnings.iter().for_each(|w| progress.warn(w));
+    Ok(stats)
 }
 
-/// Sends requests, `concurrency` at a time; the answers (or errors) in order.
-fn send_all(
-    client: &Client,
+/// Sends requests, `concurrency` at a time; the answers (or errors) in order. `sent` is told of each
+/// request answered (by its index).
+pub(crate) fn send_all(
+    client: &Client<'_>,
     requests: &[Request],
     concurrency: usize,
-    progress: Option<&indicatif::ProgressBar>,
+    sent: &(dyn Fn(usize) + Sync),
 ) -> Vec<Result<String, String>> {
     let replies: Mutex<Vec<Option<Result<String, String>>>> = Mutex::new(vec![None; requests.len()]);
     let next = AtomicUsize::new(0);
@@ -589,9 +640,7 @@ fn send_all(
                     let options = ChatOptions { max_tokens: r.max_answer, ..ChatOptions::default() };
                     let reply = client.chat(&r.messages, &options, None).map(|r| r.content).map_err(|e| e.to_string());
                     replies.lock().unwrap_or_else(|e| e.into_inner())[n] = Some(reply);
-                    if let Some(bar) = progress {
-                        bar.inc(1);
-                    }
+                    sent(n);
                 }
             });
         }
@@ -602,20 +651,6 @@ fn send_all(
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err("not sent".into())))
         .collect()
-}
-
-fn progress_bar(total: usize) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal as _;
-    if total < 2 || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(total as u64);
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{spinner} explaining {pos}/{len} problems {bar:30} {elapsed}")
-    {
-        bar.set_style(style);
-    }
-    Some(bar)
 }
 
 /// `<XDG cache dir>/opsagent/explain`.

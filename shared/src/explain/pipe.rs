@@ -4,12 +4,15 @@
 
 use std::collections::HashMap;
 use std::io::Read as _;
-use std::path::Path;
 
 use crate::error::Error;
-use crate::llm::Message;
+use serde::Serialize;
+
+use super::OneRequest;
+use crate::llm::redact::Anonymizer;
 use crate::llm::redact::redact_text;
 use crate::llm::tokens::{self, Counter};
+use crate::llm::{Message, ModelConfig};
 
 /// The most input read; the rest is dropped with a note.
 pub const MAX_INPUT: u64 = 64 * 1024 * 1024;
@@ -25,31 +28,6 @@ pub struct Input {
     pub source: String,
     /// The most that was read.
     pub limit: u64,
-}
-
-/// Reads `-` (stdin) or a file, at most [`MAX_INPUT`] bytes.
-pub fn read(path: &Path) -> Result<Input, Error> {
-    let name = path.display().to_string();
-    let source = if name == "-" { "stdin".to_string() } else { name.clone() };
-    let reader: Box<dyn std::io::Read> = if name == "-" {
-        use std::io::IsTerminal as _;
-        if std::io::stdin().is_terminal() {
-            return Err(Error::Usage(
-                "nothing is piped in: kubectl logs POD | kubectl ai analyze -, or --file FILE".into(),
-            ));
-        }
-        Box::new(std::io::stdin().lock())
-    } else {
-        Box::new(std::fs::File::open(path).map_err(|e| Error::input(&source, e))?)
-    };
-    let input = read_from(reader, source, MAX_INPUT)?;
-    if input.text.trim().is_empty() {
-        return Err(Error::input(
-            &input.source,
-            "is empty: pipe logs, metrics or an alert into it (kubectl logs POD | kubectl ai analyze -)",
-        ));
-    }
-    Ok(input)
 }
 
 /// At most `limit` bytes of a reader, as text (invalid UTF-8 replaced).
@@ -119,8 +97,45 @@ pub fn collapse(text: &str) -> Vec<(String, usize)> {
 
 const SYSTEM: &str = "You are a senior Kubernetes operator. You get logs, metrics or an alert from a Kubernetes environment (repeated lines are collapsed: [x37] means 37 times; secrets are masked). Find what goes wrong, its most likely root cause, and what to do. Use only the evidence; when it is not enough, say what to check. Answer in LANGUAGE, in short markdown with the sections: Summary, Root cause, Fix (with kubectl commands where they fit), How to verify.";
 
+/// The request that explains an input: collapsed, redacted, cut to head and tail within the model's
+/// window, anonymized when `anonymize`.
+pub fn request(
+    input: &Input,
+    question: Option<&str>,
+    model: &ModelConfig,
+    max_answer: u32,
+    anonymize: bool,
+) -> OneRequest {
+    let (messages, trimmed) =
+        messages(input, question, &model.model, model.context_window, &model.language, max_answer);
+    let title = format!("explain {}", input.source);
+    OneRequest::new(title, messages, trimmed, max_answer, anonymize.then(Anonymizer::default))
+}
+
+/// What an explanation of input reports (`-o json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct InputReport {
+    pub source: String,
+    pub lines: usize,
+    pub distinct: usize,
+    pub trimmed: bool,
+    pub answer: String,
+}
+
+impl InputReport {
+    pub fn new(input: &Input, request: &OneRequest, answer: String) -> InputReport {
+        InputReport {
+            source: input.source.clone(),
+            lines: input.text.lines().count(),
+            distinct: collapse(&input.text).len(),
+            trimmed: request.trimmed,
+            answer,
+        }
+    }
+}
+
 /// The messages for an input: collapsed, redacted, cut to head and tail within the budget.
-pub fn messages(
+fn messages(
     input: &Input,
     question: Option<&str>,
     model: &str,

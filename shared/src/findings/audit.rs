@@ -85,6 +85,9 @@ pub struct AuditReport {
     pub findings: Vec<AuditFinding>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<ImageScan>,
+    /// Something could not be read (a kind, a manifest, an image): the report is partial.
+    #[serde(skip)]
+    pub partial: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FileError>,
     #[serde(skip_serializing_if = "Vec::is_empty")]

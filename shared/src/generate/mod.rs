@@ -7,6 +7,9 @@
 //! ask to remove are defended the same way.
 
 pub mod manifest;
+mod session;
+
+pub use session::{AppliedObject, GenOptions, MAX_ANSWER, Session, Target, apply};
 
 use std::collections::BTreeSet;
 

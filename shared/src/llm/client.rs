@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::config::{ModelConfig, Provider};
 use crate::error::Error;
+use crate::progress::{Progress, Quiet};
 
 /// Who says a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,15 +131,16 @@ impl Failure {
     }
 }
 
-/// A client for one configured model.
+/// A client for one configured model; notices (an answer cut short) go to its [`Progress`].
 #[derive(Clone)]
-pub struct Client {
+pub struct Client<'p> {
     config: ModelConfig,
     agent: ureq::Agent,
     url: String,
+    progress: &'p dyn Progress,
 }
 
-impl std::fmt::Debug for Client {
+impl std::fmt::Debug for Client<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client").field("provider", &self.config.provider).field("url", &self.url).finish()
     }
@@ -163,8 +165,8 @@ pub fn chat_url(config: &ModelConfig) -> Result<String, Error> {
         }
         Provider::Azure => {
             if base.is_empty() {
-                return Err(Error::Model(
-                    "Azure OpenAI needs its endpoint: set AZURE_OPENAI_ENDPOINT or --base-url https://NAME.openai.azure.com".into(),
+                return Err(Error::model(
+                    "Azure OpenAI needs its endpoint: set AZURE_OPENAI_ENDPOINT or --base-url https://NAME.openai.azure.com",
                 ));
             }
             let deployment = config.azure_deployment.clone().unwrap_or_else(|| config.model.clone());
@@ -183,12 +185,13 @@ pub fn is_reasoning_model(model: &str) -> bool {
     ["o1", "o3", "o4", "gpt-5"].iter().any(|p| m == *p || m.starts_with(&format!("{p}-")))
 }
 
-impl Client {
-    /// A client for a resolved configuration. A missing key is an error for OpenAI and Azure.
-    pub fn new(config: ModelConfig) -> Result<Client, Error> {
+impl Client<'static> {
+    /// A client for a resolved configuration, with nobody to tell about notices (see
+    /// [`Client::reporting_to`]). A missing key is an error for OpenAI and Azure.
+    pub fn new(config: ModelConfig) -> Result<Client<'static>, Error> {
         let url = chat_url(&config)?;
         if config.provider != Provider::Ollama && config.api_key.is_none() {
-            return Err(Error::Model(format!(
+            return Err(Error::model(format!(
                 "no API key for {} ({url}): set {}",
                 config.provider.name(),
                 if config.key_source.is_empty() { "an API key in the profile" } else { &config.key_source }
@@ -215,7 +218,21 @@ impl Client {
             let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::new_with_certs(&certs)).build();
             builder = builder.tls_config(tls);
         }
-        Ok(Client { agent: builder.build().into(), url, config })
+        Ok(Client { agent: builder.build().into(), url, config, progress: &Quiet })
+    }
+
+    /// A client for `what` ("--explain", "a diagnosis"): an error that says how to configure a model
+    /// when none is.
+    pub fn for_use(config: ModelConfig, what: &str) -> Result<Client<'static>, Error> {
+        config.require(what)?;
+        Client::new(config)
+    }
+}
+
+impl<'p> Client<'p> {
+    /// The same client, telling `progress` what the person should know (an answer cut short).
+    pub fn reporting_to<'q>(self, progress: &'q dyn Progress) -> Client<'q> {
+        Client { config: self.config, agent: self.agent, url: self.url, progress }
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -269,7 +286,7 @@ impl Client {
                 }
                 Ok(reply) => {
                     if reply.finish_reason.as_deref() == Some("length") {
-                        crate::cli::warn(format!(
+                        self.progress.warn(&format!(
                             "the answer of {} was cut at its token limit (finish_reason: length) and may be incomplete",
                             self.config.provider.name()
                         ));
@@ -408,7 +425,7 @@ impl Client {
             Failure::Unreachable(why) => format!("cannot reach {who}: {why}"),
             Failure::Malformed(why) => format!("{who} sent an unexpected answer: {why}"),
         };
-        Error::Model(line)
+        Error::model(line)
     }
 }
 

@@ -373,6 +373,14 @@ impl ModelConfig {
         })
     }
 
+    /// An error saying how to configure a model, unless one is: `what` needs it ("--explain").
+    pub fn require(&self, what: &str) -> Result<(), Error> {
+        match self.configured {
+            true => Ok(()),
+            false => Err(Error::model(format!("{what} needs a model: {}", ModelConfig::how_to_configure()))),
+        }
+    }
+
     /// What to tell someone who has not configured a model.
     pub fn how_to_configure() -> &'static str {
         "set OPENAI_API_KEY (or AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY, or OLLAMA_HOST), or add a profile to ~/.config/opsagent/config.toml (docs/configuration.md)"

@@ -9,22 +9,16 @@ use serde_json::{Value, json};
 use crate::audit::CHECKS;
 use crate::findings::Severity;
 use crate::findings::audit::{AuditFinding, AuditReport};
-use crate::render::{Format, severity_style};
+use crate::render::{Format, json, severity_style};
 
 pub fn render(out: &mut dyn Write, report: &AuditReport, format: Format) -> io::Result<()> {
     match format {
         Format::Text => text(out, report),
         Format::Markdown => markdown(out, report),
-        Format::Json => json_out(out, &serde_json::to_value(report).map_err(io::Error::other)?),
-        Format::Sarif => json_out(out, &sarif(report)),
+        Format::Json => json(out, report),
+        Format::Sarif => json(out, &sarif(report)),
         Format::Yaml => out.write_all(serde_saphyr::to_string(report).map_err(io::Error::other)?.as_bytes()),
     }
-}
-
-fn json_out(out: &mut dyn Write, value: &Value) -> io::Result<()> {
-    let mut text = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
-    text.push(b'\n');
-    out.write_all(&text)
 }
 
 fn object(f: &AuditFinding) -> String {

@@ -1,5 +1,6 @@
 //! Rendering reports: text for people (colored on a terminal), markdown, JSON and YAML.
 
+pub mod answers;
 pub mod audit;
 pub mod dryrun;
 mod markdown;
@@ -53,17 +54,20 @@ pub fn report(out: &mut dyn Write, report: &Report, format: Format) -> io::Resul
     match format {
         Format::Text => text::report(out, report),
         Format::Markdown => markdown::report(out, report),
-        Format::Json | Format::Sarif => {
-            // Serialize first, then write: an I/O error (a closed pipe) stays an I/O error.
-            let mut text = serde_json::to_vec_pretty(report).map_err(io::Error::other)?;
-            text.push(b'\n');
-            out.write_all(&text)
-        }
+        Format::Json | Format::Sarif => json(out, report),
         Format::Yaml => {
             let text = serde_saphyr::to_string(report).map_err(io::Error::other)?;
             out.write_all(text.as_bytes())
         }
     }
+}
+
+/// Pretty JSON and a newline. Serialized first, then written: an I/O error (a closed pipe) stays an
+/// I/O error.
+pub(crate) fn json(out: &mut dyn Write, value: &impl serde::Serialize) -> io::Result<()> {
+    let mut text = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    text.push(b'\n');
+    out.write_all(&text)
 }
 
 pub(crate) fn severity_style(s: Severity) -> anstyle::Style {

@@ -11,7 +11,7 @@ use crate::files::write_atomic;
 
 impl Snapshot {
     /// Writes the snapshot atomically. Secrets carry their key names in an annotation, never values.
-    pub fn write_dump(&self, path: &Path) -> anyhow::Result<()> {
+    pub fn write_dump(&self, path: &Path) -> Result<(), crate::error::Error> {
         write_atomic(path, |out| self.write_yaml(out))
     }
 

@@ -38,18 +38,18 @@ impl Cluster {
     /// Reads a snapshot. Transport, TLS and credential failures stop everything; a kind that cannot be
     /// listed (403, 404, other API errors) is skipped with a warning and the snapshot is partial.
     pub fn snapshot(&self, plan: &FetchPlan) -> Result<Snapshot, Error> {
-        runtime::block_on(self.snapshot_async(plan)).map_err(|e| Error::Api(e.to_string()))?
+        runtime::block_on(self.snapshot_async(plan))?
     }
 
     /// Reads several clusters at once; each result stands alone (one unreachable cluster does not
     /// stop the others).
     pub fn snapshot_all(targets: &[(Cluster, FetchPlan)]) -> Result<Vec<Result<Snapshot, Error>>, Error> {
         let reads = targets.iter().map(|(cluster, plan)| cluster.snapshot_async(plan));
-        runtime::block_on(futures::future::join_all(reads)).map_err(|e| Error::Api(e.to_string()))
+        runtime::block_on(futures::future::join_all(reads)).map_err(|e| Error::api(e.to_string()))
     }
 
     async fn snapshot_async(&self, plan: &FetchPlan) -> Result<Snapshot, Error> {
-        let server_version = self.client.apiserver_version().await.map_err(|e| self.fatal(&e))?.git_version;
+        let server_version = self.client.apiserver_version().await.map_err(|e| self.fatal(e))?.git_version;
         let captured_at = Timestamp::now();
         let namespace = plan.scope.namespace();
         let results: Vec<(Kind, Result<kinds::Batch, kube::Error>)> = stream::iter(plan.kinds.iter().copied())
@@ -85,7 +85,7 @@ impl Cluster {
                     snapshot.info.kinds.insert(kind);
                 }
                 Err(err) => match classify(&err) {
-                    Failure::Unreachable(_) | Failure::Unauthorized => return Err(self.fatal(&err)),
+                    Failure::Unreachable(_) | Failure::Unauthorized => return Err(self.fatal(err)),
                     failure => snapshot.info.warnings.push(list_warning(kind, namespace, failure)),
                 },
             }
@@ -93,7 +93,7 @@ impl Cluster {
         snapshot.info.warnings.sort_by(|a, b| a.kind.cmp(&b.kind));
         if snapshot.info.kinds.is_empty() && !plan.kinds.is_empty() {
             let reasons: Vec<String> = snapshot.info.warnings.iter().map(|w| w.message.clone()).collect();
-            return Err(Error::Api(format!("nothing could be read: {}", reasons.join("; "))));
+            return Err(Error::api(format!("nothing could be read: {}", reasons.join("; "))));
         }
         snapshot.scrub();
         if let Some(lines) = plan.log_lines {
@@ -106,7 +106,7 @@ impl Cluster {
     /// the diagnosis of one object.
     pub fn log_tails_of(&self, pods: &[Pod], lines: i64, concurrency: usize) -> Result<Vec<ContainerLog>, Error> {
         runtime::block_on(self.log_tails(pods, lines, concurrency, all_log_targets))
-            .map_err(|e| Error::Api(e.to_string()))
+            .map_err(|e| Error::api(e.to_string()))
     }
 
     /// Tails of the logs `targets` chooses; a log that cannot be read is left out.

@@ -131,7 +131,7 @@ fn kinds_are_listed_concurrently_in_pages() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     let lists: Vec<serde_json::Value> = fx.requests().into_iter().filter(|r| r["path"] != "/version").collect();
     assert!(lists.iter().all(|r| r["method"] == "GET" && r["query"]["limit"] == "500"), "{lists:?}");
-    let want = opsagent::analyze::kinds_needed(&opsagent::analyze::select(&[], &[]).unwrap());
+    let want = opsagent::analyze::kinds_needed(&opsagent::analyze::defaults());
     assert_eq!(lists.len(), want.len(), "one list per kind: {lists:?}");
 }
 

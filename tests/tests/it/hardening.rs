@@ -525,7 +525,7 @@ fn bad_stdin_is_one_line_with_its_exit_code() {
     let cases: [(&str, &[&str], &[u8], Want); 7] = [
         (ANALYZE, &["-"], &huge, warns(0, "warning: stdin is larger than 64 MiB")),
         (AUDIT, &["-f", "-"], &huge, fails(2, "expected a Kubernetes object")),
-        (GEN, &["a pod", "--no-cluster"], &huge, fails(2, "expected a Kubernetes object")),
+        (GEN, &["a pod", "--no-cluster"], &huge, fails(2, "stdin: is larger than 16 MiB")),
         (EXEC, &["why?"], &huge, warns(0, "warning: stdin is larger than 8 MiB")),
         (ANALYZE, &["-"], not_utf8, warns(0, "warning: stdin is not UTF-8")),
         (AUDIT, &["-f", "-"], not_utf8, fails(2, "UTF-8")),

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::cluster::change_log;
 use crate::llm::tokens::Counter;
+use crate::progress::Progress;
 use extra::Extra;
 use kubectl::{Class, Session};
 
@@ -61,6 +62,8 @@ pub struct Toolbox<'a> {
     last: String,
     /// trivy, web_search and the config file's tools, when offered.
     pub extras: Vec<Extra>,
+    /// Who is told what does not stop the work (a change log that cannot be written).
+    progress: &'a dyn Progress,
 }
 
 /// The tools' schemas (OpenAI function format), as short as they can be: kubectl, jq, then the
@@ -100,7 +103,13 @@ pub fn react_lines(extras: &[Extra]) -> String {
 }
 
 impl<'a> Toolbox<'a> {
-    pub fn new(session: Session, approver: &'a mut dyn Approver, counter: Counter, cap: usize) -> Toolbox<'a> {
+    pub fn new(
+        session: Session,
+        approver: &'a mut dyn Approver,
+        progress: &'a dyn Progress,
+        counter: Counter,
+        cap: usize,
+    ) -> Toolbox<'a> {
         Toolbox {
             session,
             read_only: false,
@@ -110,6 +119,7 @@ impl<'a> Toolbox<'a> {
             cap,
             last: String::new(),
             extras: Vec::new(),
+            progress,
         }
     }
 
@@ -201,7 +211,7 @@ impl<'a> Toolbox<'a> {
 
     /// One executed change in the audit log.
     fn log_change(&self, command: &str, namespace: &str, result: &str, exit_code: i32) {
-        change_log::record(&change_log::Entry {
+        let logged = change_log::record(&change_log::Entry {
             time: change_log::now(),
             tool: "exec",
             context: self.session.context.as_deref(),
@@ -210,6 +220,9 @@ impl<'a> Toolbox<'a> {
             result,
             exit_code,
         });
+        if let Err(e) = logged {
+            self.progress.warn(&e);
+        }
     }
 
     /// Asks before a change; the reason it may not run, if it may not.

@@ -1,0 +1,200 @@
+//! The `analyze` verb: read a cluster (or several, or a saved state), run the chosen analyzers, and
+//! return the report with the snapshots it was built from.
+
+use std::path::PathBuf;
+
+use super::{Analyzer, Selection};
+use crate::cluster::{Cluster, ConnectOptions, Scope};
+use crate::error::Error;
+use crate::findings::Report;
+use crate::snapshot::selector::LabelSelector;
+use crate::snapshot::{FetchPlan, Snapshot, Warning};
+
+/// Where the state to analyze comes from.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// The cluster of one kubeconfig context.
+    Cluster(ConnectOptions),
+    /// Several contexts of one kubeconfig, read concurrently into one report; `None` is every
+    /// context the kubeconfig defines. `connect.context` is ignored.
+    Clusters { connect: ConnectOptions, contexts: Option<Vec<String>> },
+    /// A saved state: a `--dump`, `kubectl get … -o yaml|json` output, or a directory of them.
+    Snapshot(PathBuf),
+    /// The same, already read (from stdin): its name for messages, and its text.
+    SnapshotText { name: String, text: String },
+}
+
+impl Default for Input {
+    fn default() -> Self {
+        Input::Cluster(ConnectOptions::default())
+    }
+}
+
+/// What to analyze, and how.
+#[derive(Clone, Debug)]
+pub struct AnalyzeOptions {
+    pub input: Input,
+    /// `-n`: the namespace (default: the context's, or every namespace of a snapshot).
+    pub namespace: Option<String>,
+    /// `-A`.
+    pub all_namespaces: bool,
+    /// `-l`: only objects with these labels (namespaced kinds other than events).
+    pub selector: Option<String>,
+    /// Which analyzers run.
+    pub analyzers: Selection,
+    /// Log lines kept per failing container (for a dump and the Log analyzer).
+    pub log_lines: i64,
+    /// API requests in flight at once.
+    pub max_concurrency: usize,
+    /// Also write what was read to this file (one cluster only).
+    pub dump: Option<PathBuf>,
+}
+
+impl Default for AnalyzeOptions {
+    fn default() -> Self {
+        AnalyzeOptions {
+            input: Input::default(),
+            namespace: None,
+            all_namespaces: false,
+            selector: None,
+            analyzers: Selection::default(),
+            log_lines: 50,
+            max_concurrency: 10,
+            dump: None,
+        }
+    }
+}
+
+/// The outcome: the report, and the state each cluster's part of it was built from (what an
+/// explanation reads).
+#[derive(Clone, Debug)]
+pub struct Analysis {
+    pub report: Report,
+    pub snapshots: Vec<Snapshot>,
+}
+
+/// Runs an analysis. A cluster that cannot be used at all is an error; kinds that cannot be read
+/// are warnings in the report (`report.partial`).
+pub fn analyze(options: &AnalyzeOptions) -> Result<Analysis, Error> {
+    let analyzers = options.analyzers.resolve()?;
+    let selector = options.selector.as_deref().map(LabelSelector::parse).transpose().map_err(Error::Usage)?;
+    if options.dump.as_deref().is_some_and(|p| p.as_os_str() == "-") {
+        return Err(Error::Usage("--dump needs a file name (stdout carries the report)".into()));
+    }
+    match &options.input {
+        Input::Clusters { connect, contexts } => {
+            let contexts = match contexts {
+                Some(names) => names.clone(),
+                None => Cluster::contexts(connect.kubeconfig.as_deref())?,
+            };
+            analyze_clusters(options, &analyzers, selector.as_ref(), connect, contexts)
+        }
+        _ => analyze_one(options, &analyzers, selector.as_ref()),
+    }
+}
+
+/// One cluster, live or from a snapshot; `dump` writes what was read.
+fn analyze_one(
+    options: &AnalyzeOptions,
+    analyzers: &[&'static dyn Analyzer],
+    selector: Option<&LabelSelector>,
+) -> Result<Analysis, Error> {
+    // A saved state holds what it holds: every namespace unless one is named.
+    let saved = |mut snapshot: Snapshot, file: String| {
+        let scope = match &options.namespace {
+            Some(ns) if !options.all_namespaces => Scope::Namespace(ns.clone()),
+            _ => Scope::All,
+        };
+        snapshot.restrict(&scope, selector);
+        (snapshot, super::for_scope(analyzers, &scope), Some(file))
+    };
+    let (mut snapshot, analyzers, file) = match &options.input {
+        Input::Cluster(connect) => {
+            let cluster = Cluster::connect(connect)?;
+            let scope = cluster.scope(options.namespace.as_deref(), options.all_namespaces);
+            let analyzers = super::for_scope(analyzers, &scope);
+            let plan = plan(options, &analyzers, scope.clone());
+            let mut snapshot = cluster.snapshot(&plan)?;
+            snapshot.restrict(&scope, selector);
+            (snapshot, analyzers, None)
+        }
+        Input::Snapshot(path) => saved(Snapshot::from_file(path)?, path.display().to_string()),
+        Input::SnapshotText { name, text } => saved(Snapshot::from_text(name, text)?, name.clone()),
+        Input::Clusters { .. } => return Err(Error::Usage("several contexts make several snapshots".into())),
+    };
+    snapshot.info.selector = options.selector.clone().or(snapshot.info.selector.take());
+    if let Some(path) = &options.dump {
+        snapshot.write_dump(path)?;
+    }
+    let results = super::run(&snapshot, &analyzers);
+    let names = analyzers.iter().map(|a| a.name().to_string()).collect();
+    let report = Report::new(&snapshot, file, names, results);
+    Ok(Analysis { report, snapshots: vec![snapshot] })
+}
+
+/// Several contexts, read concurrently and merged; a context that cannot be read is a warning.
+fn analyze_clusters(
+    options: &AnalyzeOptions,
+    analyzers: &[&'static dyn Analyzer],
+    selector: Option<&LabelSelector>,
+    connect: &ConnectOptions,
+    contexts: Vec<String>,
+) -> Result<Analysis, Error> {
+    if options.dump.is_some() {
+        return Err(Error::Usage("--dump writes one cluster: give a single --context".into()));
+    }
+    if contexts.is_empty() {
+        return Err(Error::kubeconfig("the kubeconfig defines no context"));
+    }
+    let unreachable = |cluster: &str, err: &Error| Warning {
+        cluster: Some(cluster.to_string()),
+        kind: None,
+        reason: "Unreachable".into(),
+        message: err.to_string(),
+    };
+    let mut failed = Vec::new();
+    let mut targets = Vec::new();
+    for name in contexts {
+        let one = ConnectOptions { context: Some(name.clone()), ..connect.clone() };
+        match Cluster::connect(&one) {
+            Ok(cluster) => {
+                let scope = cluster.scope(options.namespace.as_deref(), options.all_namespaces);
+                let chosen = super::for_scope(analyzers, &scope);
+                let plan = plan(options, &chosen, scope.clone());
+                targets.push((name, cluster, plan, chosen, scope));
+            }
+            Err(err) => failed.push(unreachable(&name, &err)),
+        }
+    }
+    let reads: Vec<(Cluster, FetchPlan)> = targets.iter().map(|t| (t.1.clone(), t.2.clone())).collect();
+    let mut reports = Vec::new();
+    let mut snapshots = Vec::new();
+    for ((name, _, _, chosen, scope), result) in targets.into_iter().zip(Cluster::snapshot_all(&reads)?) {
+        match result {
+            Ok(mut snapshot) => {
+                snapshot.restrict(&scope, selector);
+                let results = super::run(&snapshot, &chosen);
+                let names = chosen.iter().map(|a| a.name().to_string()).collect();
+                reports.push((name, Report::new(&snapshot, None, names, results)));
+                snapshots.push(snapshot);
+            }
+            Err(err) => failed.push(unreachable(&name, &err)),
+        }
+    }
+    if reports.is_empty() {
+        let why: Vec<String> =
+            failed.iter().map(|w| format!("{}: {}", w.cluster.as_deref().unwrap_or(""), w.message)).collect();
+        return Err(Error::api(format!("no context could be analyzed ({})", why.join("; "))));
+    }
+    Ok(Analysis { report: Report::merge(reports, failed), snapshots })
+}
+
+fn plan(options: &AnalyzeOptions, analyzers: &[&dyn Analyzer], scope: Scope) -> FetchPlan {
+    FetchPlan {
+        kinds: super::kinds_needed(analyzers),
+        scope,
+        selector: options.selector.clone(),
+        max_concurrency: options.max_concurrency,
+        log_lines: (options.dump.is_some() || super::wants_logs(analyzers)).then_some(options.log_lines),
+    }
+}
