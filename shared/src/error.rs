@@ -31,13 +31,14 @@ pub enum Exit {
 }
 
 impl Exit {
+    /// The number the process exits with.
     pub fn code(self) -> u8 {
         self as u8
     }
 }
 
 /// A cause kept with an error, for callers that look into it ([`std::error::Error::source`]).
-pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub(crate) type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The errors of the library, by what the person can do about them (each maps to an exit code).
 /// Messages are written to be read on one line; the original error, when there is one, is kept as
@@ -50,47 +51,66 @@ pub enum Error {
     /// An input (a snapshot, manifests, a config file, stdin) that cannot be read or parsed.
     #[error("{name}: {message}")]
     Input {
+        /// The input (`stdin`, a file).
         name: String,
+        /// What is wrong with it.
         message: String,
+        /// The I/O error, when it could not be read.
         #[source]
         source: Option<std::io::Error>,
     },
     /// A file that cannot be written (a dump, manifests, the change log).
     #[error("cannot write {}", path.display())]
     Write {
+        /// The file.
         path: std::path::PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
     /// No usable kubeconfig, or a context, cluster or user it does not define.
     #[error("{message}")]
     Kubeconfig {
+        /// What is wrong.
         message: String,
+        /// The error it was worded from.
         #[source]
         source: Option<Cause>,
     },
     /// The API server could not be reached (connection, DNS, TLS, timeout).
     #[error("cannot reach the cluster at {server}: {reason}")]
     Unreachable {
+        /// The API server's URL.
         server: String,
+        /// Why, in a few words.
         reason: String,
+        /// The transport error.
         #[source]
         source: Option<Cause>,
     },
     /// The API server rejected the credentials.
     #[error("the cluster at {server} rejected the credentials (401 Unauthorized): {hint}")]
-    Unauthorized { server: String, hint: String },
+    Unauthorized {
+        /// The API server's URL.
+        server: String,
+        /// What to do about it.
+        hint: String,
+    },
     /// Nothing at all could be read from the cluster.
     #[error("{message}")]
     Api {
+        /// What could not be read, and why.
         message: String,
+        /// The API's error.
         #[source]
         source: Option<Cause>,
     },
     /// The model is not configured, refused the request, or could not be reached.
     #[error("{message}")]
     Model {
+        /// What failed, and how to fix it.
         message: String,
+        /// The client's error.
         #[source]
         source: Option<Cause>,
     },
@@ -118,14 +138,17 @@ impl Error {
         Error::Input { name: name.to_string(), message: source.to_string(), source: Some(source) }
     }
 
+    /// A kubeconfig that cannot be used.
     pub fn kubeconfig(message: impl Into<String>) -> Self {
         Error::Kubeconfig { message: message.into(), source: None }
     }
 
+    /// A cluster that answered with an error.
     pub fn api(message: impl Into<String>) -> Self {
         Error::Api { message: message.into(), source: None }
     }
 
+    /// A model that cannot be used.
     pub fn model(message: impl Into<String>) -> Self {
         Error::Model { message: message.into(), source: None }
     }
@@ -151,12 +174,12 @@ impl Error {
 }
 
 /// The exit code for an error that reached `main`.
-pub fn exit_for(err: &anyhow::Error) -> Exit {
+pub(crate) fn exit_for(err: &anyhow::Error) -> Exit {
     err.chain().find_map(|cause| cause.downcast_ref::<Error>()).map_or(Exit::Usage, Error::exit)
 }
 
 /// True when the error is a closed pipe on output (`… | head`): not a failure, like ripgrep.
-pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
         cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
@@ -164,7 +187,7 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 /// Renders an error and its causes as one line — the one place a chain is rendered: causes joined by
 /// ": ", inner newlines folded, repeats dropped; an [`Error`] that words its source ends the line.
-pub fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut cause = Some(err);
     while let Some(e) = cause {

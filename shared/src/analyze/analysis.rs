@@ -7,7 +7,7 @@ use super::{Analyzer, Selection};
 use crate::cluster::{Cluster, ConnectOptions, Scope};
 use crate::error::Error;
 use crate::findings::Report;
-use crate::snapshot::selector::LabelSelector;
+use crate::snapshot::LabelSelector;
 use crate::snapshot::{FetchPlan, Snapshot, Warning};
 
 /// Where the state to analyze comes from.
@@ -17,11 +17,21 @@ pub enum Input {
     Cluster(ConnectOptions),
     /// Several contexts of one kubeconfig, read concurrently into one report; `None` is every
     /// context the kubeconfig defines. `connect.context` is ignored.
-    Clusters { connect: ConnectOptions, contexts: Option<Vec<String>> },
+    Clusters {
+        /// The kubeconfig and the request timeout.
+        connect: ConnectOptions,
+        /// The contexts to read.
+        contexts: Option<Vec<String>>,
+    },
     /// A saved state: a `--dump`, `kubectl get … -o yaml|json` output, or a directory of them.
     Snapshot(PathBuf),
     /// The same, already read (from stdin): its name for messages, and its text.
-    SnapshotText { name: String, text: String },
+    SnapshotText {
+        /// What it is called in messages (`stdin`).
+        name: String,
+        /// The text.
+        text: String,
+    },
 }
 
 impl Default for Input {
@@ -33,6 +43,7 @@ impl Default for Input {
 /// What to analyze, and how.
 #[derive(Clone, Debug)]
 pub struct AnalyzeOptions {
+    /// Where the state comes from.
     pub input: Input,
     /// `-n`: the namespace (default: the context's, or every namespace of a snapshot).
     pub namespace: Option<String>,
@@ -69,7 +80,9 @@ impl Default for AnalyzeOptions {
 /// explanation reads).
 #[derive(Clone, Debug)]
 pub struct Analysis {
+    /// The findings, and where they come from.
     pub report: Report,
+    /// The state of each cluster read.
     pub snapshots: Vec<Snapshot>,
 }
 

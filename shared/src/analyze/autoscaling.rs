@@ -7,9 +7,9 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use super::{Analyzer, Context, Info, Owner, Problem, combine, condition_is, targets_scaled_to_zero};
 use crate::findings::{Finding, Severity};
 use crate::snapshot::Kind;
-use crate::snapshot::selector::LabelSelector;
+use crate::snapshot::LabelSelector;
 
-pub struct HpaAnalyzer;
+pub(super) struct HpaAnalyzer;
 
 impl Analyzer for HpaAnalyzer {
     fn info(&self) -> &'static Info {
@@ -163,7 +163,7 @@ fn missing_requests(
     problems
 }
 
-pub struct PdbAnalyzer;
+pub(super) struct PdbAnalyzer;
 
 impl Analyzer for PdbAnalyzer {
     fn info(&self) -> &'static Info {

@@ -13,7 +13,7 @@ use super::{Analyzer, Context, Info, condition_is, event_time};
 use crate::findings::{Finding, ObjectRef, Severity};
 use crate::snapshot::Kind;
 
-pub struct EventsAnalyzer;
+pub(super) struct EventsAnalyzer;
 
 const RECENT: SignedDuration = SignedDuration::from_hours(1);
 /// A pod younger than this is still settling in: its warnings (a volume not yet attached) pass.

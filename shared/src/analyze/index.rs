@@ -14,8 +14,8 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
 use crate::findings::ObjectRef;
+use crate::snapshot::LabelSelector;
 use crate::snapshot::Snapshot;
-use crate::snapshot::selector::LabelSelector;
 
 /// A controller that can own pods (or other controllers).
 #[derive(Clone, Copy, Debug)]
@@ -303,7 +303,7 @@ fn controller_of(refs: &[OwnerReference]) -> Option<&OwnerReference> {
 }
 
 /// When an event last happened.
-pub fn event_time(e: &Event) -> Option<Timestamp> {
+pub(crate) fn event_time(e: &Event) -> Option<Timestamp> {
     e.last_timestamp
         .as_ref()
         .map(|t| t.0)

@@ -10,7 +10,7 @@ use super::{Analyzer, Context, Info, Problem, combine, condition_is};
 use crate::findings::{Finding, Severity};
 use crate::snapshot::Kind;
 
-pub struct JobAnalyzer;
+pub(super) struct JobAnalyzer;
 
 impl Analyzer for JobAnalyzer {
     fn info(&self) -> &'static Info {
@@ -79,7 +79,7 @@ fn job_finding(cx: &Context<'_>, job: &Job) -> Option<Finding> {
     Some(if failed.is_some() { finding.symptom() } else { finding })
 }
 
-pub struct CronJobAnalyzer;
+pub(super) struct CronJobAnalyzer;
 
 impl Analyzer for CronJobAnalyzer {
     fn info(&self) -> &'static Info {

@@ -1,7 +1,7 @@
 //! Rule-based analyzers: they read a [`Snapshot`] and report [`Finding`]s, with no model involved.
 //!
 //! Each analyzer reports on one kind (its subject) and reads others as evidence; a live run fetches
-//! exactly what the selected analyzers read. After they run, [`group`] makes each problem appear
+//! exactly what the selected analyzers read. After they run, grouping makes each problem appear
 //! once: identical failures of one owner's pods become one finding on the owner, and symptoms (a
 //! Deployment short of replicas) are merged into the finding of their cause (its crashing pods).
 
@@ -13,7 +13,7 @@ mod index;
 mod jobs;
 mod network;
 mod node;
-pub mod pod;
+mod pod;
 mod quota;
 mod references;
 mod storage;
@@ -26,7 +26,7 @@ use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 pub use analysis::{Analysis, AnalyzeOptions, Input, analyze};
-pub use index::{Index, Owner, OwnerLink, event_time};
+pub(crate) use index::{Index, Owner, OwnerLink, event_time};
 
 use crate::cluster::Scope;
 use crate::error::Error;
@@ -34,7 +34,7 @@ use crate::findings::{Finding, ObjectRef, Severity};
 use crate::snapshot::{Kind, Snapshot};
 
 /// What an analyzer sees.
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     pub snapshot: &'a Snapshot,
     pub index: Index<'a>,
     /// The moment the snapshot describes; ages are measured from it.
@@ -45,12 +45,12 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     /// How long ago `t` was, as of the snapshot.
-    pub fn age(&self, t: Timestamp) -> SignedDuration {
+    pub(crate) fn age(&self, t: Timestamp) -> SignedDuration {
         self.now.duration_since(t)
     }
 
     /// Warning events about an object, newest first, with their distinct messages.
-    pub fn warning_messages(&self, kind: &str, meta: &ObjectMeta, reasons: &[&str]) -> Vec<String> {
+    pub(crate) fn warning_messages(&self, kind: &str, meta: &ObjectMeta, reasons: &[&str]) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for e in self.index.events(kind, meta) {
             let wanted = e.type_.as_deref() == Some("Warning")
@@ -63,7 +63,7 @@ impl Context<'_> {
     }
 
     /// The owner chain of an object, as references.
-    pub fn owners(&self, meta: &ObjectMeta) -> Vec<ObjectRef> {
+    pub(crate) fn owners(&self, meta: &ObjectMeta) -> Vec<ObjectRef> {
         self.index.owner_chain(meta).into_iter().map(|l| l.reference).collect()
     }
 }
@@ -71,6 +71,7 @@ impl Context<'_> {
 /// What an analyzer is: the name `--filter` takes, what it reports on, what it reads.
 #[derive(Debug)]
 pub struct Info {
+    /// The name `--analyzers` and `--list-analyzers` use.
     pub name: &'static str,
     /// One line for `--list-analyzers`.
     pub description: &'static str,
@@ -84,15 +85,12 @@ pub struct Info {
 }
 
 /// One analyzer of the catalog.
-pub trait Analyzer: Sync {
+pub(crate) trait Analyzer: Sync {
     fn info(&self) -> &'static Info;
     fn analyze(&self, cx: &Context<'_>, out: &mut Vec<Finding>);
 
     fn name(&self) -> &'static str {
         self.info().name
-    }
-    fn description(&self) -> &'static str {
-        self.info().description
     }
     fn subject(&self) -> Kind {
         self.info().subject
@@ -112,7 +110,7 @@ impl std::fmt::Debug for dyn Analyzer {
 }
 
 /// The catalog, in reporting order.
-pub static ANALYZERS: &[&dyn Analyzer] = &[
+pub(crate) static ANALYZERS: &[&dyn Analyzer] = &[
     &pod::PodAnalyzer,
     &workloads::DeploymentAnalyzer,
     &workloads::ReplicaSetAnalyzer,
@@ -152,7 +150,7 @@ pub struct Selection {
 
 impl Selection {
     /// The analyzers of the catalog this selection names.
-    pub fn resolve(&self) -> Result<Vec<&'static dyn Analyzer>, Error> {
+    pub(crate) fn resolve(&self) -> Result<Vec<&'static dyn Analyzer>, Error> {
         let known = || ANALYZERS.iter().map(|a| a.name()).collect::<Vec<_>>().join(", ");
         let named = |list: &[String], a: &dyn Analyzer| list.iter().any(|n| a.name().eq_ignore_ascii_case(n));
         for name in self.only.iter().chain(&self.enable).chain(&self.skip) {
@@ -176,30 +174,42 @@ impl Selection {
     }
 }
 
+/// Every analyzer of the catalog, in reporting order (`--list-analyzers`).
+pub fn catalog() -> impl Iterator<Item = &'static Info> {
+    ANALYZERS.iter().map(|a| a.info())
+}
+
+impl Selection {
+    /// The kinds a live run of these analyzers reads (across all namespaces).
+    pub fn kinds_read(&self) -> Result<BTreeSet<Kind>, Error> {
+        Ok(kinds_needed(&self.resolve()?))
+    }
+}
+
 /// The default analyzers.
-pub fn defaults() -> Vec<&'static dyn Analyzer> {
+pub(crate) fn defaults() -> Vec<&'static dyn Analyzer> {
     ANALYZERS.iter().copied().filter(|a| a.default_enabled()).collect()
 }
 
 /// The analyzers that apply to a scope: cluster-scoped subjects (nodes, volumes, webhooks…) only
 /// when all namespaces are analyzed, so that `-n shop` reports what concerns that namespace.
-pub fn for_scope<'a>(analyzers: &[&'a dyn Analyzer], scope: &Scope) -> Vec<&'a dyn Analyzer> {
+pub(crate) fn for_scope<'a>(analyzers: &[&'a dyn Analyzer], scope: &Scope) -> Vec<&'a dyn Analyzer> {
     analyzers.iter().copied().filter(|a| *scope == Scope::All || a.subject().namespaced()).collect()
 }
 
 /// The kinds the analyzers read, to fetch from a live cluster.
-pub fn kinds_needed(analyzers: &[&dyn Analyzer]) -> BTreeSet<Kind> {
+pub(crate) fn kinds_needed(analyzers: &[&dyn Analyzer]) -> BTreeSet<Kind> {
     analyzers.iter().flat_map(|a| std::iter::once(a.subject()).chain(a.evidence().iter().copied())).collect()
 }
 
 /// Whether the analyzers want log tails (the Log analyzer).
-pub fn wants_logs(analyzers: &[&dyn Analyzer]) -> bool {
+pub(crate) fn wants_logs(analyzers: &[&dyn Analyzer]) -> bool {
     analyzers.iter().any(|a| a.name() == pod::LogAnalyzer.name())
 }
 
 /// Runs the analyzers over the snapshot, makes each problem appear once, and sorts the findings:
 /// namespace, then severity (worst first), kind, name.
-pub fn run(snapshot: &Snapshot, analyzers: &[&dyn Analyzer]) -> Vec<Finding> {
+pub(crate) fn run(snapshot: &Snapshot, analyzers: &[&dyn Analyzer]) -> Vec<Finding> {
     let cx = Context {
         snapshot,
         index: Index::new(snapshot),
@@ -243,16 +253,16 @@ pub(crate) struct Problem {
 }
 
 impl Problem {
-    pub fn new(severity: Severity, reason: impl Into<String>, summary: impl Into<String>) -> Problem {
+    pub(crate) fn new(severity: Severity, reason: impl Into<String>, summary: impl Into<String>) -> Problem {
         Problem { severity, reason: reason.into(), summary: summary.into(), messages: Vec::new(), hint: String::new() }
     }
 
-    pub fn messages(mut self, messages: impl IntoIterator<Item = String>) -> Problem {
+    pub(crate) fn messages(mut self, messages: impl IntoIterator<Item = String>) -> Problem {
         self.messages.extend(messages);
         self
     }
 
-    pub fn hint(mut self, hint: impl Into<String>) -> Problem {
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Problem {
         self.hint = hint.into();
         self
     }
@@ -295,7 +305,7 @@ pub(crate) fn describe(kind: &str, meta: &ObjectMeta) -> String {
 pub(crate) fn targets_scaled_to_zero(
     cx: &Context<'_>,
     namespace: &str,
-    selector: &crate::snapshot::selector::LabelSelector,
+    selector: &crate::snapshot::LabelSelector,
 ) -> bool {
     let o = &cx.snapshot.objects;
     let zero = |replicas: Option<i32>| replicas == Some(0);

@@ -8,9 +8,9 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
 use super::{Analyzer, Context, Info, Problem, combine, targets_scaled_to_zero};
 use crate::findings::{Finding, ObjectRef, Severity};
 use crate::snapshot::Kind;
-use crate::snapshot::selector::LabelSelector;
+use crate::snapshot::LabelSelector;
 
-pub struct ServiceAnalyzer;
+pub(super) struct ServiceAnalyzer;
 
 impl Analyzer for ServiceAnalyzer {
     fn info(&self) -> &'static Info {
@@ -133,7 +133,7 @@ fn near_misses(cx: &Context<'_>, ns: &str, selector: &BTreeMap<String, String>, 
     }
 }
 
-pub struct IngressAnalyzer;
+pub(super) struct IngressAnalyzer;
 
 impl Analyzer for IngressAnalyzer {
     fn info(&self) -> &'static Info {
@@ -247,7 +247,7 @@ fn check_backend(cx: &Context<'_>, ns: &str, backend: &IngressBackend) -> Option
     )
 }
 
-pub struct NetworkPolicyAnalyzer;
+pub(super) struct NetworkPolicyAnalyzer;
 
 impl Analyzer for NetworkPolicyAnalyzer {
     fn info(&self) -> &'static Info {

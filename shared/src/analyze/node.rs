@@ -10,7 +10,7 @@ use super::{Analyzer, Condition, Context, Info, Problem, combine, condition};
 use crate::findings::{Finding, Severity};
 use crate::snapshot::Kind;
 
-pub struct NodeAnalyzer;
+pub(super) struct NodeAnalyzer;
 
 const PRESSURE: &[&str] = &["MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable"];
 /// Suffixes of condition types whose `True` means healthy.

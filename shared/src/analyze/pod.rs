@@ -12,7 +12,7 @@ use super::{Analyzer, Context, Info, Owner, OwnerLink, Problem, combine};
 use crate::findings::{Finding, Severity};
 use crate::snapshot::Kind;
 
-pub struct PodAnalyzer;
+pub(super) struct PodAnalyzer;
 
 /// A pod terminating this long past its deletion deadline is stuck.
 const STUCK_TERMINATING: SignedDuration = SignedDuration::from_mins(5);
@@ -757,7 +757,7 @@ fn error_lines(text: &str) -> Vec<&str> {
 
 /// The Log analyzer: no findings of its own. When selected, log tails of failing containers are
 /// fetched and their error lines become evidence on the Pod findings.
-pub struct LogAnalyzer;
+pub(super) struct LogAnalyzer;
 
 impl Analyzer for LogAnalyzer {
     fn info(&self) -> &'static Info {

@@ -4,7 +4,7 @@ use super::{Analyzer, Context, Info, Problem, combine};
 use crate::findings::{Finding, Severity};
 use crate::snapshot::Kind;
 
-pub struct QuotaAnalyzer;
+pub(super) struct QuotaAnalyzer;
 
 impl Analyzer for QuotaAnalyzer {
     fn info(&self) -> &'static Info {

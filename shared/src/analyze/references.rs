@@ -11,8 +11,8 @@ use super::{Analyzer, Context, Info, Problem, combine};
 use crate::findings::{Finding, Severity};
 use crate::snapshot::Kind;
 
-pub struct ConfigMapAnalyzer;
-pub struct SecretAnalyzer;
+pub(super) struct ConfigMapAnalyzer;
+pub(super) struct SecretAnalyzer;
 
 const WORKLOADS: &[Kind] =
     &[Kind::Pod, Kind::Deployment, Kind::StatefulSet, Kind::DaemonSet, Kind::Job, Kind::CronJob, Kind::ReplicaSet];

@@ -18,7 +18,7 @@ fn is_default(sc: &StorageClass) -> bool {
     DEFAULT_ANNOTATIONS.iter().any(|a| annotations.and_then(|m| m.get(*a)).is_some_and(|v| v == "true"))
 }
 
-pub struct ClaimAnalyzer;
+pub(super) struct ClaimAnalyzer;
 
 impl Analyzer for ClaimAnalyzer {
     fn info(&self) -> &'static Info {
@@ -94,7 +94,7 @@ fn claim(cx: &Context<'_>, pvc: &PersistentVolumeClaim) -> Vec<Problem> {
     }
 }
 
-pub struct VolumeAnalyzer;
+pub(super) struct VolumeAnalyzer;
 
 impl Analyzer for VolumeAnalyzer {
     fn info(&self) -> &'static Info {
@@ -132,7 +132,7 @@ impl Analyzer for VolumeAnalyzer {
     }
 }
 
-pub struct StorageClassAnalyzer;
+pub(super) struct StorageClassAnalyzer;
 
 impl Analyzer for StorageClassAnalyzer {
     fn info(&self) -> &'static Info {

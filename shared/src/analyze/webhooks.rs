@@ -8,8 +8,8 @@ use super::{Analyzer, Context, Info, Problem, combine};
 use crate::findings::{Finding, Severity};
 use crate::snapshot::Kind;
 
-pub struct ValidatingWebhookAnalyzer;
-pub struct MutatingWebhookAnalyzer;
+pub(super) struct ValidatingWebhookAnalyzer;
+pub(super) struct MutatingWebhookAnalyzer;
 
 impl Analyzer for ValidatingWebhookAnalyzer {
     fn info(&self) -> &'static Info {

@@ -11,7 +11,7 @@ use super::{Analyzer, Context, Info, Problem, combine, condition_is, describe, s
 use crate::findings::{Finding, Severity};
 use crate::snapshot::Kind;
 
-pub struct DeploymentAnalyzer;
+pub(super) struct DeploymentAnalyzer;
 
 impl Analyzer for DeploymentAnalyzer {
     fn info(&self) -> &'static Info {
@@ -82,7 +82,7 @@ fn shortfall(ready: i32, desired: i32) -> Severity {
     if ready * 2 < desired { Severity::High } else { Severity::Medium }
 }
 
-pub struct ReplicaSetAnalyzer;
+pub(super) struct ReplicaSetAnalyzer;
 
 impl Analyzer for ReplicaSetAnalyzer {
     fn info(&self) -> &'static Info {
@@ -148,7 +148,7 @@ fn create_hint(rs: &ReplicaSet, message: &str) -> String {
     format!("The API server refused the pods: {}", describe("ReplicaSet", &rs.metadata))
 }
 
-pub struct StatefulSetAnalyzer;
+pub(super) struct StatefulSetAnalyzer;
 
 impl Analyzer for StatefulSetAnalyzer {
     fn info(&self) -> &'static Info {
@@ -224,7 +224,7 @@ fn stateful_set(cx: &Context<'_>, sts: &StatefulSet) -> Vec<Finding> {
     out
 }
 
-pub struct DaemonSetAnalyzer;
+pub(super) struct DaemonSetAnalyzer;
 
 impl Analyzer for DaemonSetAnalyzer {
     fn info(&self) -> &'static Info {

@@ -6,11 +6,15 @@ use crate::findings::Severity::{self, Critical, High, Info, Low, Medium};
 /// One check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Check {
+    /// Its id (`POD-001`).
     pub id: &'static str,
+    /// What it checks, in a few words.
     pub title: &'static str,
+    /// How bad a failure is.
     pub severity: Severity,
     /// A Pod Security Standards control (runs under `--level`).
     pub pss: bool,
+    /// How to fix a failure.
     pub remediation: &'static str,
 }
 

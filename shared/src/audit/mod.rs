@@ -7,7 +7,7 @@
 //! (`make conformance`) runs their own test data through the binary.
 //!
 //! Data flows one way: objects (live, a snapshot, or manifests with their file and line) →
-//! [`audit`] → [`AuditFinding`]s → [`report`]. Workloads are checked on their pod template.
+//! [`run`] → [`AuditFinding`]s → [`crate::render::audit`]. Workloads are checked on their pod template.
 
 mod catalog;
 mod pod;
@@ -31,7 +31,9 @@ pub use crate::findings::audit::{AuditFinding, Source};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    /// Prevents known privilege escalations.
     Baseline,
+    /// Hardened, following current best practice.
     Restricted,
 }
 
@@ -50,7 +52,7 @@ impl Level {
 
 /// One object to audit.
 #[derive(Clone, Debug)]
-pub struct Object {
+pub(crate) struct Object {
     pub value: Value,
     pub source: Option<Source>,
 }
@@ -62,6 +64,7 @@ pub struct Options {
     pub level: Option<Level>,
     /// Only these checks (ids); empty = all.
     pub checks: BTreeSet<String>,
+    /// Never these checks (ids).
     pub skip: BTreeSet<String>,
     /// Registries images may come from (IMG-003); empty = not checked.
     pub trusted_registries: Vec<String>,
@@ -86,7 +89,7 @@ impl Options {
 /// The outcome of one run: findings, and how many (check, object) pairs were evaluated, by
 /// severity (the score's denominator).
 #[derive(Clone, Debug, Default)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub findings: Vec<AuditFinding>,
     pub evaluated: Vec<(&'static str, usize)>,
     pub objects: usize,
@@ -94,7 +97,7 @@ pub struct Outcome {
 
 /// Runs every enabled check over `objects`. Objects see each other (a binding its role, a pod the
 /// NetworkPolicies and ServiceAccounts of its namespace).
-pub fn audit(objects: &[Object], options: &Options) -> Outcome {
+pub(crate) fn audit(objects: &[Object], options: &Options) -> Outcome {
     let all = All::new(objects);
     let mut out = Vec::new();
     let mut evaluated = std::collections::BTreeMap::<&'static str, usize>::new();
@@ -241,7 +244,7 @@ const CLUSTER_SCOPED: &[&str] = &[
 ];
 
 /// Weights of the score: a critical finding costs ten low ones.
-pub fn weight(severity: Severity) -> u64 {
+pub(crate) fn weight(severity: Severity) -> u64 {
     match severity {
         Severity::Critical => 10,
         Severity::High => 5,
@@ -252,7 +255,7 @@ pub fn weight(severity: Severity) -> u64 {
 }
 
 /// The score, 0–100: the weighted share of evaluated (check, object) pairs that passed.
-pub fn score(outcome: &Outcome) -> u8 {
+pub(crate) fn score(outcome: &Outcome) -> u8 {
     let total: u64 =
         outcome.evaluated.iter().map(|(id, n)| catalog::check(id).map_or(0, |c| weight(c.severity)) * *n as u64).sum();
     let mut failed_pairs = BTreeSet::new();
@@ -269,7 +272,7 @@ pub fn score(outcome: &Outcome) -> u8 {
 }
 
 /// The distinct images the pod specs of `objects` run (those of `only` when given).
-pub fn images<F: Fn(&str, &str) -> bool>(objects: &[Object], only: Option<F>) -> Vec<String> {
+pub(crate) fn images<F: Fn(&str, &str) -> bool>(objects: &[Object], only: Option<F>) -> Vec<String> {
     let mut out = BTreeSet::new();
     for o in objects {
         let v = &o.value;
@@ -291,7 +294,11 @@ pub fn images<F: Fn(&str, &str) -> bool>(objects: &[Object], only: Option<F>) ->
 }
 
 /// IMG-004: one finding per container whose image has vulnerabilities at or above `min`.
-pub fn vulnerability_findings(objects: &[Object], scans: &[trivy::ImageScan], min: Severity) -> Vec<AuditFinding> {
+pub(crate) fn vulnerability_findings(
+    objects: &[Object],
+    scans: &[trivy::ImageScan],
+    min: Severity,
+) -> Vec<AuditFinding> {
     let Some(check) = check("IMG-004") else { return Vec::new() };
     let mut out = Vec::new();
     for o in objects {

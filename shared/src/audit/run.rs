@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::findings::Severity;
 use crate::findings::audit::{AuditReport, AuditSource, AuditSummary, FileError};
 use crate::progress::Progress;
-use crate::snapshot::selector::LabelSelector;
+use crate::snapshot::LabelSelector;
 use crate::snapshot::{FetchPlan, Kind, Snapshot};
 
 /// What is audited.
@@ -22,7 +22,12 @@ pub enum AuditInput {
     /// A saved state (`analyze --dump`, or `kubectl get -o yaml|json`).
     Snapshot(PathBuf),
     /// The same, already read (from stdin).
-    SnapshotText { name: String, text: String },
+    SnapshotText {
+        /// What it is called in messages (`stdin`).
+        name: String,
+        /// The text.
+        text: String,
+    },
     /// Manifests: files and directories (read recursively), and text already read (stdin).
     Manifests(Vec<Manifests>),
 }
@@ -33,7 +38,12 @@ pub enum Manifests {
     /// A file, or a directory of `*.yaml`, `*.yml` and `*.json` files.
     Path(PathBuf),
     /// Text already read: its name for reports, and the text.
-    Text { name: String, text: String },
+    Text {
+        /// What it is called in messages (`stdin`).
+        name: String,
+        /// The text.
+        text: String,
+    },
 }
 
 /// The limits of image scans.
@@ -48,6 +58,7 @@ pub struct ScanOptions {
 /// What to audit, and how.
 #[derive(Clone, Debug)]
 pub struct AuditOptions {
+    /// What is audited.
     pub input: AuditInput,
     /// `-n` (default: the context's namespace; every namespace of a snapshot).
     pub namespace: Option<String>,

@@ -25,12 +25,18 @@ pub fn find() -> Option<PathBuf> {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Vulnerability {
+    /// The advisory (`CVE-2024-…`).
     pub id: String,
+    /// The package affected.
     pub package: String,
+    /// Its installed version.
     pub installed: String,
+    /// The version that fixes it, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fixed: Option<String>,
+    /// Its severity.
     pub severity: Severity,
+    /// The advisory's title.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
 }
@@ -39,11 +45,13 @@ pub struct Vulnerability {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageScan {
+    /// The image, as the pod spec names it.
     pub image: String,
     /// Counts by severity (`critical`, `high`, …).
     pub counts: BTreeMap<Severity, usize>,
     /// The worst first, at most `TOP` (all of them are counted).
     pub top: Vec<Vulnerability>,
+    /// Why it was not scanned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -52,6 +60,7 @@ pub struct ImageScan {
 pub const TOP: usize = 5;
 
 impl ImageScan {
+    /// The worst severity found.
     pub fn worst(&self) -> Option<Severity> {
         self.counts.keys().next_back().copied()
     }

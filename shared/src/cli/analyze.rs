@@ -7,7 +7,7 @@ use clap::Parser;
 
 use super::input::{self, Over};
 use super::terminal::Terminal;
-use crate::analyze::{self, ANALYZERS, AnalyzeOptions, Input, Selection};
+use crate::analyze::{self, AnalyzeOptions, Input, Selection};
 use crate::cli::{self, CommonArgs, LlmArgs};
 use crate::error::{Error, Exit};
 use crate::explain::diagnose::{self, DiagnoseOptions, Target};
@@ -67,6 +67,7 @@ pub struct AnalyzeArgs {
     #[arg(value_name = "KIND NAME | -", num_args = 0..=2)]
     pub target: Vec<String>,
 
+    /// The flags analyze shares with the others.
     #[command(flatten)]
     pub common: CommonArgs,
 
@@ -130,6 +131,7 @@ pub struct AnalyzeArgs {
     #[arg(long, help_heading = "Model")]
     pub anonymize: bool,
 
+    /// The model.
     #[command(flatten)]
     pub llm: LlmArgs,
 }
@@ -144,9 +146,9 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
     let progress = Terminal::default();
     let mut stdout = anstream::stdout().lock();
     if args.list_analyzers {
-        let width = ANALYZERS.iter().map(|a| a.name().len()).max().unwrap_or(0);
-        for a in ANALYZERS {
-            writeln!(stdout, "{:<width$}  {}", a.name(), a.description())?;
+        let width = analyze::catalog().map(|a| a.name.len()).max().unwrap_or(0);
+        for a in analyze::catalog() {
+            writeln!(stdout, "{:<width$}  {}", a.name, a.description)?;
         }
         return Ok(Exit::Clean);
     }
@@ -181,18 +183,8 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
         };
         let prepared = explain::prepare(&analysis, &model, &options);
         if args.llm.dry_run {
-            let requests: Vec<DryRequest<'_>> = prepared
-                .plan
-                .requests
-                .iter()
-                .map(|r| DryRequest {
-                    title: &r.title,
-                    messages: &r.messages,
-                    trimmed: r.trimmed,
-                    max_answer: r.max_answer,
-                })
-                .collect();
-            dryrun::print(&mut stdout, &model, &requests, prepared.plan.cached.len(), common.output)?;
+            let requests: Vec<DryRequest<'_>> = prepared.requests().iter().map(|r| r.dry()).collect();
+            dryrun::print(&mut stdout, &model, &requests, prepared.cached(), common.output)?;
             stdout.flush()?;
             return Ok(Exit::Clean);
         }
@@ -320,13 +312,7 @@ fn one_answer(
     out: &mut dyn std::io::Write,
 ) -> anyhow::Result<Option<String>> {
     if args.llm.dry_run {
-        let dry = DryRequest {
-            title: &request.title,
-            messages: &request.messages,
-            trimmed: request.trimmed,
-            max_answer: request.max_answer,
-        };
-        dryrun::print(out, &model, &[dry], 0, args.common.output)?;
+        dryrun::print(out, &model, &[request.dry()], 0, args.common.output)?;
         return Ok(None);
     }
     let client = Client::for_use(model, what)?.reporting_to(progress);

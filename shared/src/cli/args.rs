@@ -17,9 +17,11 @@ use crate::render::Format;
 /// plugin's own arguments.
 #[derive(Args, Debug, Clone, Default)]
 pub struct CommonArgs {
+    /// How to reach the cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,
 
+    /// `-A` and `-l`.
     #[command(flatten)]
     pub scope: ScopeArgs,
 
@@ -27,6 +29,7 @@ pub struct CommonArgs {
     #[arg(short = 'o', long, value_parser = one_of(REPORT_FORMATS), default_value_t = Format::Text, help_heading = "Output")]
     pub output: Format,
 
+    /// Colors and logging.
     #[command(flatten)]
     pub log: LogArgs,
 }

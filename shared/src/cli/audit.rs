@@ -51,10 +51,12 @@ pub struct AuditArgs {
     #[arg(value_name = "TYPE[/NAME]", num_args = 0..=2)]
     pub target: Vec<String>,
 
+    /// How to reach the cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,
 
     /// `-A`; `-l` reports only objects with these labels
+    /// `-A` and `-l`.
     #[command(flatten)]
     pub scope: ScopeArgs,
 
@@ -110,9 +112,11 @@ pub struct AuditArgs {
     #[arg(long, help_heading = "Model")]
     pub explain: bool,
 
+    /// The model.
     #[command(flatten)]
     pub llm: LlmArgs,
 
+    /// Colors and logging.
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -161,15 +165,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
     if let Some(model) = model {
         if args.llm.dry_run {
             let requests = explain::audit::requests(&report);
-            let dry: Vec<DryRequest<'_>> = requests
-                .iter()
-                .map(|r| DryRequest {
-                    title: &r.title,
-                    messages: &r.messages,
-                    trimmed: r.trimmed,
-                    max_answer: r.max_answer,
-                })
-                .collect();
+            let dry: Vec<DryRequest<'_>> = requests.iter().map(|r| r.dry()).collect();
             let format = if args.output == Format::Json { Format::Json } else { Format::Text };
             dryrun::print(&mut out, &model, &dry, 0, format)?;
             return Ok(Exit::Clean);

@@ -10,9 +10,9 @@ use super::input::{self, Over};
 use super::terminal::Terminal;
 use crate::cli::{self, ANSWER_FORMATS, ClusterArgs, LlmArgs, LogArgs, one_of, parse_duration};
 use crate::error::{Error, Exit};
-use crate::exec::agent::Observer;
-use crate::exec::tools::kubectl::Class;
-use crate::exec::tools::{Approver, Decision, Step};
+use crate::exec::Class;
+use crate::exec::Observer;
+use crate::exec::{Approver, Decision, Step};
 use crate::exec::{Exec, ExecOptions, MAX_ANSWER, Running};
 use crate::llm::ModelConfig;
 use crate::render::dryrun::{self, DryRequest};
@@ -53,6 +53,7 @@ pub struct ExecArgs {
     #[arg(value_name = "QUESTION")]
     pub question: Vec<String>,
 
+    /// How to reach the cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,
 
@@ -84,9 +85,11 @@ pub struct ExecArgs {
     #[arg(short = 'o', long, value_parser = one_of(ANSWER_FORMATS), default_value_t = Format::Text, help_heading = "Output")]
     pub output: Format,
 
+    /// The model.
     #[command(flatten)]
     pub llm: LlmArgs,
 
+    /// Colors and logging.
     #[command(flatten)]
     pub log: LogArgs,
 }

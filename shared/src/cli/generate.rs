@@ -49,6 +49,7 @@ pub struct GenArgs {
     #[arg(value_name = "PROMPT", num_args = 1.., required = true)]
     pub prompt: Vec<String>,
 
+    /// How to reach the cluster.
     #[command(flatten)]
     pub cluster: ClusterArgs,
 
@@ -76,9 +77,11 @@ pub struct GenArgs {
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=10), help_heading = "Model")]
     pub max_repairs: u8,
 
+    /// The model.
     #[command(flatten)]
     pub llm: LlmArgs,
 
+    /// Colors and logging.
     #[command(flatten)]
     pub log: LogArgs,
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 /// One write.
 #[derive(Clone, Debug, Serialize)]
-pub struct Entry<'a> {
+pub(crate) struct Entry<'a> {
     pub time: String,
     /// The plugin: `gen` or `exec`.
     pub tool: &'a str,
@@ -22,7 +22,7 @@ pub struct Entry<'a> {
 }
 
 /// `$OPSAGENT_AUDIT_LOG`, else `<XDG state dir>/opsagent/audit.jsonl`.
-pub fn path() -> Option<PathBuf> {
+pub(crate) fn path() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("OPSAGENT_AUDIT_LOG").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
@@ -33,7 +33,7 @@ pub fn path() -> Option<PathBuf> {
 
 /// Appends one entry (a line written whole, in one call, so that concurrent writers do not
 /// interleave). A log that cannot be written is the caller's warning: the change itself has happened.
-pub fn record(entry: &Entry<'_>) -> Result<(), String> {
+pub(crate) fn record(entry: &Entry<'_>) -> Result<(), String> {
     let Some(path) = path() else { return Ok(()) };
     let write = || -> std::io::Result<()> {
         if let Some(dir) = path.parent() {
@@ -47,6 +47,6 @@ pub fn record(entry: &Entry<'_>) -> Result<(), String> {
 }
 
 /// Now, as RFC 3339.
-pub fn now() -> String {
+pub(crate) fn now() -> String {
     jiff::Timestamp::now().to_string()
 }

@@ -5,12 +5,19 @@ use crate::error::Error;
 /// A resource type as discovery describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResourceType {
+    /// The API group (empty: the core group).
     pub group: String,
+    /// The version.
     pub version: String,
+    /// The kind (`Deployment`).
     pub kind: String,
+    /// The resource (`deployments`).
     pub plural: String,
+    /// Its singular (`deployment`).
     pub singular: String,
+    /// kubectl's short names (`deploy`).
     pub short_names: Vec<String>,
+    /// Whether objects live in namespaces.
     pub namespaced: bool,
 }
 
@@ -184,12 +191,16 @@ impl Cluster {
 /// What applying an object did, in kubectl's words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Applied {
+    /// It did not exist.
     Created,
+    /// It changed.
     Configured,
+    /// It was already so.
     Unchanged,
 }
 
 impl Applied {
+    /// kubectl's word for it.
     pub fn as_str(self) -> &'static str {
         match self {
             Applied::Created => "created",
@@ -202,6 +213,8 @@ impl Applied {
 /// The server's refusal of a request: its status code and message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refused {
+    /// The HTTP status.
     pub code: u16,
+    /// The server's message.
     pub message: String,
 }

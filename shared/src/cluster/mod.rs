@@ -11,7 +11,7 @@ use crate::error::{Error, one_line};
 pub use discovery::{Applied, Refused, ResourceType};
 use kubeconfig::{KubeconfigSource, in_cluster_kubeconfig, pick_context, read_kubeconfigs};
 
-pub mod change_log;
+pub(crate) mod change_log;
 mod discovery;
 mod kubeconfig;
 mod retry;
@@ -20,11 +20,14 @@ pub(crate) mod runtime;
 /// Which namespaces a command looks at.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Scope {
+    /// Every namespace (`-A`).
     All,
+    /// One namespace.
     Namespace(String),
 }
 
 impl Scope {
+    /// The namespace, unless all.
     pub fn namespace(&self) -> Option<&str> {
         match self {
             Scope::All => None,

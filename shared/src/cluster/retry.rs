@@ -14,11 +14,11 @@ use tower::BoxError;
 use tower::retry::Policy;
 
 /// The longest wait between two attempts, whether from the backoff or from `Retry-After`.
-pub const MAX_WAIT: Duration = Duration::from_secs(10);
+pub(super) const MAX_WAIT: Duration = Duration::from_secs(10);
 
 /// One request's retry state (tower clones the policy for every request).
 #[derive(Clone, Debug)]
-pub struct ApiRetry {
+pub(super) struct ApiRetry {
     attempt: u32,
     max_retries: u32,
     base: Duration,

@@ -14,7 +14,7 @@ use crate::llm::reply::{extract_json, strip_think};
 use crate::llm::{ChatOptions, Client, Message};
 
 /// The instructions, native protocol. Kept short on purpose (every request carries them).
-pub fn system_prompt(context: &str, namespace: &str) -> String {
+pub(super) fn system_prompt(context: &str, namespace: &str) -> String {
     format!(
         "You operate a Kubernetes cluster (context {context}, namespace {namespace}) through tools. \
          Call kubectl with the verb first (get, describe, logs…). Ask narrow: -n, -l, --field-selector, \
@@ -24,30 +24,39 @@ pub fn system_prompt(context: &str, namespace: &str) -> String {
 }
 
 /// The ReAct protocol, for models without tool calling.
-pub const REACT: &str = "Tools: kubectl (input: the command, e.g. get pods -o json | jq '.items|length'), jq (input: a filter over the previous output). Reply with JSON only: {\"thought\": \"…\", \"action\": {\"name\": \"kubectl\", \"input\": \"…\"}} to use a tool, or {\"thought\": \"…\", \"final_answer\": \"…\"} when done.";
+pub(super) const REACT: &str = "Tools: kubectl (input: the command, e.g. get pods -o json | jq '.items|length'), jq (input: a filter over the previous output). Reply with JSON only: {\"thought\": \"…\", \"action\": {\"name\": \"kubectl\", \"input\": \"…\"}} to use a tool, or {\"thought\": \"…\", \"final_answer\": \"…\"} when done.";
 
 /// Which protocol a conversation uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
+    /// The provider's tool calling.
     Native,
+    /// JSON actions in text, for models without tool calling.
     React,
 }
 
 /// Token counts over the whole question.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct Usage {
+    /// Model calls.
     pub calls: u32,
+    /// Tokens sent.
     pub prompt_tokens: u64,
+    /// Tokens answered.
     pub completion_tokens: u64,
 }
 
 /// The outcome of one question.
 #[derive(Clone, Debug, Serialize)]
 pub struct Answer {
+    /// The answer, markdown (empty when stopped).
     pub answer: String,
+    /// The tool calls, in order.
     pub steps: Vec<Step>,
+    /// The tokens spent.
     pub usage: Usage,
+    /// How tools were called.
     pub protocol: Protocol,
     /// Why the loop stopped before an answer, if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,7 +65,7 @@ pub struct Answer {
 
 /// Limits of one question.
 #[derive(Clone, Copy, Debug)]
-pub struct Limits {
+pub(super) struct Limits {
     pub max_iterations: u16,
     pub max_answer: u32,
     /// The longest one question may take (model calls and tools together).
@@ -64,7 +73,7 @@ pub struct Limits {
 }
 
 /// A conversation: kept across questions in an interactive session.
-pub struct Conversation {
+pub(super) struct Conversation {
     pub messages: Vec<Message>,
     pub protocol: Protocol,
     react_tools: String,
@@ -72,7 +81,7 @@ pub struct Conversation {
 
 impl Conversation {
     /// `react_tools`: the optional tools, described for the ReAct protocol.
-    pub fn new(system: String, protocol: Protocol, react_tools: String) -> Conversation {
+    pub(super) fn new(system: String, protocol: Protocol, react_tools: String) -> Conversation {
         let messages = vec![Message::system(system)];
         let mut c = Conversation { messages, protocol: Protocol::Native, react_tools };
         if protocol == Protocol::React {
@@ -82,7 +91,7 @@ impl Conversation {
     }
 
     /// Back to the instructions alone.
-    pub fn reset(&mut self) {
+    pub(super) fn reset(&mut self) {
         self.messages.truncate(1);
     }
 
@@ -95,15 +104,14 @@ impl Conversation {
 
 /// Called as things happen (`-v`).
 pub trait Observer {
+    /// The model said something before calling tools.
     fn thought(&mut self, _text: &str) {}
+    /// A tool call ran (or was refused).
     fn tool(&mut self, _step: &Step) {}
 }
 
-pub struct Quiet;
-impl Observer for Quiet {}
-
 /// Asks one question (with what stdin held, if anything) and runs tools until an answer.
-pub fn ask(
+pub(super) fn ask(
     client: &Client<'_>,
     conversation: &mut Conversation,
     question: &str,

@@ -3,8 +3,8 @@
 //! window, the tools on offer); [`Exec::start`] connects the model and kubectl; [`Running::ask`]
 //! answers one question.
 
-pub mod agent;
-pub mod tools;
+mod agent;
+mod tools;
 
 use std::time::Duration;
 
@@ -13,10 +13,14 @@ use crate::error::Error;
 use crate::llm::tokens::{self, Counter};
 use crate::llm::{Client, Message, ModelConfig};
 use crate::progress::Progress;
-use agent::{Answer, Conversation, Limits, Observer, Protocol};
+pub use agent::{Answer, Observer, Protocol, Usage};
+use agent::{Conversation, Limits};
 use tools::extra::Extra;
+pub use tools::kubectl::Class;
 use tools::kubectl::Session;
-use tools::{Approver, Toolbox, budget};
+pub use tools::pipeline;
+pub use tools::{Approver, Decision, Step};
+use tools::{Toolbox, budget};
 
 /// The longest answer of one model call, in tokens.
 pub const MAX_ANSWER: u32 = 1024;
@@ -52,7 +56,7 @@ pub struct Exec {
     cluster: Option<Cluster>,
     context: Option<String>,
     namespace: String,
-    pub conversation: Conversation,
+    conversation: Conversation,
     extras: Vec<Extra>,
     counter: Counter,
     /// The most tokens one tool result (or the context from stdin) may take.
@@ -106,6 +110,7 @@ impl Exec {
         (tools::names(&self.extras), schemas, system)
     }
 
+    /// The model it will talk to.
     pub fn model(&self) -> &ModelConfig {
         &self.model
     }

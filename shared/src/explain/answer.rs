@@ -22,6 +22,16 @@ pub struct OneRequest {
 }
 
 impl OneRequest {
+    /// The request as a dry run shows it.
+    pub fn dry(&self) -> crate::render::dryrun::DryRequest<'_> {
+        crate::render::dryrun::DryRequest {
+            title: &self.title,
+            messages: &self.messages,
+            trimmed: self.trimmed,
+            max_answer: self.max_answer,
+        }
+    }
+
     /// A request; with `anonymizer`, names in the messages are replaced by placeholders now.
     pub fn new(
         title: String,
@@ -40,6 +50,7 @@ impl OneRequest {
 /// An answer, reasoning left out and names restored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answer {
+    /// The answer.
     pub text: String,
     /// Whether it was handed to the caller's `on_text` as it arrived (else: only whole, here).
     pub streamed: bool,

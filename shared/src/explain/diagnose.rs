@@ -20,17 +20,20 @@ use crate::llm::redact::{Anonymizer, redact_text, redact_value};
 use crate::llm::tokens::{self, Counter, Section};
 use crate::llm::{Message, ModelConfig};
 use crate::progress::Progress;
-use crate::snapshot::selector::LabelSelector;
+use crate::snapshot::LabelSelector;
 use crate::snapshot::{FetchPlan, Kind, Snapshot};
 
 /// What to diagnose: `pod web-1` or `pod/web-1`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
+    /// The kind, as kubectl takes it (`deploy`, `pods`, `Deployment`).
     pub kind: String,
+    /// The name.
     pub name: String,
 }
 
 impl Target {
+    /// `KIND NAME` or `KIND/NAME`.
     pub fn parse(args: &[String]) -> Result<Target, Error> {
         let usage =
             || Error::Usage("give the object as KIND NAME or KIND/NAME, e.g. kubectl ai analyze pod web-1".into());
@@ -91,6 +94,7 @@ pub fn snapshot_kind(arg: &str) -> Option<Kind> {
 /// What to diagnose, where it is read from, and what to ask.
 #[derive(Clone, Debug)]
 pub struct DiagnoseOptions {
+    /// The object.
     pub target: Target,
     /// The cluster (its kinds resolved through discovery, like kubectl) or a saved state.
     pub input: Input,
@@ -111,7 +115,9 @@ pub struct DiagnoseOptions {
 /// A diagnosis ready to be asked: the evidence, and the request built from it.
 #[derive(Clone, Debug)]
 pub struct Prepared {
+    /// What was found about the object.
     pub evidence: Evidence,
+    /// What the model is asked.
     pub request: OneRequest,
 }
 
@@ -252,9 +258,11 @@ pub fn messages(
 /// The evidence about one object.
 #[derive(Clone, Debug)]
 pub struct Evidence {
+    /// The object.
     pub object: ObjectRef,
     /// Rule-based findings about the object, its pods or its owners.
     pub findings: Vec<Finding>,
+    /// The evidence, most important first.
     pub sections: Vec<Section>,
 }
 
@@ -612,15 +620,19 @@ fn pod_status(status: &Value) -> String {
     lines.join("\n").trim().to_string()
 }
 
-pub const SYSTEM: &str = "You are a senior Kubernetes operator diagnosing one object. You get OpsAgent's evidence: its status, findings of rule-based checks, events, related objects, log tails and its spec (secrets are masked). Find the root cause. Use only the evidence; when it is not enough, say what to check next. Answer in LANGUAGE, in markdown, with exactly these sections: ## Root cause, ## Evidence (the facts that show it), ## Fix (steps, with kubectl commands), ## How to verify.";
+pub(crate) const SYSTEM: &str = "You are a senior Kubernetes operator diagnosing one object. You get OpsAgent's evidence: its status, findings of rule-based checks, events, related objects, log tails and its spec (secrets are masked). Find the root cause. Use only the evidence; when it is not enough, say what to check next. Answer in LANGUAGE, in markdown, with exactly these sections: ## Root cause, ## Evidence (the facts that show it), ## Fix (steps, with kubectl commands), ## How to verify.";
 
 /// A diagnosis as its four sections.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Diagnosis {
+    /// What is wrong, at its root.
     pub root_cause: String,
+    /// The facts that show it.
     pub evidence: String,
+    /// The steps to fix it.
     pub fix: String,
+    /// How to check the fix.
     pub verify: String,
 }
 
@@ -661,6 +673,7 @@ impl Diagnosis {
         Diagnosis { root_cause, evidence, fix, verify }
     }
 
+    /// The four sections as markdown.
     pub fn markdown(&self) -> String {
         format!(
             "## Root cause\n{}\n\n## Evidence\n{}\n\n## Fix\n{}\n\n## How to verify\n{}\n",

@@ -27,6 +27,7 @@ use crate::llm::redact::{Anonymizer, redact_text, redact_value};
 use crate::llm::tokens::{self, Counter, MESSAGE_OVERHEAD, Section};
 use crate::llm::{ChatOptions, Client, Message, ModelConfig, reply};
 use crate::progress::Progress;
+use crate::render::dryrun::DryRequest;
 use crate::snapshot::Snapshot;
 
 /// What the model says about a problem.
@@ -92,8 +93,11 @@ impl Explanation {
 /// How to explain.
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// Requests in flight at once.
     pub concurrency: usize,
+    /// Read and write the cache of answers.
     pub cache: bool,
+    /// Names, images, hosts and IPs replaced by placeholders in what is sent.
     pub anonymize: bool,
     /// Longest answer asked for one problem, in tokens (a batch gets half as much again per problem).
     pub max_answer: u32,
@@ -103,7 +107,7 @@ pub struct Options {
 
 /// One distinct problem: the findings it stands for and its evidence, as it would be sent.
 #[derive(Clone, Debug)]
-pub struct Problem {
+pub(crate) struct Problem {
     pub findings: Vec<usize>,
     pub title: String,
     /// Redacted, anonymized when asked, fitted to the window.
@@ -116,16 +120,28 @@ pub struct Problem {
 /// One request to send: the problems it explains and its messages.
 #[derive(Clone, Debug)]
 pub struct Request {
-    pub problems: Vec<usize>,
+    /// The problems it explains, by index.
+    pub(crate) problems: Vec<usize>,
+    /// What it is about, for a dry run.
     pub title: String,
+    /// What is sent: redacted, anonymized when asked.
     pub messages: Vec<Message>,
+    /// Whether evidence was cut to fit the window.
     pub trimmed: bool,
+    /// The longest answer asked for, in tokens.
     pub max_answer: u32,
+}
+
+impl Request {
+    /// The request as a dry run shows it.
+    pub fn dry(&self) -> DryRequest<'_> {
+        DryRequest { title: &self.title, messages: &self.messages, trimmed: self.trimmed, max_answer: self.max_answer }
+    }
 }
 
 /// What `--explain` will do: the distinct problems, the answers already cached, the requests.
 #[derive(Clone, Debug, Default)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub problems: Vec<Problem>,
     pub cached: Vec<(usize, Explanation)>,
     pub requests: Vec<Request>,
@@ -134,10 +150,15 @@ pub struct Plan {
 /// What a run cost.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
+    /// Distinct problems.
     pub problems: usize,
+    /// Requests sent.
     pub requests: usize,
+    /// Problems answered from the cache.
     pub cached: usize,
+    /// Problems left unexplained.
     pub failed: usize,
+    /// Tokens sent.
     pub prompt_tokens: usize,
 }
 
@@ -149,9 +170,21 @@ const SYSTEM: &str = "You are a senior Kubernetes operator. For each numbered pr
 /// What `--explain` will send for an analysis: prepared once, for a dry run or for [`explain`].
 #[derive(Clone, Debug)]
 pub struct Prepared {
-    pub plan: Plan,
+    plan: Plan,
     /// With `--anonymize`: the placeholders, to put the names back into the answers.
     anonymizer: Option<Anonymizer>,
+}
+
+impl Prepared {
+    /// The requests to send, for a dry run.
+    pub fn requests(&self) -> &[Request] {
+        &self.plan.requests
+    }
+
+    /// How many problems the cache already answers.
+    pub fn cached(&self) -> usize {
+        self.plan.cached.len()
+    }
 }
 
 /// Prepares the explanation of an analysis: its distinct problems, what the cache already answers,

@@ -20,11 +20,15 @@ pub const MAX_INPUT: u64 = 64 * 1024 * 1024;
 /// Input read from stdin or a file.
 #[derive(Debug)]
 pub struct Input {
+    /// The text (invalid UTF-8 replaced).
     pub text: String,
+    /// How many bytes were read.
     pub bytes: u64,
+    /// Whether the input went on past the limit.
     pub truncated: bool,
     /// Some bytes were not UTF-8 and were replaced.
     pub lossy: bool,
+    /// What it is called in messages (`stdin`, a file).
     pub source: String,
     /// The most that was read.
     pub limit: u64,
@@ -115,14 +119,20 @@ pub fn request(
 /// What an explanation of input reports (`-o json`).
 #[derive(Clone, Debug, Serialize)]
 pub struct InputReport {
+    /// Where the input came from.
     pub source: String,
+    /// Its lines.
     pub lines: usize,
+    /// Its lines once repeats are collapsed.
     pub distinct: usize,
+    /// Whether lines were left out to fit the window.
     pub trimmed: bool,
+    /// The model's answer.
     pub answer: String,
 }
 
 impl InputReport {
+    /// The report of an answer to `request` about `input`.
     pub fn new(input: &Input, request: &OneRequest, answer: String) -> InputReport {
         InputReport {
             source: input.source.clone(),

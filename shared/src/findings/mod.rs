@@ -16,11 +16,16 @@ pub const REPORT_API_VERSION: &str = "opsagent.dev/v1";
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Worth knowing; nothing is broken.
     #[default]
     Info,
+    /// A small risk or inefficiency.
     Low,
+    /// Degraded, or a risk worth fixing soon.
     Medium,
+    /// Broken for some users, or a serious risk.
     High,
+    /// Down, or an open door.
     Critical,
 }
 
@@ -50,9 +55,12 @@ impl std::fmt::Display for Severity {
 /// A reference to an object: kind, namespace (absent when cluster-scoped), name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ObjectRef {
+    /// The kind, as Kubernetes names it (`Deployment`).
     pub kind: String,
+    /// Absent for cluster-scoped objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// The name.
     pub name: String,
 }
 
@@ -74,9 +82,13 @@ pub struct Finding {
     pub cluster: Option<String>,
     /// The analyzer that found it (`Pod`, …).
     pub analyzer: String,
+    /// The kind of the object it is about.
     pub kind: String,
+    /// Its namespace; absent when cluster-scoped.
     pub namespace: Option<String>,
+    /// Its name.
     pub name: String,
+    /// How bad it is.
     pub severity: Severity,
     /// A short machine-readable cause: `CrashLoopBackOff`, `Unschedulable`, `ImagePullBackOff`, …
     pub reason: String,
@@ -111,7 +123,7 @@ pub struct Finding {
 
 impl Finding {
     /// A finding on an object, to be completed with messages, a hint and owners.
-    pub fn on(
+    pub(crate) fn on(
         analyzer: &str,
         kind: &str,
         meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
@@ -131,7 +143,7 @@ impl Finding {
         }
     }
 
-    pub fn messages(mut self, messages: impl IntoIterator<Item = String>) -> Finding {
+    pub(crate) fn messages(mut self, messages: impl IntoIterator<Item = String>) -> Finding {
         for m in messages {
             if !m.is_empty() && !self.messages.contains(&m) {
                 self.messages.push(m);
@@ -140,25 +152,25 @@ impl Finding {
         self
     }
 
-    pub fn hint(mut self, hint: impl Into<String>) -> Finding {
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Finding {
         self.hint = hint.into();
         self
     }
 
     /// Sets the owner chain (nearest first); the parent is its last element.
-    pub fn owned_by(mut self, owners: Vec<ObjectRef>) -> Finding {
+    pub(crate) fn owned_by(mut self, owners: Vec<ObjectRef>) -> Finding {
         self.parent = owners.last().cloned();
         self.owners = owners;
         self
     }
 
-    pub fn symptom(mut self) -> Finding {
+    pub(crate) fn symptom(mut self) -> Finding {
         self.symptom = true;
         self
     }
 
     /// A symptom that findings on these objects would explain.
-    pub fn caused_by(mut self, causes: Vec<ObjectRef>) -> Finding {
+    pub(crate) fn caused_by(mut self, causes: Vec<ObjectRef>) -> Finding {
         self.symptom = true;
         self.causes = causes;
         self
@@ -172,6 +184,7 @@ impl Finding {
         }
     }
 
+    /// The object it is about.
     pub fn object(&self) -> ObjectRef {
         ObjectRef { kind: self.kind.clone(), namespace: self.namespace.clone(), name: self.name.clone() }
     }
@@ -195,8 +208,10 @@ pub fn sort(findings: &mut [Finding]) {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReportSource {
+    /// The kubeconfig context read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
+    /// The API server's URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
     /// The snapshot file, when analyzing one.
@@ -205,6 +220,7 @@ pub struct ReportSource {
     /// The namespace analyzed; absent for all namespaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// The moment the state describes.
     pub captured_at: Timestamp,
     /// The contexts analyzed together (`--context a,b`, `--all-contexts`); each result names its own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -215,8 +231,11 @@ pub struct ReportSource {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
+    /// Findings reported.
     pub problems: usize,
+    /// Findings by severity.
     pub by_severity: BTreeMap<Severity, usize>,
+    /// The analyzers that ran.
     pub analyzers: Vec<String>,
 }
 
@@ -224,18 +243,24 @@ pub struct Summary {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
+    /// `opsagent.dev/v1`.
     pub api_version: String,
+    /// `AnalysisReport`.
     pub kind: String,
+    /// Where the state came from.
     pub source: ReportSource,
     /// True when something could not be read: see `warnings`.
     pub partial: bool,
+    /// Counts.
     pub summary: Summary,
+    /// The findings, in the order of [`sort`].
     pub results: Vec<Finding>,
+    /// What could not be read.
     pub warnings: Vec<Warning>,
 }
 
 impl Report {
-    pub fn new(
+    pub(crate) fn new(
         snapshot: &Snapshot,
         snapshot_file: Option<String>,
         analyzers: Vec<String>,
@@ -266,7 +291,7 @@ impl Report {
 
     /// One report for several clusters: results and warnings carry their cluster; `extra` are the
     /// warnings of clusters that could not be read at all.
-    pub fn merge(reports: Vec<(String, Report)>, extra: Vec<Warning>) -> Report {
+    pub(crate) fn merge(reports: Vec<(String, Report)>, extra: Vec<Warning>) -> Report {
         let mut clusters = Vec::new();
         let mut results = Vec::new();
         let mut warnings = Vec::new();

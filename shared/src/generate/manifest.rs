@@ -9,7 +9,7 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::snapshot::selector::LabelSelector;
+use crate::snapshot::LabelSelector;
 use crate::snapshot::{Document, ParseError, parse_documents, pod_spec_of};
 
 /// Something wrong with one object of a manifest.
@@ -19,6 +19,7 @@ pub struct Problem {
     pub object: String,
     /// Where in the object: `spec.template.spec.containers[0].imagePullPolcy`; empty for the whole.
     pub path: String,
+    /// What is wrong.
     pub message: String,
     /// The server said so (dry run), rather than OpsAgent's own checks.
     pub from_server: bool,

@@ -23,7 +23,7 @@ use crate::llm::reply;
 use crate::snapshot::Document;
 use manifest::Problem;
 
-pub const SYSTEM: &str = "You write Kubernetes manifests that a cluster accepts as they are. Write complete objects: apiVersion, kind, metadata.name, every required field. Follow practice unless told otherwise: pinned image tags (never latest), resource requests and limits, readiness and liveness probes for servers, runAsNonRoot, allowPrivilegeEscalation: false, labels app.kubernetes.io/name, selectors that match their template. Use only namespaces, storage classes and ingress classes the cluster has, when they are given. Answer with the manifests only: YAML documents separated by ---, in one ```yaml block.";
+pub(crate) const SYSTEM: &str = "You write Kubernetes manifests that a cluster accepts as they are. Write complete objects: apiVersion, kind, metadata.name, every required field. Follow practice unless told otherwise: pinned image tags (never latest), resource requests and limits, readiness and liveness probes for servers, runAsNonRoot, allowPrivilegeEscalation: false, labels app.kubernetes.io/name, selectors that match their template. Use only namespaces, storage classes and ingress classes the cluster has, when they are given. Answer with the manifests only: YAML documents separated by ---, in one ```yaml block.";
 
 /// What the model should know about the target cluster.
 pub fn facts(cluster: &Cluster, namespace: &str) -> String {
@@ -116,8 +116,11 @@ fn fenced_blocks<'a>(text: &'a str, languages: &[&str]) -> Vec<&'a str> {
 /// A manifest and what is wrong with it.
 #[derive(Debug, Default)]
 pub struct Checked {
+    /// The manifests, as checked.
     pub yaml: String,
+    /// Its objects.
     pub documents: Vec<Document>,
+    /// What is wrong (empty: valid).
     pub problems: Vec<Problem>,
     /// What no one could check, as warning lines: custom resources without a cluster, objects the
     /// server's dry run could not judge (403, 429, 5xx, a timeout).
@@ -130,9 +133,13 @@ pub struct Checked {
 /// Where the server check runs: the cluster, its resource types, the namespace for objects that
 /// name none, and whether `-n` chose it.
 pub struct Server<'a> {
+    /// The cluster.
     pub cluster: &'a Cluster,
+    /// What it serves.
     pub types: &'a [ResourceType],
+    /// The namespace of objects that name none.
     pub namespace: &'a str,
+    /// Whether `-n` chose it.
     pub explicit: bool,
 }
 
@@ -391,5 +398,33 @@ mod tests {
     fn summaries_name_the_namespace() {
         let docs = manifest::parse("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: other}\n").unwrap();
         assert_eq!(summary(&docs, "shop"), ["ConfigMap shop/a", "Namespace shop", "Secret other/s"]);
+    }
+}
+
+/// Property tests (docs/reliability.md): the same parsers have cargo-fuzz targets in `fuzz/`.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use crate::testing::config;
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// The YAML of a reply is found in a fence or after prose, and parses to the same objects.
+        #[test]
+        fn yaml_is_extracted_from_any_wrapping(
+            // (a prefix: `n`, `on` or `yes` alone are booleans to YAML 1.1, as to kubectl)
+            names in prop::collection::vec("cm-[a-z0-9]{1,10}", 1..4),
+            prose in "[a-zA-Z .,]{0,60}",
+            fenced in any::<bool>(),
+        ) {
+            let yaml: String = names.iter().map(|n| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {n}\ndata:\n  k: v\n")).collect::<Vec<_>>().join("---\n");
+            let reply = if fenced { format!("{prose}\n```yaml\n{yaml}```\n{prose}") } else { format!("{prose}\n{yaml}") };
+            let extracted = crate::generate::extract(&reply).unwrap();
+            let docs = crate::generate::manifest::parse(&extracted).unwrap();
+            let got: Vec<&str> = docs.iter().map(|d| d.value["metadata"]["name"].as_str().unwrap()).collect();
+            prop_assert_eq!(got, names.iter().map(String::as_str).collect::<Vec<_>>());
+        }
     }
 }

@@ -36,6 +36,7 @@ pub struct GenOptions {
 
 /// The cluster manifests are checked against and applied to.
 pub struct Target {
+    /// The cluster.
     pub cluster: Cluster,
     types: Vec<ResourceType>,
     /// Where objects that name no namespace go.
@@ -54,6 +55,7 @@ impl Target {
 pub struct Session {
     /// The messages so far: what a dry run shows, and what a regeneration continues.
     pub messages: Vec<Message>,
+    /// The cluster checked against and applied to, if any.
     pub target: Option<Target>,
     base: Option<Vec<Document>>,
     max_repairs: u8,
@@ -184,6 +186,7 @@ pub struct AppliedObject {
     pub what: String,
     /// Its type as kubectl prints it after `apply` (`deployment.apps`).
     pub type_name: String,
+    /// Its name.
     pub name: String,
     /// What the server did, or its refusal.
     pub result: Result<Applied, Refused>,

@@ -18,8 +18,11 @@ use crate::progress::{Progress, Quiet};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// The instructions.
     System,
+    /// The person (or the program asking).
     User,
+    /// The model.
     Assistant,
     /// A tool's result (native tool calling).
     Tool,
@@ -28,7 +31,9 @@ pub enum Role {
 /// One chat message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
+    /// Who says it.
     pub role: Role,
+    /// What is said.
     pub content: String,
     /// The tools an assistant message calls (native tool calling).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -41,8 +46,11 @@ pub struct Message {
 /// A tool call the model asked for; `arguments` is the JSON text it wrote (possibly not JSON).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolCall {
+    /// The id its result answers to.
     pub id: String,
+    /// The tool.
     pub name: String,
+    /// Its arguments, as the model wrote them.
     pub arguments: String,
 }
 
@@ -51,14 +59,17 @@ impl Message {
         Message { role, content: content.into(), tool_calls: Vec::new(), tool_call_id: None }
     }
 
+    /// Instructions.
     pub fn system(content: impl Into<String>) -> Self {
         Message::new(Role::System, content)
     }
 
+    /// A message of the person.
     pub fn user(content: impl Into<String>) -> Self {
         Message::new(Role::User, content)
     }
 
+    /// An answer of the model.
     pub fn assistant(content: impl Into<String>) -> Self {
         Message::new(Role::Assistant, content)
     }
@@ -77,15 +88,20 @@ impl Message {
 /// Token counts the provider reported.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
+    /// Tokens sent.
     pub prompt_tokens: u64,
+    /// Tokens answered.
     pub completion_tokens: u64,
 }
 
 /// A model's answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
+    /// The text of the answer.
     pub content: String,
+    /// Why the model stopped (`stop`, `length`, `tool_calls`).
     pub finish_reason: Option<String>,
+    /// The tokens, when the provider reports them.
     pub usage: Option<Usage>,
     /// The tools the model calls (native tool calling); empty for a final answer.
     pub tool_calls: Vec<ToolCall>,
@@ -94,7 +110,9 @@ pub struct Reply {
 /// How to ask.
 #[derive(Clone, Copy, Debug)]
 pub struct ChatOptions {
+    /// The longest answer, in tokens.
     pub max_tokens: u32,
+    /// Sampling temperature (left out for reasoning models).
     pub temperature: f64,
 }
 
@@ -106,7 +124,7 @@ impl Default for ChatOptions {
 
 /// Why a request failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
+pub(super) enum Failure {
     /// The provider answered with an error status.
     Status { code: u16, message: String, retry_after: Option<Duration> },
     /// No answer in time.
@@ -180,7 +198,7 @@ pub fn chat_url(config: &ModelConfig) -> Result<String, Error> {
 }
 
 /// OpenAI's reasoning models take `max_completion_tokens` and no temperature.
-pub fn is_reasoning_model(model: &str) -> bool {
+pub(super) fn is_reasoning_model(model: &str) -> bool {
     let m = model.rsplit('/').next().unwrap_or(model).to_ascii_lowercase();
     ["o1", "o3", "o4", "gpt-5"].iter().any(|p| m == *p || m.starts_with(&format!("{p}-")))
 }
@@ -235,6 +253,7 @@ impl<'p> Client<'p> {
         Client { config: self.config, agent: self.agent, url: self.url, progress }
     }
 
+    /// The configuration it talks with.
     pub fn config(&self) -> &ModelConfig {
         &self.config
     }
@@ -677,7 +696,7 @@ mod tests {
     use super::*;
 
     fn config(provider: Provider, base: &str) -> ModelConfig {
-        let mut cfg = crate::llm::config::ModelConfig::resolve(&Default::default()).unwrap();
+        let mut cfg = crate::llm::ModelConfig::resolve(&Default::default()).unwrap();
         cfg.provider = provider;
         cfg.base_url = base.to_string();
         cfg.model = "m".into();

@@ -58,9 +58,11 @@ impl Provider {
 /// flags); everything left `None` comes from the environment, then the config file.
 #[derive(Debug, Clone, Default)]
 pub struct ModelOptions {
+    /// The API spoken.
     pub provider: Option<Provider>,
     /// Model name (for Azure: the deployment).
     pub model: Option<String>,
+    /// The API base URL.
     pub base_url: Option<String>,
     /// A profile of the config file.
     pub profile: Option<String>,
@@ -68,6 +70,7 @@ pub struct ModelOptions {
     pub config: Option<PathBuf>,
     /// A CA bundle (PEM) for the model endpoint.
     pub ca_cert: Option<PathBuf>,
+    /// The model's window in tokens, when the built-in table does not know it.
     pub context_window: Option<usize>,
     /// The language of the answers.
     pub language: Option<String>,
@@ -78,10 +81,12 @@ pub struct ModelOptions {
 pub struct ApiKey(String);
 
 impl ApiKey {
+    /// A key, as given.
     pub fn new(key: impl Into<String>) -> Self {
         ApiKey(key.into())
     }
 
+    /// The key itself, for the request header only.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -96,7 +101,7 @@ impl std::fmt::Debug for ApiKey {
 /// A profile of the config file.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Profile {
+pub(super) struct Profile {
     pub provider: Option<Provider>,
     pub model: Option<String>,
     pub base_url: Option<String>,
@@ -123,14 +128,16 @@ pub struct Profile {
 /// Price of a model, in US dollars per million tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
 pub struct Price {
+    /// Per million tokens sent.
     pub input: f64,
+    /// Per million tokens answered.
     pub output: f64,
 }
 
 /// The config file.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FileConfig {
+pub(super) struct FileConfig {
     pub default_profile: Option<String>,
     #[serde(default)]
     pub profiles: BTreeMap<String, Profile>,
@@ -184,7 +191,7 @@ fn string_type() -> String {
 impl FileConfig {
     /// Reads the config file: `--config`, `$OPSAGENT_CONFIG`, or the XDG default. A missing default
     /// file is an empty config; a missing named file or invalid TOML is an error.
-    pub fn load(flag: Option<&Path>) -> Result<(FileConfig, Option<PathBuf>), Error> {
+    pub(super) fn load(flag: Option<&Path>) -> Result<(FileConfig, Option<PathBuf>), Error> {
         let named = flag
             .map(Path::to_path_buf)
             .or_else(|| std::env::var_os("OPSAGENT_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from));
@@ -212,7 +219,7 @@ fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> String {
 }
 
 /// `<XDG config dir>/opsagent/config.toml`.
-pub fn default_path() -> Option<PathBuf> {
+pub(super) fn default_path() -> Option<PathBuf> {
     use etcetera::BaseStrategy as _;
     etcetera::choose_base_strategy().ok().map(|s| s.config_dir().join("opsagent").join("config.toml"))
 }
@@ -220,22 +227,35 @@ pub fn default_path() -> Option<PathBuf> {
 /// Everything needed to talk to one model, resolved.
 #[derive(Clone, Debug)]
 pub struct ModelConfig {
+    /// The API spoken.
     pub provider: Provider,
+    /// The model (for Azure: the deployment).
     pub model: String,
     /// The base URL as configured (keys never live in URLs).
     pub base_url: String,
+    /// The key; never printed.
     pub api_key: Option<ApiKey>,
     /// Where the key would come from, for error messages ("set OPENAI_API_KEY").
     pub key_source: String,
+    /// Azure's deployment, when it differs from the model.
     pub azure_deployment: Option<String>,
+    /// Azure's `api-version`.
     pub azure_api_version: String,
+    /// Extra headers sent with every request (gateways).
     pub headers: Vec<(String, String)>,
+    /// A CA bundle (PEM) for the endpoint.
     pub ca_cert: Option<PathBuf>,
+    /// The longest a connection may take.
     pub connect_timeout: Duration,
+    /// The longest a read may wait.
     pub read_timeout: Duration,
+    /// Retries of a failed request.
     pub retries: u32,
+    /// The first back-off between retries (doubled each time).
     pub retry_base: Duration,
+    /// The model's window in tokens, when configured.
     pub context_window: Option<usize>,
+    /// The language of the answers.
     pub language: String,
     /// Native tool calling (else the ReAct protocol).
     pub tool_calling: bool,
@@ -243,7 +263,9 @@ pub struct ModelConfig {
     pub read_only: bool,
     /// The config file's tools.
     pub custom_tools: Vec<CustomTool>,
+    /// Prices per model from the config file (US dollars per million tokens).
     pub prices: BTreeMap<String, Price>,
+    /// The profile used, if any.
     pub profile: Option<String>,
     /// Whether anything configured a model at all (dry runs work without).
     pub configured: bool,

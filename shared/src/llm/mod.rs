@@ -1,10 +1,14 @@
-//! The model layer: configuration, the blocking client, answers, tokens.
+//! The model layer: configuration, the blocking client, answers, tokens, and the redaction of
+//! everything sent.
 
-pub mod client;
-pub mod config;
+mod client;
+mod config;
 pub mod redact;
 pub mod reply;
 pub mod tokens;
 
-pub use client::{ChatOptions, Client, Message, Reply, Role, Usage};
-pub use config::{ModelConfig, ModelOptions, Provider};
+pub use client::{ChatOptions, Client, Message, Reply, Role, ToolCall, Usage, chat_url};
+pub(crate) use config::CustomTool;
+#[cfg(test)]
+pub(crate) use config::ToolParameter;
+pub use config::{ApiKey, ModelConfig, ModelOptions, Price, Provider};

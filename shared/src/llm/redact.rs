@@ -15,6 +15,7 @@ use std::sync::LazyLock;
 use regex::{Captures, Regex};
 use serde_json::Value;
 
+/// What a secret value becomes.
 pub const MASK: &str = "[REDACTED]";
 
 struct Pattern {
@@ -350,5 +351,85 @@ mod tests {
         }
         assert!(sent.contains("shopping stays"), "whole words only: {sent}");
         assert_eq!(a.restore(&sent), text);
+    }
+}
+
+/// Property tests (docs/reliability.md): the same parsers have cargo-fuzz targets in `fuzz/`.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use crate::llm::redact::{MASK, redact_input, redact_text, redact_value};
+    use crate::testing::{config, json_value};
+
+    /// A path into a value: object keys and array indexes.
+    fn nest(value: Value, path: &[(bool, String)]) -> Value {
+        path.iter()
+            .rev()
+            .fold(value, |inner, (array, key)| if *array { json!([1, inner]) } else { json!({ key: inner }) })
+    }
+
+    fn path() -> impl Strategy<Value = Vec<(bool, String)>> {
+        prop::collection::vec((any::<bool>(), "[a-z]{1,6}"), 0..6)
+    }
+
+    /// The places a secret hides, each holding `canary`.
+    fn carrier(canary: &str, which: u8) -> Value {
+        match which % 7 {
+            0 => json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": canary}}),
+            1 => json!({"apiVersion": "v1", "kind": "Secret", "stringData": {"any-key": canary}}),
+            2 => json!({"env": [{"name": "DB_PASSWORD", "value": canary}]}),
+            3 => {
+                json!({"metadata": {"annotations": {"kubectl.kubernetes.io/last-applied-configuration": format!("{{\"data\":{{\"x\":\"{canary}\"}}}}")}}})
+            }
+            4 => json!({"note": format!("connecting with password={canary} now")}),
+            5 => json!({"clientSecret": canary}),
+            _ => json!({"log": format!("Authorization: Bearer {canary}")}),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Redaction is idempotent on text and on values.
+        #[test]
+        fn redaction_is_idempotent(text in "\\PC{0,200}", v in json_value()) {
+            let once = redact_text(&text);
+            prop_assert_eq!(redact_text(&once), once.clone());
+            let mut a = v.clone();
+            redact_value(&mut a);
+            let mut b = a.clone();
+            redact_value(&mut b);
+            prop_assert_eq!(a, b);
+        }
+
+        /// JSON text, or as YAML text piped in.
+        #[test]
+        fn a_canary_is_masked_in_any_nesting(
+            which in any::<u8>(),
+            at in path(),
+            siblings in prop::collection::btree_map("[a-z]{1,6}", json_value(), 0..3),
+            suffix in "[A-Za-z0-9]{8,16}",
+        ) {
+            let canary = format!("CANARY{suffix}");
+            let mut doc = nest(carrier(&canary, which), &at);
+            if let (Value::Object(map), false) = (&mut doc, at.is_empty()) {
+                for (k, v) in siblings {
+                    map.entry(k).or_insert(v);
+                }
+            }
+            let mut value = doc.clone();
+            redact_value(&mut value);
+            prop_assert!(!value.to_string().contains(&canary), "{}", value);
+            // As an object piped in (kubectl get -o json / -o yaml): the carriers that are objects.
+            let object = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"d": "x"}, "extra": doc});
+            let object = if which % 7 < 2 { carrier(&canary, which) } else { object };
+            let json_text = serde_json::to_string_pretty(&object).unwrap();
+            prop_assert!(!redact_input(&json_text).contains(&canary), "{}", json_text);
+            let yaml_text = serde_saphyr::to_string(&object).unwrap();
+            prop_assert!(!redact_input(&yaml_text).contains(&canary), "{}", yaml_text);
+            prop_assert!(redact_input(&json_text).contains(MASK) || which % 7 == 3, "something is masked");
+        }
     }
 }

@@ -164,3 +164,41 @@ mod tests {
         assert_eq!(fenced_block("no fence", &[]), None);
     }
 }
+
+/// Property tests (docs/reliability.md): the same parsers have cargo-fuzz targets in `fuzz/`.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    use super::{extract_json, strip_think};
+    use crate::testing::{config, json_value};
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// A JSON answer is found whatever wraps it: reasoning, a fence, prose before and after.
+        #[test]
+        fn reply_json_is_found_in_any_wrapping(
+            v in prop::collection::btree_map("[a-z]{1,8}", json_value(), 1..4).prop_map(|m| Value::Object(m.into_iter().collect())),
+            think in "[a-zA-Z {}\\[\\]]{0,40}",
+            before in "[a-zA-Z .,:]{0,40}",
+            after in "[a-zA-Z .,:]{0,40}",
+            fenced in any::<bool>(),
+        ) {
+            let body = serde_json::to_string_pretty(&v).unwrap();
+            let body = if fenced { format!("```json\n{body}\n```") } else { body };
+            let reply = format!("<think>{think}</think>{before}\n{body}\n{after}");
+            prop_assert_eq!(extract_json(&reply), Some(v));
+        }
+
+        /// Arbitrary text never makes the reply parsers panic, and reasoning never survives.
+        #[test]
+        fn reply_parsers_take_any_text(text in "\\PC{0,200}", inner in "[a-z ]{0,20}") {
+            let _ = extract_json(&text);
+            let _ = crate::generate::extract(&text);
+            let stripped = strip_think(&format!("{text}<think>{inner}SECRET-THOUGHT</think>"));
+            prop_assert!(!stripped.contains("SECRET-THOUGHT"));
+        }
+    }
+}

@@ -26,6 +26,7 @@ impl std::fmt::Debug for Counter {
 pub const MESSAGE_OVERHEAD: usize = 4;
 
 impl Counter {
+    /// The model's own tokenizer when tiktoken knows it, else o200k (an estimate).
     pub fn for_model(model: &str) -> Counter {
         let name = model.rsplit('/').next().unwrap_or(model);
         let known = tiktoken_rs::tokenizer::get_tokenizer(name).and_then(|t| tiktoken_rs::bpe_for_tokenizer(t).ok());
@@ -35,6 +36,7 @@ impl Counter {
         }
     }
 
+    /// Tokens in `text`.
     pub fn count(&self, text: &str) -> usize {
         pieces(text).map(|p| self.bpe.encode_with_special_tokens(p).len()).sum()
     }
@@ -165,18 +167,21 @@ pub fn price(provider: Provider, model: &str, overrides: &BTreeMap<String, Price
 /// A piece of evidence; lower priority numbers are kept first when the budget is short.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Section {
+    /// Its heading in the text sent (none for the head).
     pub title: String,
+    /// The evidence.
     pub text: String,
+    /// Lower is kept first.
     pub priority: u8,
 }
+
+/// The most a cut's marker costs, in tokens.
+const MARKER: usize = 16;
 
 /// Joins sections under their titles within `budget` tokens, in their original order. When they do
 /// not fit, the lowest-priority sections are cut first — shortened, or left out — and every cut is
 /// marked, so the model knows something is missing. Returns the text and whether anything was cut.
-/// The most a cut's marker costs, in tokens.
-const MARKER: usize = 16;
-
-pub fn fit(sections: &[Section], budget: usize, counter: &Counter) -> (String, bool) {
+pub(crate) fn fit(sections: &[Section], budget: usize, counter: &Counter) -> (String, bool) {
     let render = |s: &Section, text: &str| match s.title.as_str() {
         "" => format!("{}\n", text.trim_end()),
         title => format!("## {title}\n{}\n", text.trim_end()),

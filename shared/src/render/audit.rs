@@ -11,6 +11,7 @@ use crate::findings::Severity;
 use crate::findings::audit::{AuditFinding, AuditReport};
 use crate::render::{Format, json, severity_style};
 
+/// Writes the audit report in the chosen format (text groups by severity).
 pub fn render(out: &mut dyn Write, report: &AuditReport, format: Format) -> io::Result<()> {
     match format {
         Format::Text => text(out, report),

@@ -6,20 +6,24 @@ use std::io::{self, Write};
 use serde_json::json;
 
 use crate::llm::Message;
-use crate::llm::client::chat_url;
-use crate::llm::config::ModelConfig;
+use crate::llm::ModelConfig;
+use crate::llm::chat_url;
 use crate::llm::tokens::{self, Counter, MESSAGE_OVERHEAD};
 use crate::render::Format;
 
 /// One request a command would send.
 pub struct DryRequest<'a> {
+    /// What it is about.
     pub title: &'a str,
+    /// What would be sent.
     pub messages: &'a [Message],
+    /// Whether evidence was cut to fit.
     pub trimmed: bool,
     /// The longest answer asked for.
     pub max_answer: u32,
 }
 
+/// Prints what would be sent, its tokens and its cost; `cached` problems need no request.
 pub fn print(
     out: &mut dyn Write,
     config: &ModelConfig,

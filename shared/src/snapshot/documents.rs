@@ -7,6 +7,7 @@ use serde_json::Value;
 /// One Kubernetes object read from text.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Document {
+    /// The object.
     pub value: Value,
     /// 1-based line where the object's document starts (the list's line for list items).
     pub line: usize,
@@ -16,7 +17,9 @@ pub struct Document {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
 pub struct ParseError {
+    /// The line, when known.
     pub line: Option<usize>,
+    /// What is wrong.
     pub message: String,
 }
 

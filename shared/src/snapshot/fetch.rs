@@ -24,7 +24,9 @@ const LOG_LIMIT_BYTES: i64 = 64 * 1024;
 /// What to read from the cluster.
 #[derive(Clone, Debug)]
 pub struct FetchPlan {
+    /// The kinds to list.
     pub kinds: BTreeSet<Kind>,
+    /// The namespaces.
     pub scope: Scope,
     /// `-l`: applies to namespaced kinds other than Events.
     pub selector: Option<String>,

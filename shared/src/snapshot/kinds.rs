@@ -22,7 +22,7 @@ macro_rules! kinds {
     ($( $variant:ident => $field:ident : $ty:ty ; )*) => {
         /// A kind of object a snapshot can hold.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Kind { $($variant),* }
+        pub enum Kind { $(#[doc = concat!("`", stringify!($variant), "`.")] $variant),* }
 
         impl Kind {
             /// Every kind, in a stable order.
@@ -48,6 +48,7 @@ macro_rules! kinds {
                 match self { $(Kind::$variant => <$ty as k8s_openapi::Resource>::API_VERSION),* }
             }
 
+            /// Whether its objects live in namespaces.
             pub fn namespaced(self) -> bool {
                 match self {
                     $(Kind::$variant => <<$ty as k8s_openapi::Resource>::Scope as IsNamespaced>::NAMESPACED),*
@@ -73,10 +74,11 @@ macro_rules! kinds {
         /// Typed objects, one list per kind.
         #[derive(Clone, Debug, Default)]
         pub struct Objects {
-            $(pub $field: Vec<$ty>,)*
+            $(#[doc = concat!("The ", stringify!($variant), " objects.")] pub $field: Vec<$ty>,)*
         }
 
         impl Objects {
+            /// How many objects of a kind there are.
             pub fn count(&self, kind: Kind) -> usize {
                 match kind { $(Kind::$variant => self.$field.len()),* }
             }

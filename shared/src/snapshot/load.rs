@@ -255,3 +255,39 @@ log: "boom\n"
         assert_eq!(snap.info.captured_at.to_string(), "2026-02-02T00:00:00Z");
     }
 }
+
+/// Property tests (docs/reliability.md): the same parsers have cargo-fuzz targets in `fuzz/`.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use crate::snapshot::{Kind, Snapshot};
+    use crate::testing::config;
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// The snapshot loader takes any text without panicking.
+        #[test]
+        fn snapshots_take_any_text(text in "\\PC{0,300}") {
+            let _ = Snapshot::from_text("fuzz", &text);
+        }
+
+        /// The same pods load the same from YAML documents, a JSON List and a YAML List.
+        #[test]
+        fn snapshots_read_every_format_alike(names in prop::collection::btree_set("[a-z][a-z0-9]{0,8}", 1..6)) {
+            let pods: Vec<Value> = names.iter().map(|n| json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": n, "namespace": "ns", "creationTimestamp": "2026-05-01T12:00:00Z"},
+                "spec": {"containers": [{"name": "c", "image": "x:1"}]},
+            })).collect();
+            let list = json!({"apiVersion": "v1", "kind": "List", "items": pods});
+            let docs: String = pods.iter().map(|p| serde_saphyr::to_string(p).unwrap()).collect::<Vec<_>>().join("---\n");
+            for text in [serde_json::to_string(&list).unwrap(), serde_saphyr::to_string(&list).unwrap(), docs] {
+                let snapshot = Snapshot::from_text("t", &text).unwrap();
+                prop_assert_eq!(snapshot.objects.count(Kind::Pod), names.len());
+            }
+        }
+    }
+}

@@ -14,7 +14,7 @@ mod dump;
 mod fetch;
 mod kinds;
 mod load;
-pub mod selector;
+mod selector;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,6 +25,7 @@ pub use documents::{Document, ParseError, looks_like_timestamp, newest_timestamp
 pub use fetch::FetchPlan;
 pub use kinds::{Kind, Objects};
 pub use load::read_log_dir;
+pub use selector::LabelSelector;
 
 /// The pod spec an object runs, as JSON: its own (Pod), its template's (workloads, Jobs), its job
 /// template's (CronJob).
@@ -36,7 +37,6 @@ pub fn pod_spec_of(object: &serde_json::Value) -> Option<&serde_json::Value> {
 }
 
 use crate::cluster::Scope;
-use crate::snapshot::selector::LabelSelector;
 
 /// The `apiVersion` of OpsAgent's extension documents.
 pub const EXTENSION_API_VERSION: &str = "opsagent.dev/v1";
@@ -47,9 +47,11 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 /// Cluster state for the analyzers.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
+    /// The objects, by kind.
     pub objects: Objects,
     /// Log tails of failing containers (fetched for dumps and the log analyzer).
     pub logs: Vec<ContainerLog>,
+    /// Where and when it was taken, and what is missing.
     pub info: SnapshotInfo,
     /// Objects of kinds a snapshot does not model (CRDs, other versions), counted by `apiVersion/kind`.
     pub skipped: BTreeMap<String, usize>,
@@ -61,15 +63,19 @@ pub struct Snapshot {
 pub struct SnapshotInfo {
     /// The moment the state describes; analyzers measure ages from it.
     pub captured_at: Timestamp,
+    /// The kubeconfig context.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
+    /// The API server's URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
+    /// The server's version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_version: Option<String>,
     /// The namespace it was restricted to; absent for all namespaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// The label selector it was restricted to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<String>,
     /// Kinds read completely (an empty list in a kind means "none exist", not "not read").
@@ -91,17 +97,22 @@ pub struct Warning {
     pub kind: Option<String>,
     /// A short machine-readable reason: `Forbidden`, `NotFound`, `Error`.
     pub reason: String,
+    /// What could not be read, and why.
     pub message: String,
 }
 
 /// The tail of one container's log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ContainerLog {
+    /// The pod's namespace.
     pub namespace: String,
+    /// The pod.
     pub pod: String,
+    /// The container.
     pub container: String,
     /// The previous (terminated) instance rather than the current one.
     pub previous: bool,
+    /// The log lines.
     pub text: String,
 }
 
@@ -131,6 +142,7 @@ impl Snapshot {
         !self.info.warnings.is_empty()
     }
 
+    /// The log tail of a container, if kept.
     pub fn log(&self, namespace: &str, pod: &str, container: &str, previous: bool) -> Option<&str> {
         self.logs
             .iter()
@@ -193,11 +205,11 @@ mod kind_names {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::collections::BTreeSet;
 
-    pub fn serialize<S: Serializer>(kinds: &BTreeSet<Kind>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(kinds: &BTreeSet<Kind>, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(kinds.iter().map(|k| k.name()))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeSet<Kind>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeSet<Kind>, D::Error> {
         let names: Vec<String> = Vec::deserialize(d)?;
         names
             .iter()

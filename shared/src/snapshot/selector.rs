@@ -59,6 +59,7 @@ impl LabelSelector {
         Self { requirements: map.iter().map(|(k, v)| Requirement::Equals(k.clone(), v.clone())).collect() }
     }
 
+    /// Whether it selects everything.
     pub fn is_empty(&self) -> bool {
         self.requirements.is_empty()
     }
@@ -71,6 +72,7 @@ impl LabelSelector {
         })
     }
 
+    /// Whether labels match.
     pub fn matches(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
         let get = |k: &str| labels.and_then(|l| l.get(k));
         self.requirements.iter().all(|r| match r {

@@ -50,7 +50,7 @@ fn every_corpus_state_gives_exactly_its_expected_findings() {
 fn a_healthy_cluster_full_of_look_alikes_gives_no_finding_at_all() {
     let out = run(Command::new(bin(ANALYZE))
         .args(["--snapshot", state("healthy").to_str().unwrap(), "-o", "json", "--filter"])
-        .arg(opsagent::analyze::ANALYZERS.iter().map(|a| a.name()).collect::<Vec<_>>().join(",")));
+        .arg(opsagent::analyze::catalog().map(|a| a.name).collect::<Vec<_>>().join(",")));
     assert_eq!(out.code, 0, "{}", out.stdout);
     assert_eq!(out.json()["results"], serde_json::json!([]), "every analyzer, opt-in ones included");
     assert!(state("healthy").join("expected.txt").exists());
@@ -65,10 +65,10 @@ fn every_analyzer_has_a_breakage_in_the_corpus() {
             seen.insert(f["analyzer"].as_str().unwrap().to_string());
         }
     }
-    for analyzer in opsagent::analyze::ANALYZERS {
+    for analyzer in opsagent::analyze::catalog() {
         // The Log analyzer adds evidence to Pod findings (tested below) and reports nothing itself.
-        if analyzer.name() != "Log" {
-            assert!(seen.contains(analyzer.name()), "no positive case for the {} analyzer", analyzer.name());
+        if analyzer.name != "Log" {
+            assert!(seen.contains(analyzer.name), "no positive case for the {} analyzer", analyzer.name);
         }
     }
 }
@@ -131,7 +131,7 @@ fn kinds_are_listed_concurrently_in_pages() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     let lists: Vec<serde_json::Value> = fx.requests().into_iter().filter(|r| r["path"] != "/version").collect();
     assert!(lists.iter().all(|r| r["method"] == "GET" && r["query"]["limit"] == "500"), "{lists:?}");
-    let want = opsagent::analyze::kinds_needed(&opsagent::analyze::defaults());
+    let want = opsagent::analyze::Selection::default().kinds_read().unwrap();
     assert_eq!(lists.len(), want.len(), "one list per kind: {lists:?}");
 }
 
@@ -410,7 +410,7 @@ fn list_filter_and_exclude_analyzers() {
     let out = run(Command::new(bin(ANALYZE)).arg("--list-analyzers"));
     assert_eq!(out.code, 0);
     assert!(out.stdout.starts_with("Pod "), "{}", out.stdout);
-    assert_eq!(out.stdout.lines().count(), opsagent::analyze::ANALYZERS.len());
+    assert_eq!(out.stdout.lines().count(), opsagent::analyze::catalog().count());
     assert!(out.stdout.contains("Secret") && out.stdout.contains("(opt-in"), "{}", out.stdout);
     let snapshot = state("pods");
     let with = run(Command::new(bin(ANALYZE)).args([

@@ -8,6 +8,7 @@ mod audit;
 mod canary;
 mod diagnose;
 mod exec;
+mod fuzz;
 mod generate;
 mod hardening;
 mod kubectl;

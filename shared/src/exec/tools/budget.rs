@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::llm::tokens::Counter;
 
-pub const NARROW: &str =
+pub(crate) const NARROW: &str =
     "Narrow the query: -n NAMESPACE, -l/--selector, --field-selector, -o jsonpath=…, or | jq to pick fields.";
 
 /// More bytes per token than any real text averages: a text longer than the cap times this is
@@ -14,11 +14,11 @@ pub const NARROW: &str =
 const MAX_BYTES_PER_TOKEN: usize = 32;
 
 /// The default cap: 15 % of the window, at most 8,000 tokens.
-pub fn default_cap(window: usize) -> usize {
+pub(crate) fn default_cap(window: usize) -> usize {
     (window * 15 / 100).min(8_000)
 }
 
-pub fn fit(counter: &Counter, text: &str, cap: usize) -> String {
+pub(crate) fn fit(counter: &Counter, text: &str, cap: usize) -> String {
     // A text has at most as many tokens as bytes; one many times longer than the cap is over it
     // without counting (counting megabytes takes seconds).
     let size = if text.len() <= cap {

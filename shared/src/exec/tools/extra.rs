@@ -8,14 +8,14 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::error::Error;
-use crate::llm::config::CustomTool;
+use crate::llm::CustomTool;
 
 /// The Custom Search endpoint; `OPSAGENT_WEB_SEARCH_URL` overrides it (tests, proxies).
-pub const WEB_SEARCH_URL: &str = "https://www.googleapis.com/customsearch/v1";
+pub(crate) const WEB_SEARCH_URL: &str = "https://www.googleapis.com/customsearch/v1";
 
 /// One optional tool.
 #[derive(Clone, Debug)]
-pub enum Extra {
+pub(crate) enum Extra {
     Trivy(PathBuf),
     WebSearch { key: String, cx: String, endpoint: String },
     Custom { tool: CustomTool, program: PathBuf },
@@ -25,7 +25,7 @@ const BUILT_IN: &[&str] = &["kubectl", "jq", "trivy", "web_search"];
 
 /// The optional tools that can work here, and the config file's (checked: names, parameters,
 /// placeholders, programs).
-pub fn available(custom: &[CustomTool]) -> Result<Vec<Extra>, Error> {
+pub(crate) fn available(custom: &[CustomTool]) -> Result<Vec<Extra>, Error> {
     let mut out = Vec::new();
     if let Ok(path) = which::which("trivy") {
         out.push(Extra::Trivy(path));
@@ -74,7 +74,7 @@ fn placeholders(arg: &str) -> Vec<&str> {
 }
 
 impl Extra {
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         match self {
             Extra::Trivy(_) => "trivy",
             Extra::WebSearch { .. } => "web_search",
@@ -83,7 +83,7 @@ impl Extra {
     }
 
     /// Whether it runs without asking.
-    pub fn read_only(&self) -> bool {
+    pub(crate) fn read_only(&self) -> bool {
         match self {
             Extra::Custom { tool, .. } => tool.read_only,
             _ => true,
@@ -91,7 +91,7 @@ impl Extra {
     }
 
     /// The single parameter a ReAct input fills, if the tool has one.
-    pub fn only_parameter(&self) -> Option<String> {
+    pub(crate) fn only_parameter(&self) -> Option<String> {
         match self {
             Extra::Trivy(_) => Some("image".into()),
             Extra::WebSearch { .. } => Some("query".into()),
@@ -100,7 +100,7 @@ impl Extra {
         }
     }
 
-    pub fn schema(&self) -> Value {
+    pub(crate) fn schema(&self) -> Value {
         let function = |name: &str, description: &str, properties: Value, required: Vec<String>| {
             json!({"type": "function", "function": {"name": name, "description": description,
                 "parameters": {"type": "object", "properties": properties, "required": required}}})
@@ -135,7 +135,7 @@ impl Extra {
     }
 
     /// The argv a custom tool would run, for confirmations and the audit log.
-    pub fn command_line(&self, args: &Value) -> Result<Vec<String>, String> {
+    pub(crate) fn command_line(&self, args: &Value) -> Result<Vec<String>, String> {
         match self {
             Extra::Custom { tool, .. } => {
                 let mut argv = Vec::new();
@@ -166,7 +166,7 @@ impl Extra {
     }
 
     /// Runs the tool; the text is for the model (redacted and capped by the caller).
-    pub fn run(&self, args: &Value, timeout: Duration) -> Result<String, String> {
+    pub(crate) fn run(&self, args: &Value, timeout: Duration) -> Result<String, String> {
         match self {
             Extra::Trivy(path) => {
                 let image =
@@ -254,10 +254,7 @@ mod tests {
             parameters: params
                 .iter()
                 .map(|(n, k)| {
-                    (
-                        n.to_string(),
-                        crate::llm::config::ToolParameter { kind: k.to_string(), description: String::new() },
-                    )
+                    (n.to_string(), crate::llm::ToolParameter { kind: k.to_string(), description: String::new() })
                 })
                 .collect(),
             read_only: true,

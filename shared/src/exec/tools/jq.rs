@@ -6,7 +6,7 @@ use jaq_json::Val;
 
 /// Runs `filter` over every JSON value in `input`; each output on its own line, compact, strings
 /// raw under `raw` (`jq -r`).
-pub fn run(filter: &str, input: &str, raw: bool) -> Result<String, String> {
+pub(super) fn run(filter: &str, input: &str, raw: bool) -> Result<String, String> {
     let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
     let funs = jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs());
     let loader = Loader::new(defs);

@@ -13,8 +13,11 @@ use serde::Serialize;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Class {
+    /// Changes nothing.
     Read,
+    /// Changes the cluster.
     Write,
+    /// Not known to be a read: treated as a write.
     Unknown,
 }
 
@@ -56,7 +59,7 @@ const WRITES: &[&str] = &[
 ];
 
 /// The verb: the first argument that is not a flag (or a flag's value).
-pub fn verb(args: &[String]) -> Option<&str> {
+pub(crate) fn verb(args: &[String]) -> Option<&str> {
     let mut skip = false;
     for a in args {
         if skip {
@@ -81,7 +84,7 @@ fn has_flag(args: &[String], names: &[&str]) -> bool {
 }
 
 /// Read, write or unknown, by verb: write verbs under `--dry-run` are reads.
-pub fn classify(args: &[String]) -> Class {
+pub(crate) fn classify(args: &[String]) -> Class {
     let Some(verb) = verb(args) else { return Class::Unknown };
     let sub = args.iter().skip_while(|a| a.as_str() != verb).nth(1).map(String::as_str);
     match verb {
@@ -105,7 +108,7 @@ pub fn classify(args: &[String]) -> Class {
 }
 
 /// Why a call is refused outright, if it is.
-pub fn refusal(args: &[String]) -> Option<String> {
+pub(crate) fn refusal(args: &[String]) -> Option<String> {
     let verb = verb(args).unwrap_or("");
     match verb {
         "edit" => return Some("kubectl edit opens an editor: use kubectl patch or kubectl apply instead".into()),
@@ -151,7 +154,7 @@ pub fn refusal(args: &[String]) -> Option<String> {
 
 /// Calls that never end by themselves (`logs -f`, `get -w`): they run for a short time and return
 /// what arrived.
-pub fn endless(args: &[String]) -> bool {
+pub(crate) fn endless(args: &[String]) -> bool {
     match verb(args) {
         Some("logs") => has_flag(args, &["-f", "--follow"]),
         Some("get") => has_flag(args, &["-w", "--watch", "--watch-only"]),
@@ -162,7 +165,7 @@ pub fn endless(args: &[String]) -> bool {
 
 /// How this session reaches the cluster.
 #[derive(Clone, Debug)]
-pub struct Session {
+pub(crate) struct Session {
     pub kubectl: PathBuf,
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
@@ -178,7 +181,7 @@ pub struct Session {
 
 /// What one call printed.
 #[derive(Clone, Debug, Default)]
-pub struct Output {
+pub(crate) struct Output {
     pub stdout: String,
     pub stderr: String,
     pub code: i32,
@@ -187,7 +190,7 @@ pub struct Output {
 
 impl Session {
     /// The namespace a call works in: its own `-n`, the session's, the context's.
-    pub fn namespace_for(&self, args: &[String]) -> Option<String> {
+    pub(crate) fn namespace_for(&self, args: &[String]) -> Option<String> {
         if has_flag(args, &["-A", "--all-namespaces"]) {
             return Some("(all)".into());
         }
@@ -204,7 +207,7 @@ impl Session {
     }
 
     /// The full argv: the model's arguments, then the session's context, kubeconfig and namespace.
-    pub fn argv(&self, args: &[String]) -> Vec<String> {
+    pub(crate) fn argv(&self, args: &[String]) -> Vec<String> {
         let mut argv = args.to_vec();
         if let Some(c) = &self.context {
             argv.push(format!("--context={c}"));
@@ -222,14 +225,14 @@ impl Session {
         argv
     }
 
-    pub fn run(&self, args: &[String]) -> Output {
+    pub(crate) fn run(&self, args: &[String]) -> Output {
         let limit = if endless(args) { self.endless_for } else { self.timeout };
         run_command(&self.kubectl, &self.argv(args), limit)
     }
 }
 
 /// Runs a program directly (no shell), stopping it after `limit`; what it printed until then is kept.
-pub fn run_command(program: &std::path::Path, argv: &[String], limit: Duration) -> Output {
+pub(crate) fn run_command(program: &std::path::Path, argv: &[String], limit: Duration) -> Output {
     {
         let child =
             Command::new(program).args(argv).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();

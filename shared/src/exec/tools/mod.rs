@@ -2,10 +2,10 @@
 //! pipelines) and jq (jaq, in-process). Every output goes through the redaction pass before a model
 //! sees it, and is capped to a token budget.
 
-pub mod budget;
-pub mod extra;
-pub mod jq;
-pub mod kubectl;
+pub(crate) mod budget;
+pub(crate) mod extra;
+mod jq;
+pub(crate) mod kubectl;
 pub mod pipeline;
 
 use serde::Serialize;
@@ -20,9 +20,11 @@ use kubectl::{Class, Session};
 /// What the user says to a change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
+    /// Run it.
     Yes,
     /// Yes, and to every further change of this session.
     Always,
+    /// Do not run it.
     No,
     /// Nobody can be asked (no terminal).
     NoTerminal,
@@ -30,26 +32,32 @@ pub enum Decision {
 
 /// Asks before a change.
 pub trait Approver {
+    /// Whether `command` (of `class`, on `context` and `namespace`) may run.
     fn approve(&mut self, command: &str, class: Class, context: &str, namespace: &str) -> Decision;
 }
 
 /// One tool call as reported (`-o json` steps).
 #[derive(Clone, Debug, Serialize)]
 pub struct Step {
+    /// The tool called.
     pub tool: String,
+    /// Its input, as the model wrote it.
     pub input: String,
+    /// What a kubectl call does to the cluster.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub classification: Option<Class>,
+    /// How it ended, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
     /// Why it did not run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
+    /// Tokens of its output before the cap.
     pub output_tokens: usize,
 }
 
 /// The tools of one session.
-pub struct Toolbox<'a> {
+pub(super) struct Toolbox<'a> {
     pub session: Session,
     pub read_only: bool,
     /// Changes run without asking (`--yes`, or "yes to all" once).
@@ -68,7 +76,7 @@ pub struct Toolbox<'a> {
 
 /// The tools' schemas (OpenAI function format), as short as they can be: kubectl, jq, then the
 /// optional ones.
-pub fn schemas(extras: &[Extra]) -> Vec<Value> {
+pub(super) fn schemas(extras: &[Extra]) -> Vec<Value> {
     let mut all = vec![
         json!({"type": "function", "function": {
             "name": "kubectl",
@@ -86,12 +94,12 @@ pub fn schemas(extras: &[Extra]) -> Vec<Value> {
 }
 
 /// The names of the tools on offer.
-pub fn names(extras: &[Extra]) -> Vec<String> {
+pub(super) fn names(extras: &[Extra]) -> Vec<String> {
     ["kubectl", "jq"].iter().map(|s| s.to_string()).chain(extras.iter().map(|e| e.name().to_string())).collect()
 }
 
 /// The optional tools for the ReAct protocol's instructions.
-pub fn react_lines(extras: &[Extra]) -> String {
+pub(super) fn react_lines(extras: &[Extra]) -> String {
     extras
         .iter()
         .map(|e| match e.only_parameter() {
@@ -103,7 +111,7 @@ pub fn react_lines(extras: &[Extra]) -> String {
 }
 
 impl<'a> Toolbox<'a> {
-    pub fn new(
+    pub(super) fn new(
         session: Session,
         approver: &'a mut dyn Approver,
         progress: &'a dyn Progress,
@@ -125,7 +133,7 @@ impl<'a> Toolbox<'a> {
 
     /// Runs one call with arguments as the model wrote them (native: a JSON object; ReAct: the
     /// input string). Always returns text for the model: a result or a tool error.
-    pub fn call(&mut self, name: &str, arguments: &str, native: bool) -> (String, Step) {
+    pub(super) fn call(&mut self, name: &str, arguments: &str, native: bool) -> (String, Step) {
         let field = match name {
             "kubectl" => "command",
             "jq" => "filter",
@@ -313,7 +321,7 @@ impl<'a> Toolbox<'a> {
 
 /// kubectl output with Secret values and sensitive literals removed, when it is objects (JSON or
 /// YAML); other text is left to the text pass.
-pub fn redact_output(stdout: &str) -> String {
+pub(super) fn redact_output(stdout: &str) -> String {
     let trimmed = stdout.trim_start();
     let structured = trimmed.starts_with('{') || trimmed.starts_with("apiVersion:") || trimmed.contains("\nkind:");
     if !structured {

@@ -11,13 +11,40 @@ pub const SUPPORTED: &str = "run one kubectl command, optionally piped into: jq 
 /// One in-process filter.
 #[derive(Debug, Clone)]
 pub enum Stage {
-    Jq { filter: String, raw: bool },
-    Grep { pattern: Regex, invert: bool, count: bool },
+    /// `jq [-r] FILTER`.
+    Jq {
+        /// The filter.
+        filter: String,
+        /// Strings without quotes (`-r`).
+        raw: bool,
+    },
+    /// `grep [-i] [-v] [-c] PATTERN`.
+    Grep {
+        /// What a line must match.
+        pattern: Regex,
+        /// Lines that do not match (`-v`).
+        invert: bool,
+        /// Only how many (`-c`).
+        count: bool,
+    },
+    /// `wc -l`.
     Lines,
+    /// `head -n N`.
     Head(usize),
+    /// `tail -n N`.
     Tail(usize),
-    Sort { reverse: bool, numeric: bool },
-    Uniq { count: bool },
+    /// `sort [-r] [-n]`.
+    Sort {
+        /// Descending (`-r`).
+        reverse: bool,
+        /// By the number the line starts with (`-n`).
+        numeric: bool,
+    },
+    /// `uniq [-c]`.
+    Uniq {
+        /// With each line's count (`-c`).
+        count: bool,
+    },
 }
 
 /// A parsed command line.
@@ -25,6 +52,7 @@ pub enum Stage {
 pub struct Pipeline {
     /// kubectl's arguments, without `kubectl` itself.
     pub args: Vec<String>,
+    /// The filters its output goes through, in order.
     pub stages: Vec<Stage>,
 }
 
@@ -75,6 +103,7 @@ fn split_stages(line: &str) -> Result<Vec<String>, String> {
     Ok(stages)
 }
 
+/// Splits a command line into kubectl's argv and in-process filters, or says why not.
 pub fn parse(line: &str) -> Result<Pipeline, String> {
     let stages = split_stages(line.trim())?;
     let mut words = stages.iter().map(|s| shell_words::split(s).map_err(|e| format!("cannot split {s:?}: {e}")));
@@ -270,5 +299,41 @@ mod tests {
         }
         // Inside quotes they are text.
         assert!(parse("get pods -o json | jq '.items[] | select(.x > 1 and .y < 2) | .a; .b'").is_ok());
+    }
+}
+
+/// Property tests (docs/reliability.md): the same parsers have cargo-fuzz targets in `fuzz/`.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use crate::exec::pipeline;
+    use crate::testing::config;
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// kubectl arguments survive any quoting; filters after `|` become stages.
+        #[test]
+        fn pipelines_split_like_a_shell(
+            args in prop::collection::vec("[a-zA-Z0-9 ./={}'\"|;&>-]{1,12}", 1..6),
+            filters in 0usize..3,
+        ) {
+            let mut line = shell_words::join(&args);
+            for _ in 0..filters {
+                line.push_str(" | jq '.items | length'");
+            }
+            let parsed = pipeline::parse(&line).unwrap();
+            prop_assert_eq!(parsed.args, args);
+            prop_assert_eq!(parsed.stages.len(), filters);
+        }
+
+        /// Any text: a pipeline or a refusal, never a panic; unquoted shell constructs are refused.
+        #[test]
+        fn pipelines_refuse_what_a_shell_would_do(text in "\\PC{0,80}", construct in prop::sample::select(vec![";", "&&", "||", ">", "<", "`", "$("])) {
+            let _ = pipeline::parse(&text);
+            let line = format!("get pods {construct} rm -rf /");
+            prop_assert!(pipeline::parse(&line).is_err(), "{}", line);
+        }
     }
 }
