@@ -94,14 +94,18 @@ dist: release
 deny:
 	@if $(CARGO) deny --version >/dev/null 2>&1; then $(CARGO) deny check; else echo "make deny: cargo-deny is not installed (cargo install cargo-deny)"; fi
 
-## install: the four plugins into $(PREFIX) (default ~/.local/bin); kubectl finds them on PATH
+## install: the four plugins into $(PREFIX) (default ~/.local/bin); kubectl finds them on PATH. KREW_NAMES=1 also links krew's spellings (kubectl-ai_analyze: `kubectl ai-analyze`)
+KREW_NAMES ?=
 install: release
 	install -d "$(PREFIX)"
 	install -m 0755 $(addprefix target/release/,$(PLUGINS)) "$(PREFIX)/"
+	@if [ -n "$(KREW_NAMES)" ]; then \
+		for p in $(PLUGINS); do ln -sf "$$p" "$(PREFIX)/$$(echo $$p | sed 's/^kubectl-ai-/kubectl-ai_/')"; done; \
+	fi
 	@case ":$$PATH:" in *":$(PREFIX):"*) ;; *) echo "note: $(PREFIX) is not on PATH; add it so that kubectl finds the plugins";; esac
 
 uninstall:
-	rm -f $(addprefix "$(PREFIX)"/,$(PLUGINS))
+	rm -f $(addprefix "$(PREFIX)"/,$(PLUGINS)) $(addprefix "$(PREFIX)"/,$(subst kubectl-ai-,kubectl-ai_,$(PLUGINS)))
 
 clean:
 	$(CARGO) clean

@@ -77,6 +77,17 @@ pub enum Error {
         #[source]
         source: Option<Cause>,
     },
+    /// Nothing says which cluster to use: no kubeconfig, and not in a pod.
+    #[error(
+        "no kubeconfig found ($KUBECONFIG, ~/.kube/config) and no in-cluster configuration: {why}{}",
+        hint.as_deref().map(|h| format!("; {h}")).unwrap_or_default()
+    )]
+    NoCluster {
+        /// Why the in-cluster configuration could not be used.
+        why: String,
+        /// What the caller can do instead (each plugin knows its own alternatives).
+        hint: Option<String>,
+    },
     /// The API server could not be reached (connection, DNS, TLS, timeout).
     #[error("cannot reach the cluster at {server}: {reason}")]
     Unreachable {
@@ -121,9 +132,11 @@ impl Error {
     pub fn exit(&self) -> Exit {
         match self {
             Error::Usage(_) | Error::Input { .. } | Error::Write { .. } => Exit::Usage,
-            Error::Kubeconfig { .. } | Error::Unreachable { .. } | Error::Unauthorized { .. } | Error::Api { .. } => {
-                Exit::Cluster
-            }
+            Error::Kubeconfig { .. }
+            | Error::NoCluster { .. }
+            | Error::Unreachable { .. }
+            | Error::Unauthorized { .. }
+            | Error::Api { .. } => Exit::Cluster,
             Error::Model { .. } => Exit::Model,
         }
     }
@@ -161,7 +174,11 @@ impl Error {
             | Error::Unreachable { source, .. }
             | Error::Api { source, .. }
             | Error::Model { source, .. } => *source = cause,
-            Error::Usage(_) | Error::Input { .. } | Error::Write { .. } | Error::Unauthorized { .. } => {}
+            Error::Usage(_)
+            | Error::Input { .. }
+            | Error::Write { .. }
+            | Error::NoCluster { .. }
+            | Error::Unauthorized { .. } => {}
         }
         self
     }

@@ -104,7 +104,7 @@ pub fn run(options: &AuditOptions, progress: &dyn Progress) -> Result<AuditRepor
     for id in checks.checks.iter().chain(&checks.skip) {
         if super::check(id).is_none() {
             return Err(Error::Usage(format!(
-                "unknown check {id:?}: the ids are listed in docs/audit.md (e.g. POD-001, RBAC-004)"
+                "unknown check {id:?}: kubectl ai audit --list-checks lists them (e.g. POD-001, RBAC-004)"
             )));
         }
     }

@@ -26,16 +26,16 @@ const EXAMPLES: &str = r#"Examples:
   # One namespace, as JSON for scripts
   kubectl ai analyze -n shop -o json
 
-  # Save the state for later (Secret values are never written), analyze it offline
+  # Save the state (Secret values are never written), analyze it offline
   kubectl ai analyze -A --dump cluster.yaml
   kubectl ai analyze --snapshot cluster.yaml
 
   # Analyze what kubectl prints
   kubectl get pods,events -A -o yaml | kubectl ai analyze --snapshot -
 
-  # Diagnose one object (root cause, evidence, fix, how to verify), or explain logs
+  # Diagnose one object (cause, evidence, fix, how to verify), or explain logs
   kubectl ai analyze pod checkout-6f8d9c7b5-2xkqp -n shop
-  kubectl ai analyze deploy/checkout -n shop --question "why did the rollout stop?"
+  kubectl ai analyze deploy/checkout -n shop --question "why did it stop?"
   kubectl logs -n shop deploy/checkout --previous | kubectl ai analyze -
 
   # Explain every problem with the model, or see first what would be sent
@@ -46,9 +46,13 @@ const EXAMPLES: &str = r#"Examples:
   kubectl ai analyze -A --context prod-eu,prod-us
   kubectl ai analyze -A --all-contexts
 
-Exit codes: 0 nothing found, 1 problems found, 2 usage or input error,
-3 cluster unreachable or credentials rejected, 4 partial results with nothing found,
-5 the model failed or is not configured."#;
+Exit codes:
+  0  nothing found
+  1  problems found (also: a diagnosed object with findings)
+  2  usage or input error
+  3  the cluster could not be used (unreachable, credentials rejected)
+  4  partial results: some kinds could not be read, nothing found in the rest
+  5  the model failed or is not configured"#;
 
 /// Find what is broken in a cluster, without a model.
 #[derive(Parser, Debug, Clone)]
@@ -71,9 +75,9 @@ pub struct AnalyzeArgs {
     #[command(flatten)]
     pub common: CommonArgs,
 
-    /// Explain a file of logs, metrics or an alert, instead of stdin
-    #[arg(long, value_name = "FILE", conflicts_with = "target", help_heading = "Input")]
-    pub file: Option<PathBuf>,
+    /// Explain a file of logs, metrics or an alert (like `-` does with stdin)
+    #[arg(long, alias = "file", value_name = "FILE", conflicts_with = "target", help_heading = "Input")]
+    pub input: Option<PathBuf>,
 
     /// A question about the input or the object
     #[arg(long, value_name = "TEXT", help_heading = "Input")]
@@ -95,15 +99,19 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256), help_heading = "Cluster")]
     pub max_concurrency: u16,
 
-    /// Run only these analyzers (comma-separated; see --list-analyzers)
-    #[arg(long, value_name = "NAMES", value_delimiter = ',', help_heading = "Analyzers")]
-    pub filter: Vec<String>,
+    /// Run only these analyzers (comma-separated names; see --list-analyzers)
+    #[arg(long, alias = "filter", value_name = "NAMES", value_delimiter = ',', help_heading = "Analyzers")]
+    pub analyzers: Vec<String>,
 
-    /// Do not run these analyzers (comma-separated)
+    /// Also run these optional analyzers besides the default ones, e.g. --enable Log,Secret
     #[arg(long, value_name = "NAMES", value_delimiter = ',', help_heading = "Analyzers")]
-    pub exclude: Vec<String>,
+    pub enable: Vec<String>,
 
-    /// List the analyzers and exit
+    /// Do not run these analyzers (comma-separated names)
+    #[arg(long, alias = "exclude", value_name = "NAMES", value_delimiter = ',', help_heading = "Analyzers")]
+    pub skip_analyzers: Vec<String>,
+
+    /// List the analyzers (default or optional) and exit
     #[arg(long, help_heading = "Analyzers")]
     pub list_analyzers: bool,
 
@@ -143,6 +151,13 @@ const MAX_SNAPSHOT: u64 = 2 * 1024 * 1024 * 1024;
 
 /// Runs `kubectl ai analyze`.
 pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
+    cli::no_cluster_hint(
+        run_plugin(args),
+        "give one with --kubeconfig FILE, analyze a saved state with --snapshot FILE, or try the demo cluster of the source tree (make demo)",
+    )
+}
+
+fn run_plugin(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
     let progress = Terminal::default();
     let mut stdout = anstream::stdout().lock();
     if args.list_analyzers {
@@ -152,7 +167,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
         }
         return Ok(Exit::Clean);
     }
-    if args.target == ["-"] || args.file.is_some() {
+    if args.target == ["-"] || args.input.is_some() {
         return explain_input(args, &progress, &mut stdout);
     }
     if !args.target.is_empty() {
@@ -160,13 +175,16 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
     }
     let common = &args.common;
     // An explanation is better with the log lines of the failing containers.
-    let enable = if args.explain { vec!["Log".to_string()] } else { Vec::new() };
+    let mut enable = args.enable.clone();
+    if args.explain {
+        enable.push("Log".to_string());
+    }
     let options = AnalyzeOptions {
         input: input_of(args, true)?,
         namespace: common.cluster.namespace.clone(),
         all_namespaces: common.scope.all_namespaces,
         selector: common.scope.selector.clone(),
-        analyzers: Selection { only: args.filter.clone(), enable, skip: args.exclude.clone() },
+        analyzers: Selection { only: args.analyzers.clone(), enable, skip: args.skip_analyzers.clone() },
         log_lines: args.log_lines,
         max_concurrency: usize::from(args.max_concurrency),
         dump: args.dump.clone(),
@@ -242,10 +260,10 @@ fn input_of(args: &AnalyzeArgs, several: bool) -> Result<Input, Error> {
 
 /// Explains what is piped in (or `--file`).
 fn explain_input(args: &AnalyzeArgs, progress: &Terminal, out: &mut dyn std::io::Write) -> anyhow::Result<Exit> {
-    let path = args.file.clone().unwrap_or_else(|| PathBuf::from("-"));
+    let path = args.input.clone().unwrap_or_else(|| PathBuf::from("-"));
     if path.as_os_str() == "-" && !input::piped() {
         return Err(Error::Usage(
-            "nothing is piped in: kubectl logs POD | kubectl ai analyze -, or --file FILE".into(),
+            "nothing is piped in: kubectl logs POD | kubectl ai analyze -, or --input FILE".into(),
         )
         .into());
     }

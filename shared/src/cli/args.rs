@@ -190,7 +190,7 @@ const MARKDOWN: Choice<Format> = Choice {
 /// `-o` of the reports (analyze).
 pub(crate) const REPORT_FORMATS: &[Choice<Format>] = &[
     TEXT,
-    choice(Format::Json, "json", "The versioned JSON report (docs/report-format.md)"),
+    choice(Format::Json, "json", "The versioned JSON report (opsagent.dev/v1 AnalysisReport)"),
     choice(Format::Yaml, "yaml", "The same report as YAML"),
     MARKDOWN,
 ];
@@ -202,6 +202,12 @@ pub(crate) const AUDIT_FORMATS: &[Choice<Format>] = &[
     choice(Format::Yaml, "yaml", "The same report as YAML"),
     MARKDOWN,
     choice(Format::Sarif, "sarif", "SARIF 2.1.0, for GitHub code scanning"),
+];
+
+/// `-o` of gen's manifests.
+pub(crate) const MANIFEST_FORMATS: &[Choice<Format>] = &[
+    choice(Format::Yaml, "yaml", "YAML documents separated by ---, as kubectl apply -f takes them"),
+    choice(Format::Json, "json", "JSON: the object, or a List of several"),
 ];
 
 /// `-o` of exec's answers.

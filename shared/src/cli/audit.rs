@@ -9,7 +9,9 @@ use clap::Parser;
 use super::input::{self, Over};
 use super::terminal::Terminal;
 use crate::audit::{self, AuditInput, AuditOptions, Level, Manifests, ScanOptions, Target};
-use crate::cli::{AUDIT_FORMATS, ClusterArgs, LEVELS, LlmArgs, LogArgs, SEVERITIES, ScopeArgs, one_of, parse_duration};
+use crate::cli::{
+    self, AUDIT_FORMATS, ClusterArgs, LEVELS, LlmArgs, LogArgs, SEVERITIES, ScopeArgs, one_of, parse_duration,
+};
 use crate::error::{Error, Exit};
 use crate::explain;
 use crate::findings::Severity;
@@ -30,8 +32,13 @@ const EXAMPLES: &str = r#"Examples:
   # One object, and the vulnerabilities of its images (needs trivy)
   kubectl ai audit deploy web -n shop --scan-images
 
-Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above --fail-on, 2 usage or no input
-could be read, 3 cluster unreachable, 4 some input could not be read (and --fail-on was not reached)."#;
+Exit codes:
+  0  nothing at or above --fail-on
+  1  a finding at or above --fail-on
+  2  usage error, or no input could be read
+  3  the cluster could not be used (unreachable, credentials rejected)
+  4  some input could not be read, and --fail-on was not reached
+  5  --explain: the model failed or is not configured"#;
 
 /// Audit workloads and RBAC for security problems.
 #[derive(Parser, Debug, Clone)]
@@ -56,7 +63,6 @@ pub struct AuditArgs {
     pub cluster: ClusterArgs,
 
     /// `-A`; `-l` reports only objects with these labels
-    /// `-A` and `-l`.
     #[command(flatten)]
     pub scope: ScopeArgs,
 
@@ -80,13 +86,17 @@ pub struct AuditArgs {
     #[arg(long, value_parser = one_of(SEVERITIES), value_name = "SEVERITY", help_heading = "Checks")]
     pub fail_on: Option<Severity>,
 
-    /// Run only these checks (comma-separated ids, e.g. POD-001,RBAC-004)
+    /// Run only these checks (comma-separated ids, e.g. POD-001,RBAC-004; see --list-checks)
     #[arg(long, value_delimiter = ',', value_name = "IDS", help_heading = "Checks")]
     pub checks: Vec<String>,
 
     /// Skip these checks (comma-separated ids)
     #[arg(long, value_delimiter = ',', value_name = "IDS", help_heading = "Checks")]
     pub skip_checks: Vec<String>,
+
+    /// List the checks (id, severity, title) and exit; with -o json, also their remediations
+    #[arg(long, help_heading = "Checks")]
+    pub list_checks: bool,
 
     /// A registry images may come from (repeatable); enables IMG-003
     #[arg(long = "trusted-registry", value_name = "REGISTRY", help_heading = "Checks")]
@@ -126,7 +136,20 @@ const MAX_STDIN: u64 = 256 * 1024 * 1024;
 
 /// Runs `kubectl ai audit`.
 pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
+    cli::no_cluster_hint(
+        run_plugin(args),
+        "give one with --kubeconfig FILE, audit manifests with -f FILE|DIR, or a saved state with --snapshot FILE",
+    )
+}
+
+fn run_plugin(args: &AuditArgs) -> anyhow::Result<Exit> {
     let progress = Terminal::default();
+    if args.list_checks {
+        let mut out = anstream::stdout().lock();
+        crate::render::audit::checks(&mut out, args.output)?;
+        out.flush()?;
+        return Ok(Exit::Clean);
+    }
     if args.llm.dry_run && !args.explain {
         return Err(Error::Usage("--dry-run shows what --explain would send: add --explain".into()).into());
     }

@@ -21,19 +21,24 @@ use crate::render::{self, Format};
 const EXAMPLES: &str = r#"Examples:
   # Questions: read-only kubectl calls run at once
   kubectl ai exec "how many namespaces are there?"
-  kubectl ai exec -n shop "which pods use more than 1Gi of memory limit, as CSV?"
+  kubectl ai exec -n shop "which pods have a memory limit over 1Gi, as CSV?"
 
-  # Operations: every change is shown and asked for first (--yes approves, --read-only refuses)
+  # Operations: every change is shown and asked for first
+  # (--yes approves, --read-only refuses)
   kubectl ai exec "scale web to 3 replicas" -n shop
 
   # Context from stdin
   kubectl logs web-0 | kubectl ai exec "why does this fail?"
 
-  # No question on a terminal: an interactive session (/reset, /model, /tools, /exit)
+  # No question on a terminal: an interactive session (/reset, /model, /exit)
   kubectl ai exec
 
-Exit codes: 0 answered, 1 stopped without an answer (--max-iterations, a repeated call), 2 usage,
-3 cluster unreachable, 5 the model failed."#;
+Exit codes:
+  0  answered
+  1  stopped without an answer (--max-iterations, a repeated call)
+  2  usage or input error
+  3  the cluster could not be used (unreachable, credentials rejected)
+  5  the model failed or is not configured"#;
 
 /// Ask questions about the cluster or ask for operations, in natural language.
 #[derive(Parser, Debug, Clone)]
@@ -145,6 +150,10 @@ impl Observer for Verbose {
 
 /// Runs `kubectl ai exec`.
 pub fn run(args: &ExecArgs) -> anyhow::Result<Exit> {
+    cli::no_cluster_hint(run_plugin(args), "give one with --kubeconfig FILE: exec works on a cluster through kubectl")
+}
+
+fn run_plugin(args: &ExecArgs) -> anyhow::Result<Exit> {
     let progress = Terminal::default();
     let mut question = args.question.join(" ").trim().to_string();
     let stdin = read_stdin()?;

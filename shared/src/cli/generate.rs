@@ -7,12 +7,13 @@ use clap::Parser;
 
 use super::input::{self, Over};
 use super::terminal::Terminal;
-use crate::cli::{self, ClusterArgs, LlmArgs, LogArgs};
+use crate::cli::{self, ClusterArgs, LlmArgs, LogArgs, MANIFEST_FORMATS, one_of};
 use crate::error::{Error, Exit};
 use crate::generate::{self, Checked, GenOptions, MAX_ANSWER, Session, Target};
 use crate::llm::redact::MASK;
 use crate::llm::{Client, ModelConfig};
 use crate::progress::Progress;
+use crate::render::Format;
 use crate::render::dryrun::{self, DryRequest};
 
 const EXAMPLES: &str = r#"Examples:
@@ -23,13 +24,18 @@ const EXAMPLES: &str = r#"Examples:
   kubectl ai gen "a CronJob that prunes /tmp every night" | kubectl apply -f -
 
   # Change existing manifests: stdin is the base, fields not mentioned are kept
-  kubectl get deploy web -n shop -o yaml | kubectl ai gen "add a readiness probe on /healthz" -o web.yaml
+  kubectl get deploy web -n shop -o yaml |
+    kubectl ai gen "add a readiness probe on /healthz" --output-file web.yaml
 
   # See the prompt and its tokens first; nothing is sent
   kubectl ai gen "redis with a 5Gi volume" --dry-run
 
-Exit codes: 0 valid manifests (written, printed or applied), 1 still invalid after the repairs or an
-object the server refused to apply, 2 usage or input error, 3 cluster unreachable, 5 the model failed."#;
+Exit codes:
+  0  valid manifests, written, printed or applied
+  1  still invalid after the repairs, or an object the server refused to apply
+  2  usage or input error
+  3  the cluster could not be used (unreachable, credentials rejected)
+  5  the model failed or is not configured"#;
 
 /// Generate Kubernetes manifests from a prompt.
 #[derive(Parser, Debug, Clone)]
@@ -53,11 +59,15 @@ pub struct GenArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
 
-    /// Write the manifests to FILE (atomically) instead of stdout
-    #[arg(short = 'o', long = "output", value_name = "FILE", help_heading = "Output")]
-    pub output: Option<PathBuf>,
+    /// Output format of the manifests
+    #[arg(short = 'o', long, value_parser = manifest_format(), default_value_t = Format::Yaml, help_heading = "Output")]
+    pub output: Format,
 
-    /// Print only the YAML, even on a terminal (no summary, no menu)
+    /// Write the manifests to FILE (atomically) instead of stdout
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub output_file: Option<PathBuf>,
+
+    /// Print only the manifests, even on a terminal (no summary, no menu)
     #[arg(long, help_heading = "Output")]
     pub raw: bool,
 
@@ -92,6 +102,13 @@ const MAX_BASE: u64 = 16 * 1024 * 1024;
 
 /// Runs `kubectl ai gen`.
 pub fn run(args: &GenArgs) -> anyhow::Result<Exit> {
+    cli::no_cluster_hint(
+        run_plugin(args),
+        "give one with --kubeconfig FILE, or generate without a cluster with --no-cluster",
+    )
+}
+
+fn run_plugin(args: &GenArgs) -> anyhow::Result<Exit> {
     let progress = Terminal::default();
     let prompt = args.prompt.join(" ");
     if prompt.trim().is_empty() {
@@ -130,7 +147,7 @@ pub fn run(args: &GenArgs) -> anyhow::Result<Exit> {
     }
     warn_audit(&checked);
     let interactive = !args.raw && std::io::stdout().is_terminal() && can_prompt();
-    if interactive && args.output.is_none() && !args.apply {
+    if interactive && args.output_file.is_none() && args.output == Format::Yaml && !args.apply {
         return menu(&client, &mut session, checked, &progress);
     }
     finish(args, &checked, session.target.as_ref(), &progress, &mut stdout)
@@ -144,10 +161,10 @@ fn finish(
     progress: &dyn Progress,
     out: &mut dyn std::io::Write,
 ) -> anyhow::Result<Exit> {
-    if let Some(path) = &args.output {
-        save(path, &checked.yaml, checked.documents.len())?;
+    if let Some(path) = &args.output_file {
+        save(path, checked, args.output)?;
     } else if !args.apply {
-        out.write_all(checked.yaml.as_bytes())?;
+        crate::render::manifests(out, &checked.yaml, &checked.documents, args.output)?;
         out.flush()?;
     }
     if args.apply {
@@ -222,10 +239,38 @@ fn can_prompt() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
-fn save(path: &Path, yaml: &str, objects: usize) -> anyhow::Result<()> {
-    crate::files::write_atomic(path, |w| w.write_all(yaml.as_bytes()))?;
-    eprintln!("wrote {} ({objects} object(s))", path.display());
+fn save(path: &Path, checked: &Checked, format: Format) -> anyhow::Result<()> {
+    crate::files::write_atomic(path, |w| crate::render::manifests(w, &checked.yaml, &checked.documents, format))?;
+    eprintln!("wrote {} ({} object(s))", path.display(), checked.documents.len());
     Ok(())
+}
+
+/// `-o` of gen: a format. A file name given the old way is told about `--output-file`.
+fn manifest_format() -> impl clap::builder::TypedValueParser<Value = Format> {
+    #[derive(Clone)]
+    struct ManifestFormat;
+    impl clap::builder::TypedValueParser for ManifestFormat {
+        type Value = Format;
+        fn parse_ref(
+            &self,
+            cmd: &clap::Command,
+            arg: Option<&clap::Arg>,
+            value: &std::ffi::OsStr,
+        ) -> Result<Format, clap::Error> {
+            one_of(MANIFEST_FORMATS).parse_ref(cmd, arg, value).map_err(|_| {
+                let given = value.to_string_lossy();
+                cmd.clone().error(
+                    clap::error::ErrorKind::InvalidValue,
+                    format!("-o takes a format, yaml or json (not {given:?}); to write a file: --output-file {given}"),
+                )
+            })
+        }
+        fn possible_values(&self) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+            let values: Vec<_> = one_of(MANIFEST_FORMATS).possible_values()?.collect();
+            Some(Box::new(values.into_iter()))
+        }
+    }
+    ManifestFormat
 }
 
 fn show_summary(checked: &Checked, target: &Target) {
@@ -318,7 +363,7 @@ fn menu(
             }
             "Save to file" => {
                 let path: String = dialoguer::Input::new().with_prompt("File").interact_text()?;
-                save(Path::new(path.trim()), &checked.yaml, checked.documents.len())?;
+                save(Path::new(path.trim()), &checked, Format::Yaml)?;
                 return Ok(Exit::Clean);
             }
             _ => return Ok(Exit::Clean),

@@ -11,7 +11,7 @@ pub mod generate;
 mod input;
 mod terminal;
 
-pub(crate) use args::{ANSWER_FORMATS, AUDIT_FORMATS, LEVELS, SEVERITIES, one_of};
+pub(crate) use args::{ANSWER_FORMATS, AUDIT_FORMATS, LEVELS, MANIFEST_FORMATS, SEVERITIES, one_of};
 pub use args::{ClusterArgs, CommonArgs, LlmArgs, LogArgs, ScopeArgs, parse_duration};
 
 use std::io::Write as _;
@@ -121,6 +121,17 @@ pub fn generated<C: clap::CommandFactory>() -> Option<ExitCode> {
             let _ = writeln!(std::io::stderr(), "error: {e}");
             ExitCode::from(Exit::Usage.code())
         }
+    })
+}
+
+/// Adds what the plugin offers instead to a "no cluster configured" error (`--snapshot`, `-f`,
+/// `--no-cluster`…).
+pub(crate) fn no_cluster_hint(result: anyhow::Result<Exit>, instead: &str) -> anyhow::Result<Exit> {
+    result.map_err(|mut err| {
+        if let Some(error::Error::NoCluster { hint, .. }) = err.downcast_mut::<error::Error>() {
+            *hint = Some(instead.to_string());
+        }
+        err
     })
 }
 

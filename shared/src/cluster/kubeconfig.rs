@@ -14,11 +14,7 @@ const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount
 /// `KUBERNETES_SERVICE_HOST`/`_PORT`, the service account's CA, token and namespace. `OPSAGENT_SERVICE_ACCOUNT_DIR` points elsewhere than
 /// the standard mount (sidecars that mount the token themselves; the tests).
 pub(super) fn in_cluster_kubeconfig() -> Result<Kubeconfig, Error> {
-    let missing = |why: String| {
-        Error::kubeconfig(format!(
-            "no kubeconfig found ($KUBECONFIG, ~/.kube/config) and no in-cluster configuration: {why}"
-        ))
-    };
+    let missing = |why: String| Error::NoCluster { why, hint: None };
     let host = std::env::var("KUBERNETES_SERVICE_HOST")
         .ok()
         .filter(|h| !h.is_empty())

@@ -203,7 +203,7 @@ pub fn apply(
 ) -> Result<usize, Error> {
     if let Some(first) = checked.placeholders.first() {
         return Err(Error::Usage(format!(
-            "{first} is {} (secret values are never sent to the model): nothing was applied; write the manifests with -o FILE, put the real values in, then kubectl apply -f FILE",
+            "{first} is {} (secret values are never sent to the model): nothing was applied; write the manifests with --output-file FILE, put the real values in, then kubectl apply -f FILE",
             crate::llm::redact::MASK
         )));
     }

@@ -405,7 +405,11 @@ impl ModelConfig {
 
     /// What to tell someone who has not configured a model.
     pub fn how_to_configure() -> &'static str {
-        "set OPENAI_API_KEY (or AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY, or OLLAMA_HOST), or add a profile to ~/.config/opsagent/config.toml (docs/configuration.md)"
+        concat!(
+            "set OPENAI_API_KEY (or AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY, or OLLAMA_HOST), or add a profile to ~/.config/opsagent/config.toml (",
+            env!("CARGO_PKG_REPOSITORY"),
+            "/blob/main/docs/configuration.md)"
+        )
     }
 }
 

@@ -11,6 +11,26 @@ use crate::findings::Severity;
 use crate::findings::audit::{AuditFinding, AuditReport};
 use crate::render::{Format, json, severity_style};
 
+/// The check catalog (`--list-checks`): one line per check, or as JSON/YAML with remediations.
+pub fn checks(out: &mut dyn Write, format: Format) -> io::Result<()> {
+    let all: Vec<Value> = CHECKS
+        .iter()
+        .map(|c| {
+            json!({"id": c.id, "severity": c.severity, "title": c.title, "podSecurityStandard": c.pss, "remediation": c.remediation})
+        })
+        .collect();
+    match format {
+        Format::Json | Format::Sarif => json(out, &all),
+        Format::Yaml => out.write_all(serde_saphyr::to_string(&all).map_err(io::Error::other)?.as_bytes()),
+        Format::Text | Format::Markdown => {
+            for c in CHECKS {
+                writeln!(out, "{:<9} {:<8}  {}", c.id, c.severity.as_str(), c.title)?;
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Writes the audit report in the chosen format (text groups by severity).
 pub fn render(out: &mut dyn Write, report: &AuditReport, format: Format) -> io::Result<()> {
     match format {

@@ -62,6 +62,25 @@ pub fn report(out: &mut dyn Write, report: &Report, format: Format) -> io::Resul
     }
 }
 
+/// Manifests as YAML (as they were checked) or JSON (the object, or a `List` of several).
+pub fn manifests(
+    out: &mut dyn Write,
+    yaml: &str,
+    documents: &[crate::snapshot::Document],
+    format: Format,
+) -> io::Result<()> {
+    match format {
+        Format::Json => match documents {
+            [one] => json(out, &one.value),
+            many => {
+                let items: Vec<&serde_json::Value> = many.iter().map(|d| &d.value).collect();
+                json(out, &serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}))
+            }
+        },
+        _ => out.write_all(yaml.as_bytes()),
+    }
+}
+
 /// Pretty JSON and a newline. Serialized first, then written: an I/O error (a closed pipe) stays an
 /// I/O error.
 pub(crate) fn json(out: &mut dyn Write, value: &impl serde::Serialize) -> io::Result<()> {

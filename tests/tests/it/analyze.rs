@@ -49,7 +49,7 @@ fn every_corpus_state_gives_exactly_its_expected_findings() {
 #[test]
 fn a_healthy_cluster_full_of_look_alikes_gives_no_finding_at_all() {
     let out = run(Command::new(bin(ANALYZE))
-        .args(["--snapshot", state("healthy").to_str().unwrap(), "-o", "json", "--filter"])
+        .args(["--snapshot", state("healthy").to_str().unwrap(), "-o", "json", "--analyzers"])
         .arg(opsagent::analyze::catalog().map(|a| a.name).collect::<Vec<_>>().join(",")));
     assert_eq!(out.code, 0, "{}", out.stdout);
     assert_eq!(out.json()["results"], serde_json::json!([]), "every analyzer, opt-in ones included");
@@ -76,7 +76,7 @@ fn every_analyzer_has_a_breakage_in_the_corpus() {
 #[test]
 fn the_log_analyzer_adds_error_lines_to_pod_findings() {
     let fx = Fixture::start(&state("pods"), &[]);
-    let out = run(&mut fx.plugin(ANALYZE, &["-n", "crash", "--filter", "Pod,Log", "-o", "json"]));
+    let out = run(&mut fx.plugin(ANALYZE, &["-n", "crash", "--analyzers", "Pod,Log", "-o", "json"]));
     assert_eq!(out.code, 1, "{}", out.stderr);
     let report = out.json();
     let api = report["results"].as_array().unwrap().iter().find(|f| f["name"] == "api-5d4f8c7b9-x2x8k").unwrap();
@@ -100,11 +100,11 @@ fn filter_and_exclude_choose_the_analyzers() {
         out.json()["results"].as_array().unwrap().iter().map(|f| f["analyzer"].as_str().unwrap().to_string()).collect()
     };
     assert_eq!(
-        analyzers(&["--filter", "node,PersistentVolume"]),
+        analyzers(&["--analyzers", "node,PersistentVolume"]),
         ["Node", "PersistentVolume"].map(String::from).into()
     );
     let all = analyzers(&[]);
-    let without = analyzers(&["--exclude", "Events,Node"]);
+    let without = analyzers(&["--skip-analyzers", "Events,Node"]);
     assert!(all.contains("Events") && all.contains("Node"));
     assert_eq!(without.len(), all.len() - 2);
     assert!(!without.contains("Events") && !without.contains("Node"));
@@ -362,7 +362,8 @@ fn no_kubeconfig_and_no_cluster_is_one_clear_error() {
     assert_eq!(out.code, 3, "{}", out.stderr);
     out.assert_one_error_line();
     assert!(
-        out.stderr.contains("no kubeconfig found ($KUBECONFIG, ~/.kube/config) and no in-cluster configuration"),
+        out.stderr.contains("no kubeconfig found ($KUBECONFIG, ~/.kube/config) and no in-cluster configuration")
+            && out.stderr.contains("--snapshot FILE"),
         "{}",
         out.stderr
     );
@@ -380,7 +381,7 @@ fn usage_and_input_errors_exit_2_with_one_line() {
         (vec!["--snapshot".into(), "/nonexistent.yaml".into()], "error: /nonexistent.yaml: no such file"),
         (vec!["--snapshot".into(), bad_yaml.display().to_string()], "bad.yaml: line 6: unclosed bracket"),
         (vec!["--snapshot".into(), not_utf8.display().to_string()], "latin1.yaml: not UTF-8 text"),
-        (vec!["--filter".into(), "nope".into()], "unknown analyzer \"nope\" (known: Pod, Deployment"),
+        (vec!["--analyzers".into(), "nope".into()], "unknown analyzer \"nope\" (known: Pod, Deployment"),
         (
             vec!["--dump".into(), "-".into(), "--snapshot".into(), bad_yaml.display().to_string()],
             "--dump needs a file name",
@@ -416,7 +417,7 @@ fn list_filter_and_exclude_analyzers() {
     let with = run(Command::new(bin(ANALYZE)).args([
         "--snapshot",
         snapshot.to_str().unwrap(),
-        "--filter",
+        "--analyzers",
         "pod",
         "-o",
         "json",
@@ -426,13 +427,38 @@ fn list_filter_and_exclude_analyzers() {
     let without = run(Command::new(bin(ANALYZE)).args([
         "--snapshot",
         snapshot.to_str().unwrap(),
-        "--filter",
+        "--analyzers",
         "Pod",
-        "--exclude",
+        "--skip-analyzers",
         "Pod",
     ]));
     assert_eq!(without.code, 2, "nothing left to run");
     without.assert_one_error_line();
+    // --enable adds an optional analyzer to the defaults.
+    let enabled = run(Command::new(bin(ANALYZE)).args([
+        "--snapshot",
+        snapshot.to_str().unwrap(),
+        "--enable",
+        "Log",
+        "-o",
+        "json",
+    ]));
+    let names = enabled.json()["summary"]["analyzers"].clone();
+    let names: Vec<&str> = names.as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    assert_eq!(names.len(), opsagent::analyze::catalog().filter(|a| a.default_enabled).count() + 1, "{names:?}");
+    assert_eq!(names.last(), Some(&"Log"));
+    // The spellings of earlier releases (and k8sgpt's --filter) still work.
+    let old = run(Command::new(bin(ANALYZE)).args([
+        "--snapshot",
+        snapshot.to_str().unwrap(),
+        "--filter",
+        "pod,Deployment",
+        "--exclude",
+        "Deployment",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(old.json()["summary"]["analyzers"], serde_json::json!(["Pod"]), "{}", old.stderr);
 }
 
 #[test]

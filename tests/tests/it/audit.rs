@@ -206,7 +206,7 @@ fn workloads(images: &[&str]) -> String {
 #[test]
 fn images_are_scanned_once_each_with_trivy() {
     let dir = tempfile::tempdir().unwrap();
-    let path = fake_trivy(dir.path());
+    let Some(path) = fake_trivy(dir.path()) else { return };
     let file = dir.path().join("apps.yaml");
     std::fs::write(&file, workloads(&["alpine:3.10", "alpine:3.9", "fluentd:1", "alpine:3.10"])).unwrap();
     let out =
@@ -256,7 +256,7 @@ fn images_are_scanned_once_each_with_trivy() {
 #[test]
 fn a_hanging_or_failing_scan_is_reported_and_the_rest_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    let path = fake_trivy(dir.path());
+    let Some(path) = fake_trivy(dir.path()) else { return };
     let file = dir.path().join("apps.yaml");
     std::fs::write(&file, workloads(&["hang:1", "broken:1", "alpine:3.10"])).unwrap();
     let started = std::time::Instant::now();
@@ -383,4 +383,16 @@ fn conformance_says_so_when_the_shared_data_is_missing() {
     let out = run(Command::new(bin("conformance")).args(["--data", "/nonexistent/conformance"]));
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("nothing was checked"), "{}", out.stderr);
+}
+
+#[test]
+fn the_checks_can_be_listed() {
+    let out = run(Command::new(bin(AUDIT)).arg("--list-checks"));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.lines().count(), opsagent::audit::CHECKS.len());
+    assert!(out.stdout.starts_with("POD-001   critical  Privileged container"), "{}", out.stdout);
+    let json = run(Command::new(bin(AUDIT)).args(["--list-checks", "-o", "json"]));
+    let checks = json.json();
+    assert_eq!(checks.as_array().unwrap().len(), opsagent::audit::CHECKS.len());
+    assert!(checks[0]["remediation"].as_str().is_some_and(|r| !r.is_empty()), "{checks}");
 }

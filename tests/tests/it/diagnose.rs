@@ -204,7 +204,7 @@ fn piped_logs_are_collapsed_redacted_and_the_answer_streamed() {
 
     let file = fm.dir.path().join("app.log");
     std::fs::write(&file, LOGS).unwrap();
-    let from_file = run(fm.command(ANALYZE).args(["--file", file.to_str().unwrap()]));
+    let from_file = run(fm.command(ANALYZE).args(["--input", file.to_str().unwrap()]));
     assert_eq!(from_file.code, 0, "{}", from_file.stderr);
     assert!(last_prompt(&fm).contains(&format!("## Input: {} (7 lines", file.display())));
 }
@@ -216,7 +216,7 @@ fn piped_input_edge_cases() {
     assert_eq!(empty.code, 2, "{}", empty.stderr);
     empty.assert_one_error_line();
     assert!(empty.stderr.contains("stdin: is empty"), "{}", empty.stderr);
-    let missing = run(fm.command(ANALYZE).args(["--file", "/nonexistent/app.log"]));
+    let missing = run(fm.command(ANALYZE).args(["--input", "/nonexistent/app.log"]));
     assert_eq!(missing.code, 2, "{}", missing.stderr);
     missing.assert_one_error_line();
     let before = fm.requests().len();

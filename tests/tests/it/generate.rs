@@ -221,10 +221,17 @@ fn without_a_cluster_it_still_checks_and_dry_run_sends_nothing() {
     assert_eq!(fm.requests().len(), 1, "the dry run sent nothing");
     let file = fm.dir.path().join("out/web.yaml");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    let saved = run(fm.command(GEN).args(["nginx", "--no-cluster", "-o", file.to_str().unwrap()]));
+    let saved = run(fm.command(GEN).args(["nginx", "--no-cluster", "--output-file", file.to_str().unwrap()]));
     assert_eq!(saved.code, 0, "{}", saved.stderr);
     assert_eq!(saved.stdout, "");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), VALID);
+    // -o json: the objects as kubectl prints several, a List.
+    let json = run(fm.command(GEN).args(["nginx", "--no-cluster", "-o", "json"]));
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let list = json.json();
+    assert_eq!(list["kind"], "List");
+    let kinds: Vec<&str> = list["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["Deployment", "Service"]);
 }
 
 #[test]

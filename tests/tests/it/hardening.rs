@@ -481,8 +481,8 @@ fn bad_input_is_one_line_with_its_exit_code() {
         (EXEC, vec!["--kubeconfig", &kc, "--context", "nope", "hi"], fails(3, "nope")),
         (GEN, vec!["--kubeconfig", &kc, "--context", "nope", "a pod", "--apply", "--yes"], fails(3, "nope")),
         // unknown values
-        (ANALYZE, vec!["--filter", "Nope"], fails(2, "Nope")),
-        (ANALYZE, vec!["--exclude", "Nope"], fails(2, "Nope")),
+        (ANALYZE, vec!["--analyzers", "Nope"], fails(2, "Nope")),
+        (ANALYZE, vec!["--skip-analyzers", "Nope"], fails(2, "Nope")),
         (ANALYZE, vec!["-o", "xml"], fails(2, "xml")),
         (AUDIT, vec!["--level", "extreme"], fails(2, "extreme")),
         (AUDIT, vec!["-o", "xml"], fails(2, "xml")),
@@ -587,7 +587,7 @@ fn output_files_are_never_half_written() {
         &[],
     );
     let saved = dir.path().join("out.yaml");
-    let out = run(fm.command(GEN).args(["a pod", "--no-cluster", "--max-repairs", "1", "-o"]).arg(&saved));
+    let out = run(fm.command(GEN).args(["a pod", "--no-cluster", "--max-repairs", "1", "--output-file"]).arg(&saved));
     check("gen --save invalid", &out, warns(1, "nothing was written"));
     assert!(!saved.exists(), "nothing written");
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();

@@ -252,13 +252,152 @@ fn in_a_pod_the_service_account_is_used() {
     );
 }
 
-/// docs/flags.md: every plugin's `--help`, kept current by this test (`UPDATE_DOCS=1` rewrites it).
+const PLUGINS: [&str; 4] = ["kubectl-ai-analyze", "kubectl-ai-audit", "kubectl-ai-gen", "kubectl-ai-exec"];
+
+/// Each plugin's flags as clap defines them: `(spelling, help heading)`, hidden ones left out.
+fn flags() -> Vec<(&'static str, Vec<(String, String)>)> {
+    use clap::CommandFactory as _;
+    let commands = [
+        ("analyze", opsagent::cli::analyze::AnalyzeArgs::command()),
+        ("audit", opsagent::cli::audit::AuditArgs::command()),
+        ("gen", opsagent::cli::generate::GenArgs::command()),
+        ("exec", opsagent::cli::exec::ExecArgs::command()),
+    ];
+    commands
+        .into_iter()
+        .map(|(name, cmd)| {
+            let cmd = cmd.version("0");
+            let mut cmd = cmd;
+            cmd.build();
+            let flags = cmd
+                .get_arguments()
+                .filter(|a| !a.is_hide_set() && !a.is_positional())
+                .map(|a| {
+                    let long = a.get_long().map(|l| format!("--{l}")).unwrap_or_default();
+                    let spelling = match a.get_short() {
+                        Some(s) => format!("-{s}, {long}"),
+                        None => long,
+                    };
+                    (spelling, a.get_help_heading().unwrap_or("Options").to_string())
+                })
+                .collect();
+            (name, flags)
+        })
+        .collect()
+}
+
+/// The table of docs/flags.md: every flag, and the plugins that take it.
+fn flag_table() -> String {
+    let plugins = flags();
+    let mut rows: Vec<(String, String)> = Vec::new();
+    for (_, flags) in &plugins {
+        for f in flags {
+            if !rows.iter().any(|(flag, _)| *flag == f.0) {
+                rows.push(f.clone());
+            }
+        }
+    }
+    let order =
+        ["Cluster", "Input", "Analyzers", "Checks", "Images", "Output", "Apply", "Safety", "Agent", "Model", "Options"];
+    rows.sort_by_key(|(flag, heading)| (order.iter().position(|h| h == heading).unwrap_or(order.len()), flag.clone()));
+    let mut table = String::from("| flag | group | analyze | audit | gen | exec |\n|---|---|:-:|:-:|:-:|:-:|\n");
+    for (flag, heading) in rows {
+        let marks: Vec<&str> =
+            plugins.iter().map(|(_, f)| if f.iter().any(|(s, _)| *s == flag) { "✓" } else { "" }).collect();
+        table.push_str(&format!("| `{flag}` | {heading} | {} |\n", marks.join(" | ")));
+    }
+    table
+}
+
+/// The flags the plugins share mean the same everywhere; rule selection and manifests are
+/// spelled alike; `-o` is always a format.
+#[test]
+fn the_plugins_speak_the_same_flags() {
+    let plugins = flags();
+    let has =
+        |plugin: &str, flag: &str| plugins.iter().find(|(p, _)| *p == plugin).unwrap().1.iter().any(|(s, _)| s == flag);
+    for (plugin, _) in &plugins {
+        for flag in [
+            "--kubeconfig",
+            "--context",
+            "-n, --namespace",
+            "--request-timeout",
+            "-o, --output",
+            "--no-color",
+            "-v, --verbose",
+            "--provider",
+            "--model",
+            "--base-url",
+            "--profile",
+            "--config",
+            "--ca-cert",
+            "--context-window",
+            "--language",
+            "--dry-run",
+        ] {
+            assert!(has(plugin, flag), "{plugin} lacks {flag}");
+        }
+    }
+    for plugin in ["analyze", "audit"] {
+        for flag in ["-A, --all-namespaces", "-l, --selector", "--snapshot", "--explain"] {
+            assert!(has(plugin, flag), "{plugin} lacks {flag}");
+        }
+    }
+    for flag in ["--analyzers", "--skip-analyzers", "--list-analyzers", "--enable"] {
+        assert!(has("analyze", flag), "analyze lacks {flag}");
+    }
+    for flag in ["--checks", "--skip-checks", "--list-checks"] {
+        assert!(has("audit", flag), "audit lacks {flag}");
+    }
+    // -f is manifests wherever it exists.
+    for (plugin, flags) in &plugins {
+        for (spelling, _) in flags {
+            if spelling.starts_with("-f,") {
+                assert_eq!(spelling, "-f, --filename", "{plugin}: -f means manifests");
+            }
+            assert_ne!(spelling, "--file", "{plugin}: --file would be mistaken for -f");
+        }
+    }
+    // -o is a format everywhere: a file name is refused with a pointer to --output-file.
+    for plugin in PLUGINS {
+        let out = run(Command::new(bin(plugin)).args(["x", "-o", "out.yaml"]));
+        assert_eq!(out.code, 2, "{plugin}: {}", out.stderr);
+    }
+    let out = run(Command::new(bin("kubectl-ai-gen")).args(["a pod", "-o", "web.yaml"]));
+    assert!(out.stderr.contains("--output-file web.yaml"), "{}", out.stderr);
+}
+
+/// Every `--help` lists exactly the exit codes docs/exit-codes.md gives the plugin, and no help
+/// example is wider than 80 columns (so it never wraps in the middle of a command).
+#[test]
+fn help_footers_list_the_exit_codes_and_fit() {
+    let doc = std::fs::read_to_string(root().join("docs/exit-codes.md")).unwrap();
+    for plugin in PLUGINS {
+        let short = plugin.trim_start_matches("kubectl-ai-");
+        let row = doc.lines().find(|l| l.starts_with(&format!("| {short} |"))).unwrap_or_else(|| panic!("{short}"));
+        let documented: Vec<&str> = row.split('|').nth(2).unwrap().split_whitespace().collect();
+        let help = run(Command::new(bin(plugin)).arg("--help").env("COLUMNS", "200"));
+        let footer = help.stdout.split("Exit codes:").nth(1).unwrap_or_else(|| panic!("{plugin}: no exit codes"));
+        let listed: Vec<&str> =
+            footer.lines().filter_map(|l| l.split_whitespace().next()).filter(|w| w.len() == 1).collect();
+        assert_eq!(listed, documented, "{plugin}");
+        let examples = help.stdout.split("Examples:").nth(1).unwrap();
+        for line in examples.lines() {
+            assert!(line.chars().count() <= 80, "{plugin}: an example line wider than 80 columns: {line}");
+        }
+    }
+}
+
+/// docs/flags.md: the table of every flag and every plugin's `--help`, kept current by this test
+/// (`UPDATE_DOCS=1` rewrites it).
 #[test]
 fn the_flag_reference_is_current() {
     let mut doc = String::from(
         "# Every flag\n\nGenerated from each plugin's `--help` (the same clap definitions as the completions and\nman pages); `UPDATE_DOCS=1 cargo nextest run -p opsagent-tests flag_reference` rewrites it.\nPrecedence for model settings: flags > environment > config file > defaults\n([configuration.md](configuration.md)).\n",
     );
-    for plugin in ["kubectl-ai-analyze", "kubectl-ai-audit", "kubectl-ai-gen", "kubectl-ai-exec"] {
+    doc.push_str("\n## Which plugin takes which flag\n\n");
+    doc.push_str(&flag_table());
+    for plugin in PLUGINS {
         let help = run(Command::new(bin(plugin)).arg("--help").env("COLUMNS", "100"));
         assert_eq!(help.code, 0);
         doc.push_str(&format!(
@@ -295,4 +434,39 @@ fn the_documented_config_files_parse() {
             .args(["--explain", "--dry-run"]));
         assert_eq!(out.code, 0, "block {i} of docs/configuration.md: {}", out.stderr);
     }
+}
+
+/// The core does not know the command line or the terminal: clap (and its completions and man
+/// pages), dialoguer, indicatif and anstream are named only under `shared/src/cli/`.
+#[test]
+fn the_command_line_stays_at_the_edge() {
+    let edge_only = ["clap::", "clap_complete::", "clap_mangen::", "dialoguer::", "indicatif::", "anstream::"];
+    let attributes = ["ValueEnum", "#[arg(", "#[command("];
+    let mut offenders = Vec::new();
+    let mut stack = vec![root().join("shared/src")];
+    let mut files = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != "cli") {
+                    stack.push(path);
+                }
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            files += 1;
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                if edge_only.iter().chain(&attributes).any(|word| code.contains(word)) {
+                    offenders.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(files > 50, "the core was read ({files} files)");
+    assert!(offenders.is_empty(), "the core names command-line crates:\n{}", offenders.join("\n"));
 }
