@@ -36,6 +36,26 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// The wait before retry `attempt` (0 first): `base` doubled each time, ±25 % jitter so that
+/// clients retrying together spread out, at most `max`. One backoff for the API server's retries
+/// and the model's.
+pub(crate) fn backoff(base: Duration, attempt: u32, max: Duration) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.min(16));
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let jitter = f64::from(nanos % 1000) / 1000.0 * 0.5 - 0.25;
+    exp.min(max).mul_f64(1.0 + jitter).min(max)
+}
+
+/// `Retry-After`: seconds, or an HTTP date.
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
+    if let Ok(secs) = value.trim().parse::<f64>() {
+        return (secs >= 0.0 && secs.is_finite()).then(|| Duration::from_secs_f64(secs.min(1e9)));
+    }
+    let when = jiff::fmt::rfc2822::parse(value.trim()).ok()?.timestamp();
+    let wait = jiff::Timestamp::now().duration_until(when);
+    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +70,19 @@ mod tests {
         for bad in ["", "s", "10x", "1.5s", "-1s"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn backoff_doubles_within_its_jitter_and_cap() {
+        let base = Duration::from_millis(100);
+        for attempt in 0..6 {
+            let want = (100u64 << attempt).min(1000) as f64;
+            let got = backoff(base, attempt, Duration::from_secs(1)).as_millis() as f64;
+            assert!(got >= want * 0.75 - 1.0 && got <= (want * 1.25).min(1000.0) + 1.0, "{attempt}: {got}");
+        }
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("-1"), None);
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO), "a date past");
+        assert_eq!(parse_retry_after("soon"), None);
     }
 }

@@ -290,28 +290,10 @@ impl Target {
             [k, n] => (k.as_str(), Some(n.clone())),
             _ => return Err(Error::Usage("give TYPE, TYPE/NAME or TYPE NAME".into())),
         };
-        let kind = kind.to_ascii_lowercase();
-        let full = match kind.as_str() {
-            "po" | "pod" | "pods" => "Pod",
-            "deploy" | "deployment" | "deployments" => "Deployment",
-            "rs" | "replicaset" | "replicasets" => "ReplicaSet",
-            "sts" | "statefulset" | "statefulsets" => "StatefulSet",
-            "ds" | "daemonset" | "daemonsets" => "DaemonSet",
-            "job" | "jobs" => "Job",
-            "cj" | "cronjob" | "cronjobs" => "CronJob",
-            "rc" | "replicationcontroller" | "replicationcontrollers" => "ReplicationController",
-            "cm" | "configmap" | "configmaps" => "ConfigMap",
-            "svc" | "service" | "services" => "Service",
-            "ing" | "ingress" | "ingresses" => "Ingress",
-            "netpol" | "networkpolicy" | "networkpolicies" => "NetworkPolicy",
-            "role" | "roles" => "Role",
-            "rolebinding" | "rolebindings" => "RoleBinding",
-            "clusterrole" | "clusterroles" => "ClusterRole",
-            "clusterrolebinding" | "clusterrolebindings" => "ClusterRoleBinding",
-            "sa" | "serviceaccount" | "serviceaccounts" => "ServiceAccount",
-            other => return Err(Error::Usage(format!("the audit does not check objects of type {other:?}"))),
-        };
-        Ok(Some(Target { kind: full.to_string(), name }))
+        let full = Kind::from_kubectl_name(kind).filter(|k| KINDS.contains(k)).ok_or_else(|| {
+            Error::Usage(format!("the audit does not check objects of type {:?}", kind.to_ascii_lowercase()))
+        })?;
+        Ok(Some(Target { kind: full.name().to_string(), name }))
     }
 
     fn matches(&self, kind: &str, name: &str) -> bool {

@@ -122,6 +122,10 @@ pub struct AuditArgs {
     #[arg(long, help_heading = "Model")]
     pub explain: bool,
 
+    /// Do not read or write the cache of explanations
+    #[arg(long, help_heading = "Model")]
+    pub no_cache: bool,
+
     /// The model.
     #[command(flatten)]
     pub llm: LlmArgs,
@@ -194,7 +198,7 @@ fn run_plugin(args: &AuditArgs) -> anyhow::Result<Exit> {
             return Ok(Exit::Clean);
         }
         let client = Client::for_use(model, "--explain")?.reporting_to(&progress);
-        explain::audit::explain(&mut report, &client, &progress)?;
+        explain::audit::explain(&mut report, &client, !args.no_cache, &progress)?;
     }
     crate::render::audit::render(&mut out, &report, args.output)?;
     out.flush()?;

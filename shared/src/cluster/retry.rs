@@ -38,10 +38,10 @@ impl ApiRetry {
         if !idempotent || !transient || self.attempt >= self.max_retries {
             return None;
         }
-        match retry_after.and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs) {
+        match retry_after.and_then(crate::duration::parse_retry_after) {
             Some(asked) if asked > MAX_WAIT => None,
             Some(asked) => Some(asked),
-            None => Some(self.base.saturating_mul(1 << self.attempt.min(16)).min(MAX_WAIT)),
+            None => Some(crate::duration::backoff(self.base, self.attempt, MAX_WAIT)),
         }
     }
 }
@@ -107,7 +107,14 @@ mod tests {
         ];
         for (method, status, retry_after, want) in cases {
             let status = StatusCode::from_u16(*status).unwrap();
-            assert_eq!(fresh.wait(method, status, *retry_after), *want, "{method} {status} {retry_after:?}");
+            let got = fresh.wait(method, status, *retry_after);
+            match (got, want) {
+                // A computed backoff has ±25 % jitter; a Retry-After is taken as asked.
+                (Some(got), Some(want)) if retry_after.is_none_or(|r| r.parse::<u64>().is_err()) => {
+                    assert!(within_jitter(got, *want), "{method} {status} {retry_after:?}: {got:?}");
+                }
+                _ => assert_eq!(got, *want, "{method} {status} {retry_after:?}"),
+            }
         }
     }
 
@@ -119,6 +126,14 @@ mod tests {
             waits.push(w.as_millis());
             p.attempt += 1;
         }
-        assert_eq!(waits, [250, 500, 1000, 2000]);
+        assert_eq!(waits.len(), 4, "four retries, then the answer is the caller's");
+        for (got, want) in waits.iter().zip([250, 500, 1000, 2000]) {
+            assert!(within_jitter(Duration::from_millis(*got as u64), Duration::from_millis(want)), "{waits:?}");
+        }
+    }
+
+    fn within_jitter(got: Duration, want: Duration) -> bool {
+        got >= want.mul_f64(0.75).saturating_sub(Duration::from_millis(1))
+            && got <= want.mul_f64(1.25) + Duration::from_millis(1)
     }
 }

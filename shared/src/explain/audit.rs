@@ -36,11 +36,30 @@ pub fn requests(report: &AuditReport) -> Vec<Request> {
         .collect()
 }
 
+/// Bump when the prompt changes, so that cached answers to the old prompt are not reused.
+const PROMPT_VERSION: &str = "audit-explain-1";
+
 /// Asks for the remediation summaries, one check at a time (worst first), into
-/// `report.explanations`. A check left unexplained is a warning (in the report too); a lone request
+/// `report.explanations`; with `cache`, answers to the same request are read from and kept in the
+/// cache of explanations. A check left unexplained is a warning (in the report too); a lone request
 /// failing, or every one, is an error.
-pub fn explain(report: &mut AuditReport, client: &Client<'_>, progress: &dyn Progress) -> Result<(), Error> {
-    let requests = requests(report);
+pub fn explain(
+    report: &mut AuditReport,
+    client: &Client<'_>,
+    cache: bool,
+    progress: &dyn Progress,
+) -> Result<(), Error> {
+    let config = client.config();
+    let evidence = |r: &Request| r.messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n");
+    let mut requests = Vec::new();
+    for request in super::audit::requests(report) {
+        match cache.then(|| super::cache::get::<String>(PROMPT_VERSION, config, &evidence(&request))).flatten() {
+            Some(answer) => {
+                report.explanations.insert(request.title.clone(), answer);
+            }
+            None => requests.push(request),
+        }
+    }
     let done = std::sync::atomic::AtomicUsize::new(0);
     let sent = |_: usize| {
         let done = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
@@ -51,7 +70,11 @@ pub fn explain(report: &mut AuditReport, client: &Client<'_>, progress: &dyn Pro
     for (request, reply) in requests.iter().zip(replies) {
         match reply {
             Ok(text) => {
-                report.explanations.insert(request.title.clone(), strip_think(&text).trim().to_string());
+                let answer = strip_think(&text).trim().to_string();
+                if cache {
+                    super::cache::put(PROMPT_VERSION, config, &evidence(request), &answer);
+                }
+                report.explanations.insert(request.title.clone(), answer);
             }
             Err(e) if requests.len() > 1 => unexplained.push(format!("{} was not explained: {e}", request.title)),
             Err(e) => return Err(Error::model(e)),
@@ -60,7 +83,7 @@ pub fn explain(report: &mut AuditReport, client: &Client<'_>, progress: &dyn Pro
     for message in unexplained.iter() {
         progress.warn(message);
     }
-    if !unexplained.is_empty() && unexplained.len() == requests.len() {
+    if !unexplained.is_empty() && report.explanations.is_empty() {
         return Err(Error::model("no check could be explained (see the warnings)"));
     }
     report.warnings.extend(unexplained);

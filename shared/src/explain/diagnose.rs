@@ -51,44 +51,9 @@ impl Target {
     }
 }
 
-/// kubectl's short names for the kinds a snapshot holds (offline diagnosis has no discovery).
-const ALIASES: &[(&str, &str)] = &[
-    ("po", "Pod"),
-    ("deploy", "Deployment"),
-    ("rs", "ReplicaSet"),
-    ("sts", "StatefulSet"),
-    ("ds", "DaemonSet"),
-    ("cj", "CronJob"),
-    ("svc", "Service"),
-    ("ep", "Endpoints"),
-    ("cm", "ConfigMap"),
-    ("pvc", "PersistentVolumeClaim"),
-    ("pv", "PersistentVolume"),
-    ("sa", "ServiceAccount"),
-    ("ns", "Namespace"),
-    ("no", "Node"),
-    ("ing", "Ingress"),
-    ("netpol", "NetworkPolicy"),
-    ("sc", "StorageClass"),
-    ("hpa", "HorizontalPodAutoscaler"),
-    ("pdb", "PodDisruptionBudget"),
-    ("quota", "ResourceQuota"),
-    ("limits", "LimitRange"),
-    ("rc", "ReplicationController"),
-    ("ev", "Event"),
-];
-
 /// The snapshot kind a kubectl-style name means (`po`, `pod`, `pods`, `Pod`).
 pub fn snapshot_kind(arg: &str) -> Option<Kind> {
-    let a = arg.to_ascii_lowercase();
-    let a = a.split('.').next().unwrap_or(&a).to_string();
-    if let Some((_, kind)) = ALIASES.iter().find(|(short, _)| *short == a) {
-        return Kind::from_kind_name(kind);
-    }
-    Kind::ALL
-        .iter()
-        .copied()
-        .find(|k| k.name().to_ascii_lowercase() == a || k.plural() == a || k.plural().trim_end_matches('s') == a)
+    Kind::from_kubectl_name(arg)
 }
 
 /// What to diagnose, where it is read from, and what to ask.

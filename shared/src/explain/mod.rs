@@ -8,13 +8,13 @@
 
 mod answer;
 pub mod audit;
+mod cache;
 pub mod diagnose;
 pub mod pipe;
 
 pub use answer::{Answer, OneRequest, ask_one};
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -270,7 +270,7 @@ fn plan(
     let mut plan = Plan { problems, ..Plan::default() };
     let mut todo = Vec::new();
     for (i, p) in plan.problems.iter().enumerate() {
-        match options.cache.then(|| cache_get(config, &p.evidence)).flatten() {
+        match options.cache.then(|| cache::get(PROMPT_VERSION, config, &p.evidence)).flatten() {
             Some(found) => plan.cached.push((i, found)),
             None => todo.push(i),
         }
@@ -612,7 +612,7 @@ fn run(
                         match e {
                             Some(e) => {
                                 if options.cache {
-                                    cache_put(config, &plan.problems[i].evidence, &e);
+                                    cache::put(PROMPT_VERSION, config, &plan.problems[i].evidence, &e);
                                 }
                                 answers[i] = Some(Ok(e));
                             }
@@ -684,42 +684,6 @@ pub(crate) fn send_all(
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err("not sent".into())))
         .collect()
-}
-
-/// `<XDG cache dir>/opsagent/explain`.
-fn cache_dir() -> Option<PathBuf> {
-    use etcetera::BaseStrategy as _;
-    etcetera::choose_base_strategy().ok().map(|s| s.cache_dir().join("opsagent").join("explain"))
-}
-
-fn cache_key(config: &ModelConfig, evidence: &str) -> String {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    for part in
-        [PROMPT_VERSION, &format!("{:?}", config.provider), &config.model, &config.base_url, &config.language, evidence]
-    {
-        ctx.update(part.as_bytes());
-        ctx.update(b"\0");
-    }
-    ctx.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn cache_get(config: &ModelConfig, evidence: &str) -> Option<Explanation> {
-    let path = cache_dir()?.join(format!("{}.json", cache_key(config, evidence)));
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
-}
-
-fn cache_put(config: &ModelConfig, evidence: &str, explanation: &Explanation) {
-    let Some(dir) = cache_dir() else { return };
-    if std::fs::create_dir_all(&dir).is_err() {
-        return;
-    }
-    let path = dir.join(format!("{}.json", cache_key(config, evidence)));
-    let written = crate::files::write_atomic(&path, |w| {
-        serde_json::to_writer(&mut *w, explanation).map_err(std::io::Error::other)
-    });
-    if let Err(e) = written {
-        tracing::info!("cannot cache an explanation: {e}");
-    }
 }
 
 #[cfg(test)]

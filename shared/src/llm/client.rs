@@ -315,7 +315,7 @@ impl<'p> Client<'p> {
                 Err(failure) if failure.retryable() && attempt < self.config.retries && !emitted => {
                     let wait = match &failure {
                         Failure::Status { retry_after: Some(d), .. } => (*d).min(Duration::from_secs(60)),
-                        _ => backoff(self.config.retry_base, attempt),
+                        _ => crate::duration::backoff(self.config.retry_base, attempt, Duration::from_secs(60)),
                     };
                     tracing::info!(
                         "{} request failed ({}), retrying in {:?}",
@@ -356,8 +356,11 @@ impl<'p> Client<'p> {
         let response = request.send(serde_json::to_vec(&body).unwrap_or_default()).map_err(transport)?;
         let status = response.status().as_u16();
         if status >= 400 {
-            let retry_after =
-                response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(crate::duration::parse_retry_after);
             let mut text = String::new();
             let _ = response.into_body().into_reader().take(16 * 1024).read_to_string(&mut text);
             return Err(Failure::Status { code: status, message: error_message(&text), retry_after });
@@ -501,24 +504,6 @@ fn describe(f: &Failure) -> String {
         Failure::Cut => "the stream was cut".into(),
         Failure::Transport(w) | Failure::Malformed(w) | Failure::Unreachable(w) => w.clone(),
     }
-}
-
-/// Exponential backoff with ±25 % jitter.
-fn backoff(base: Duration, attempt: u32) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempt.min(6));
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    let jitter = f64::from(nanos % 1000) / 1000.0 * 0.5 - 0.25;
-    exp.mul_f64(1.0 + jitter).min(Duration::from_secs(60))
-}
-
-/// `Retry-After`: seconds, or an HTTP date.
-fn parse_retry_after(value: &str) -> Option<Duration> {
-    if let Ok(secs) = value.trim().parse::<f64>() {
-        return (secs >= 0.0).then(|| Duration::from_secs_f64(secs));
-    }
-    let when = jiff::fmt::rfc2822::parse(value.trim()).ok()?.timestamp();
-    let wait = jiff::Timestamp::now().duration_until(when);
-    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
 }
 
 /// The provider's own words from an error body (`{"error": {"message": …}}`, `{"error": "…"}`).
@@ -784,10 +769,6 @@ mod tests {
         assert_eq!(error_message(r#"{"error":{"message":"Incorrect API key","type":"x"}}"#), "Incorrect API key");
         assert_eq!(error_message(r#"{"error":"model 'x' not found"}"#), "model 'x' not found");
         assert_eq!(error_message("plain\ntext"), "plain text");
-        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
-        assert!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT").is_some());
-        assert_eq!(parse_retry_after("soon"), None);
-        assert!(backoff(Duration::from_secs(1), 2) >= Duration::from_secs(3));
+        assert_eq!(crate::duration::parse_retry_after("0.5"), Some(Duration::from_millis(500)));
     }
 }

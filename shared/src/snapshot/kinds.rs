@@ -197,6 +197,49 @@ impl<T: Serialize> ErasedObject for T {
     }
 }
 
+/// kubectl's short names for the kinds a snapshot holds (what works offline, without discovery).
+const ALIASES: &[(&str, &str)] = &[
+    ("po", "Pod"),
+    ("deploy", "Deployment"),
+    ("rs", "ReplicaSet"),
+    ("sts", "StatefulSet"),
+    ("ds", "DaemonSet"),
+    ("cj", "CronJob"),
+    ("svc", "Service"),
+    ("ep", "Endpoints"),
+    ("cm", "ConfigMap"),
+    ("pvc", "PersistentVolumeClaim"),
+    ("pv", "PersistentVolume"),
+    ("sa", "ServiceAccount"),
+    ("ns", "Namespace"),
+    ("no", "Node"),
+    ("ing", "Ingress"),
+    ("netpol", "NetworkPolicy"),
+    ("sc", "StorageClass"),
+    ("hpa", "HorizontalPodAutoscaler"),
+    ("pdb", "PodDisruptionBudget"),
+    ("quota", "ResourceQuota"),
+    ("limits", "LimitRange"),
+    ("rc", "ReplicationController"),
+    ("ev", "Event"),
+];
+
+impl Kind {
+    /// The kind a kubectl-style name means: a short name (`po`, `deploy`), the singular or plural
+    /// resource (`pod`, `pods`), the kind (`Pod`), in any case, with or without a group (`deploy.apps`).
+    pub fn from_kubectl_name(arg: &str) -> Option<Kind> {
+        let a = arg.to_ascii_lowercase();
+        let a = a.split('.').next().unwrap_or(&a).to_string();
+        if let Some((_, kind)) = ALIASES.iter().find(|(short, _)| *short == a) {
+            return Kind::from_kind_name(kind);
+        }
+        Kind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name().to_ascii_lowercase() == a || k.plural() == a || k.plural().trim_end_matches('s') == a)
+    }
+}
+
 impl std::fmt::Display for Kind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())

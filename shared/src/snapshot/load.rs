@@ -1,6 +1,5 @@
 //! Snapshots from files: `--snapshot FILE|-`.
 
-use std::io::Read as _;
 use std::path::Path;
 
 use jiff::Timestamp;
@@ -10,7 +9,7 @@ use super::{ContainerLog, EXTENSION_API_VERSION, Kind, Snapshot, SnapshotInfo, n
 use crate::error::Error;
 
 impl Snapshot {
-    /// Reads a snapshot from a file, a directory, or stdin when `path` is `-`.
+    /// Reads a snapshot from a file or a directory (text already read, stdin's: [`Snapshot::from_text`]).
     ///
     /// A directory contributes its `*.yaml`, `*.yml` and `*.json` files (like `kubectl apply -f DIR`)
     /// and the container logs under `logs/<namespace>/<pod>/<container>[.previous].log`.
@@ -18,8 +17,7 @@ impl Snapshot {
         if path.is_dir() {
             return Snapshot::from_dir(path);
         }
-        let name = path.display().to_string();
-        Snapshot::from_text(if name == "-" { "stdin" } else { &name }, &read_text(path)?)
+        Snapshot::from_text(&path.display().to_string(), &read_text(path)?)
     }
 
     fn from_dir(dir: &Path) -> Result<Snapshot, Error> {
@@ -84,17 +82,11 @@ fn listing(dir: &Path) -> Result<Vec<std::path::PathBuf>, Error> {
     Ok(entries)
 }
 
-/// Reads a whole file (or stdin for `-`) as UTF-8 text.
+/// Reads a whole file as UTF-8 text.
 fn read_text(path: &Path) -> Result<String, Error> {
     let name = path.display().to_string();
-    let bytes = if name == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut buf).map_err(|e| Error::input("stdin", e))?;
-        buf
-    } else {
-        std::fs::read(path).map_err(|e| Error::input(&name, io_reason(&e)))?
-    };
-    String::from_utf8(bytes).map_err(|_| Error::input(if name == "-" { "stdin" } else { &name }, "not UTF-8 text"))
+    let bytes = std::fs::read(path).map_err(|e| Error::input(&name, io_reason(&e)))?;
+    String::from_utf8(bytes).map_err(|_| Error::input(&name, "not UTF-8 text"))
 }
 
 impl Snapshot {

@@ -338,6 +338,14 @@ fn explain_asks_once_per_check_and_sends_no_secret() {
     let r = report(&out.stdout);
     assert_eq!(r["explanations"].as_object().unwrap().len(), 3);
     assert_eq!(r["explanations"]["POD-001"], "Drop the flag.", "the worst check is asked first");
+    // The same audit again: every answer comes from the cache, nothing is sent.
+    let mut again = fm.command(AUDIT);
+    again.current_dir(manifests().parent().unwrap()).env("NO_COLOR", "1");
+    let again =
+        run(again.args(["-f", "manifests/web.yaml", "--checks", "POD-001,POD-017,SEC-001", "--explain", "-o", "json"]));
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(fm.requests().len(), 3, "answered from the cache");
+    assert_eq!(report(&again.stdout)["explanations"], r["explanations"]);
     // --dry-run prints the requests and sends nothing.
     let dry = run(fm.command(AUDIT).current_dir(manifests().parent().unwrap()).args([
         "-f",
