@@ -4,7 +4,7 @@ CARGO  ?= cargo
 PREFIX ?= $(HOME)/.local/bin
 PLUGINS := kubectl-ai-analyze kubectl-ai-audit kubectl-ai-gen kubectl-ai-exec
 
-.PHONY: all build demo test conformance bench dist deny fuzz lint fmt fmt-check clippy release install uninstall clean
+.PHONY: all build demo test mcp-python conformance bench dist deny fuzz lint fmt fmt-check clippy release install uninstall clean
 
 all: build
 
@@ -16,9 +16,18 @@ build:
 demo: build
 	tests/demo.sh
 
+## mcp-python: the official Python MCP SDK in target/mcp-python, an independent client for the MCP server's tests
+MCP_PYTHON := target/mcp-python
+MCP_SDK    := mcp==1.30.0
+mcp-python:
+	@if [ ! -x $(MCP_PYTHON)/bin/python ] || ! $(MCP_PYTHON)/bin/python -c 'import mcp' 2>/dev/null; then \
+		{ python3 -m venv $(MCP_PYTHON) && $(MCP_PYTHON)/bin/pip install -q --disable-pip-version-check "$(MCP_SDK)"; } \
+		|| { rm -rf $(MCP_PYTHON); echo "make: the Python MCP SDK ($(MCP_SDK)) could not be installed: its test will say skipped" >&2; }; \
+	fi
+
 ## test: every test (unit, integration against the fixture cluster and the real kubectl, snapshots)
 # The integration tests run the plugin binaries, so they are built first (nextest only builds tests).
-test: build
+test: build mcp-python
 	@command -v kubectl >/dev/null 2>&1 || { echo "make test: kubectl is required: the integration tests run the real kubectl against the fixture cluster" >&2; exit 1; }
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace; \
@@ -32,7 +41,7 @@ test: build
 conformance: build
 	$(CARGO) run -q -p opsagent-tests --bin conformance -- $(if $(V),-v)
 
-## bench: explain tokens vs k8sgpt; the exec prompt; analyze vs kubectl on a 10,000-pod fixture cluster (BENCHMARKS.md; BENCH=tokens|exec|scale for one)
+## bench: explain tokens vs k8sgpt; the exec prompt; MCP tool-call latency and memory; analyze vs kubectl on a 10,000-pod fixture cluster (BENCHMARKS.md; BENCH=tokens|exec|mcp|scale for one)
 bench:
 	$(CARGO) build --release -p kubectl-ai-analyze -p kubectl-ai-exec -p opsagent-tests --bins
 	python3 tests/bench/bench.py

@@ -72,3 +72,24 @@ printf '…\n'
 run kubectl ai gen "a redis cache with 2 replicas behind a service" -n shop
 run kubectl ai exec -n shop -v "which pods of shop are not running?"
 printf '\n(gen checked the manifests with a server-side dry run; nothing was applied: --apply asks first.)\n'
+
+# The same tools for another agent (Claude Code, Cursor, VS Code …): exec as an MCP server on
+# stdio. Here three JSON-RPC requests stand in for the agent: list the tools, a read, a change.
+printf '\n%s$ kubectl ai exec --mcp-server -n shop    # an agent'"'"'s requests on stdin (docs/mcp.md)%s\n' "$bold" "$plain"
+mcp_requests='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"demo","version":"1"}}}
+{"jsonrpc":"2.0","method":"notifications/initialized"}
+{"jsonrpc":"2.0","id":2,"method":"tools/list"}
+{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"kubectl","arguments":{"command":"get pods -l app=checkout"}}}
+{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"kubectl","arguments":{"command":"delete pod -l app=checkout"}}}'
+mcp_answers=$(printf '%s\n' "$mcp_requests" | kubectl ai exec --mcp-server -n shop)
+if command -v python3 >/dev/null; then
+    printf '%s\n' "$mcp_answers" | python3 -c '
+import json, sys
+answers = {m.get("id"): m.get("result", {}) for m in map(json.loads, sys.stdin)}
+print("tools:", ", ".join(t["name"] for t in answers[2]["tools"]))
+for i, asked in ((3, "kubectl get pods -l app=checkout"), (4, "kubectl delete pod -l app=checkout")):
+    print(f"\n{asked} →" + (" (refused)" if answers[i].get("isError") else ""))
+    print(answers[i]["content"][0]["text"])'
+else
+    printf '%s\n' "$mcp_answers" | cut -c1-200
+fi

@@ -8,8 +8,9 @@
 //! | 1 | problems found |
 //! | 2 | invalid usage or input (flags, files), or another local failure |
 //! | 3 | the cluster could not be used: kubeconfig, context, connection, TLS, authentication |
-//! | 4 | partial results: some kinds could not be read and nothing was found in the rest |
+//! | 4 | partial or empty results: some kinds could not be read, or the scope matched nothing; nothing found |
 //! | 5 | the model could not be used: not configured, rejected the request, unreachable |
+//! | 6 | `exec`: a change was asked for and not made (read-only, declined, no terminal) |
 
 use std::fmt;
 
@@ -24,10 +25,12 @@ pub enum Exit {
     Usage = 2,
     /// The cluster could not be used at all.
     Cluster = 3,
-    /// Partial results with nothing found in what could be read.
+    /// Partial or empty results (some kinds unreadable, or the scope matched nothing), nothing found.
     Partial = 4,
     /// The model could not be used.
     Model = 5,
+    /// A change was asked for and not made: read-only, declined, or no terminal to ask on.
+    NotDone = 6,
 }
 
 impl Exit {

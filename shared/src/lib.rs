@@ -55,12 +55,16 @@ pub mod generate;
 // The `exec` verb: an agent over kubectl and jq that asks before any change.
 pub mod exec;
 
+// exec's tools, and the analyzers and audit, served to other agents over MCP.
+pub mod mcp;
+
 // The edge: the plugins' command lines, the terminal, exit codes.
 pub mod cli;
 
 mod duration;
 mod error;
 mod files;
+mod hex;
 mod progress;
 #[cfg(test)]
 mod testing;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""make bench, three benchmarks (BENCH=tokens, BENCH=exec or BENCH=scale runs one):
+"""make bench, four benchmarks (BENCH=tokens, BENCH=exec, BENCH=mcp or BENCH=scale runs one):
 
 tokens: the prompt tokens `kubectl-ai-analyze --explain` sends for tests/states/explain (10 identical
 crashing replicas + 3 other faults), recorded by the fake model, against what k8sgpt's
@@ -9,6 +9,11 @@ token-count); then a second run, which the cache must answer without a request.
 exec: the agent's fixed prompt overhead (system prompt + tool schemas), the prompt tokens and model
 calls of one question against a scripted model, and the capped result of `get pods -A -o json` on
 the 10,000-pod state.
+
+mcp: `kubectl-ai-exec --mcp-server` on the demo state, driven by raw JSON-RPC (no SDK in the way):
+latency of the `analyze` and `kubectl get pods` tool calls over stdio and over streamable HTTP
+(median and p99 of CALLS calls each), the server's RSS before and after 1,000 further calls, and
+the tokens of the tool list an agent pays for on every turn.
 
 scale: `kubectl-ai-analyze -A -o json` against `kubectl get <the same kinds> -A -o json`, side
 by side on one fixture cluster of 10,000 pods. Runs are interleaved (A, B, A, B, ...) so that a noisy
@@ -32,6 +37,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 RELEASE = os.path.join(ROOT, "target", "release")
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 PODS = int(os.environ.get("BENCH_PODS", "10000"))
+CALLS = int(os.environ.get("BENCH_CALLS", "200"))
 
 
 def kubectl_binary():
@@ -65,7 +71,7 @@ def token_bench():
         ready = model.stdout.readline().strip()
         if not ready.startswith("ready "):
             sys.exit(f"make bench: fake-model did not start: {ready!r}")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_", "OLLAMA_", "OPSAGENT_"))}
+        env = clean_env()
         env.update(OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=ready[len("ready "):], HOME=work,
                    XDG_CACHE_HOME=os.path.join(work, "cache"), XDG_CONFIG_HOME=os.path.join(work, "config"))
         analyze = [os.path.join(RELEASE, "kubectl-ai-analyze"), "--snapshot", state, "--explain", "-o", "json"]
@@ -105,6 +111,19 @@ def start(cmd):
     return proc, ready[len("ready "):]
 
 
+def demo_fixture(work):
+    """The fixture cluster on the demo state (namespace shop), and its kubeconfig."""
+    kubeconfig = os.path.join(work, "kubeconfig")
+    fixture, _ = start([os.path.join(RELEASE, "kube-fixture"), os.path.join(ROOT, "tests", "states", "demo"),
+                        "--rebase-time", "--namespace", "shop", "--kubeconfig", kubeconfig])
+    return fixture, kubeconfig
+
+
+def clean_env():
+    """This environment without model or OpsAgent settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_", "OLLAMA_", "OPSAGENT_"))}
+
+
 def exec_bench():
     """The agent's prompt: fixed overhead and a whole question against a scripted model; then one
     `get pods -A -o json` on the 10,000-pod state, capped."""
@@ -118,9 +137,7 @@ def exec_bench():
     ]
     procs = []
     try:
-        kubeconfig = os.path.join(work, "kubeconfig")
-        fixture, _ = start([os.path.join(RELEASE, "kube-fixture"), os.path.join(ROOT, "tests", "states", "demo"),
-                            "--rebase-time", "--namespace", "shop", "--kubeconfig", kubeconfig])
+        fixture, kubeconfig = demo_fixture(work)
         procs.append(fixture)
         results = []
         for name, script_replies, question, extra in (
@@ -144,7 +161,7 @@ def exec_bench():
                 big, _ = start([os.path.join(RELEASE, "kube-fixture"), state, "--rebase-time", "--kubeconfig", config])
                 procs.append(big)
                 extra = []
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_", "OLLAMA_", "OPSAGENT_"))}
+            env = clean_env()
             env.update(OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=url, HOME=work, KUBECONFIG=config,
                        KUBECACHEDIR=os.path.join(work, "cache"), XDG_STATE_HOME=os.path.join(work, "state"))
             out = subprocess.run([os.path.join(RELEASE, "kubectl-ai-exec"), question, "-o", "json"] + extra,
@@ -171,12 +188,162 @@ def exec_bench():
           f"(cap: 15 % of the 128,000-token window, at most 8,000)\n")
 
 
+class StdioMcp:
+    """One MCP session over a server's stdin and stdout, as JSON lines."""
+
+    def __init__(self, cmd, env):
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     env=env, text=True, bufsize=1)
+        self.next = 0
+
+    def request(self, method, params):
+        self.next += 1
+        self.proc.stdin.write(json.dumps({"jsonrpc": "2.0", "id": self.next, "method": method, "params": params}) + "\n")
+        self.proc.stdin.flush()
+        while True:
+            message = json.loads(self.proc.stdout.readline())
+            if message.get("id") == self.next:
+                return message
+
+    def notify(self, method):
+        self.proc.stdin.write(json.dumps({"jsonrpc": "2.0", "method": method}) + "\n")
+        self.proc.stdin.flush()
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+class HttpMcp:
+    """One MCP session over streamable HTTP, on one kept-alive connection."""
+
+    def __init__(self, url, token):
+        import http.client
+        import urllib.parse
+        parsed = urllib.parse.urlparse(url)
+        self.conn = http.client.HTTPConnection(parsed.hostname, parsed.port)
+        self.path = parsed.path
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                        "Accept": "application/json, text/event-stream"}
+        self.next = 0
+
+    def post(self, body):
+        self.conn.request("POST", self.path, json.dumps(body), self.headers)
+        response = self.conn.getresponse()
+        data = response.read().decode()
+        session = response.getheader("Mcp-Session-Id")
+        if session:
+            self.headers["Mcp-Session-Id"] = session
+        return response.status, data
+
+    def request(self, method, params):
+        self.next += 1
+        status, data = self.post({"jsonrpc": "2.0", "id": self.next, "method": method, "params": params})
+        if status != 200:
+            sys.exit(f"make bench: the MCP server answered {status}: {data}")
+        for line in data.splitlines():
+            if line.startswith("data:") and line[5:].strip():
+                message = json.loads(line[5:])
+                if message.get("id") == self.next:
+                    return message
+        return json.loads(data)
+
+    def notify(self, method):
+        self.post({"jsonrpc": "2.0", "method": method})
+
+    def close(self):
+        self.conn.close()
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def mcp_bench():
+    """Tool-call latency over stdio and HTTP, memory across 1,000 calls, and the tool list's tokens."""
+    work = tempfile.mkdtemp(prefix="opsagent-mcp-")
+    procs = []
+    rows = []
+    try:
+        fixture, kubeconfig = demo_fixture(work)
+        procs.append(fixture)
+        env = clean_env()
+        env.update(HOME=work, KUBECONFIG=kubeconfig, KUBECACHEDIR=os.path.join(work, "cache"),
+                   XDG_STATE_HOME=os.path.join(work, "state"))
+        exe = os.path.join(RELEASE, "kubectl-ai-exec")
+        calls = [("analyze", {"namespace": "shop"}), ("kubectl", {"command": "get pods -n shop"})]
+        listed = None
+        for transport in ("stdio", "http"):
+            if transport == "stdio":
+                server = StdioMcp([exe, "--mcp-server"], env)
+                pid = server.proc.pid
+            else:
+                proc = subprocess.Popen([exe, "--mcp-server", "--listen", "127.0.0.1:0"], stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
+                procs.append(proc)
+                line = proc.stderr.readline().strip()
+                url, auth = line[len("MCP server on "):].split(" ", 1)
+                server = HttpMcp(url, auth[len("(Authorization: Bearer "):-1])
+                pid = proc.pid
+            server.request("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                          "clientInfo": {"name": "bench", "version": "1"}})
+            server.notify("notifications/initialized")
+            listed = server.request("tools/list", {})["result"]["tools"]
+            for name, arguments in calls:
+                server.request("tools/call", {"name": name, "arguments": arguments})  # warm
+                times = []
+                for _ in range(CALLS):
+                    begin = time.perf_counter()
+                    answer = server.request("tools/call", {"name": name, "arguments": arguments})
+                    times.append((time.perf_counter() - begin) * 1000)
+                    if answer.get("result", {}).get("isError"):
+                        sys.exit(f"make bench: {name} failed: {answer}")
+                times.sort()
+                rows.append((transport, name, statistics.median(times), times[int(len(times) * 0.99) - 1]))
+            before = rss_mib(pid)
+            for i in range(1000):
+                name, arguments = calls[i % 2]
+                server.request("tools/call", {"name": name, "arguments": arguments})
+            after = rss_mib(pid)
+            rows.append((transport, "rss", before, after))
+            server.close()
+        tools_file = os.path.join(work, "tools.json")
+        with open(tools_file, "w") as f:
+            json.dump(listed, f)
+        counted = json.loads(subprocess.run([os.path.join(RELEASE, "token-count"), "text", tools_file],
+                                            capture_output=True, text=True, check=True).stdout)
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"mcp: kubectl-ai-exec --mcp-server on the demo state; {CALLS} calls each after one warm-up\n")
+    print("| transport | tool call | median ms | p99 ms |")
+    print("|---|---|---:|---:|")
+    for transport, name, median, p99 in rows:
+        if name != "rss":
+            shown = "analyze namespace shop" if name == "analyze" else "kubectl get pods -n shop"
+            print(f"| {transport} | {shown} | {median:.1f} | {p99:.1f} |")
+    print("\n| transport | RSS before 1,000 calls (MiB) | after (MiB) |")
+    print("|---|---:|---:|")
+    for transport, name, before, after in rows:
+        if name == "rss":
+            print(f"| {transport} | {before:.1f} | {after:.1f} |")
+    print(f"\ntool list: {len(listed)} tools, {counted['tokens']} tokens (o200k_base; target at most 1,500)\n")
+
+
 def main():
     which = os.environ.get("BENCH", "all")
     if which in ("all", "tokens"):
         token_bench()
     if which in ("all", "exec"):
         exec_bench()
+    if which in ("all", "mcp"):
+        mcp_bench()
     if which in ("all", "scale"):
         scale_bench()
 

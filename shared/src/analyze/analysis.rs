@@ -129,6 +129,20 @@ fn analyze_one(
             let plan = plan(options, &analyzers, scope.clone());
             let mut snapshot = cluster.snapshot(&plan)?;
             snapshot.restrict(&scope, selector);
+            // An empty namespace and a namespace that does not exist read alike: ask.
+            if let Scope::Namespace(ns) = &scope
+                && snapshot.is_empty()
+                && let Ok(None) = cluster.get_json(&format!("/api/v1/namespaces/{ns}"))
+            {
+                snapshot.info.warnings.push(Warning {
+                    cluster: None,
+                    kind: Some("Namespace".into()),
+                    reason: "NotFound".into(),
+                    message: format!(
+                        "namespace {ns:?} not found: nothing was analyzed (kubectl get namespaces lists them)"
+                    ),
+                });
+            }
             (snapshot, analyzers, None)
         }
         Input::Snapshot(path) => saved(Snapshot::from_file(path)?, path.display().to_string()),
@@ -136,6 +150,7 @@ fn analyze_one(
         Input::Clusters { .. } => return Err(Error::Usage("several contexts make several snapshots".into())),
     };
     snapshot.info.selector = options.selector.clone().or(snapshot.info.selector.take());
+    empty_scope(&mut snapshot);
     if let Some(path) = &options.dump {
         snapshot.write_dump(path)?;
     }
@@ -186,6 +201,8 @@ fn analyze_clusters(
         match result {
             Ok(mut snapshot) => {
                 snapshot.restrict(&scope, selector);
+                snapshot.info.selector = options.selector.clone();
+                empty_scope(&mut snapshot);
                 let results = super::run(&snapshot, &chosen);
                 let names = chosen.iter().map(|a| a.name().to_string()).collect();
                 reports.push((name, Report::new(&snapshot, None, names, results)));
@@ -200,6 +217,21 @@ fn analyze_clusters(
         return Err(Error::api(format!("no context could be analyzed ({})", why.join("; "))));
     }
     Ok(Analysis { report: Report::merge(reports, failed), snapshots })
+}
+
+/// A scope that matched nothing is said, not reported as healthy: a warning (so the report is
+/// partial, exit 4) naming the namespace and selector that matched no object.
+pub(crate) fn empty_scope(snapshot: &mut Snapshot) {
+    if !snapshot.is_empty() || snapshot.info.warnings.iter().any(|w| w.reason == "NotFound") {
+        return;
+    }
+    let info = &snapshot.info;
+    let place = info.namespace.as_deref().map_or_else(|| "any namespace".to_string(), |ns| format!("namespace {ns}"));
+    let message = match &info.selector {
+        Some(selector) => format!("the selector {selector} matched no object in {place}: nothing was analyzed"),
+        None => format!("no object was found in {place}: nothing was analyzed"),
+    };
+    snapshot.info.warnings.push(Warning { cluster: None, kind: None, reason: "Empty".into(), message });
 }
 
 fn plan(options: &AnalyzeOptions, analyzers: &[&dyn Analyzer], scope: Scope) -> FetchPlan {

@@ -88,7 +88,10 @@ fn hpa_problems(cx: &Context<'_>, hpa: &HorizontalPodAutoscaler) -> Vec<Problem>
             problems.push(
                 Problem::new(Severity::High, reason.clone(), format!("it cannot scale: {type_} is False ({reason})"))
                     .messages(c.message.clone())
-                    .hint(if reason.contains("Metric") {
+                    .hint(if let Some(resource) = missing_request(c.message.as_deref()) {
+                        // The metrics are there; the requests they are a share of are not.
+                        requests_hint(resource, &spec.scale_target_ref.name)
+                    } else if reason.contains("Metric") {
                         "It cannot read its metrics: check that metrics-server (or the adapter for custom metrics) runs: kubectl top pods -n NAMESPACE".replace("NAMESPACE", ns)
                     } else {
                         format!("kubectl describe hpa -n {ns} {}", hpa.metadata.name.as_deref().unwrap_or(""))
@@ -114,6 +117,15 @@ fn hpa_problems(cx: &Context<'_>, hpa: &HorizontalPodAutoscaler) -> Vec<Problem>
         }
     }
     problems
+}
+
+/// The resource of the HPA controller's "missing request for cpu in container …".
+fn missing_request(message: Option<&str>) -> Option<&str> {
+    message?.split("missing request for ").nth(1)?.split_whitespace().next()
+}
+
+fn requests_hint(resource: &str, target: &str) -> String {
+    format!("Utilization is a share of the request: set resources.requests.{resource} on every container of {target}.")
 }
 
 /// Resource metrics scale on a share of the containers' requests; containers without them break it.
@@ -155,8 +167,15 @@ fn missing_requests(
             .collect();
         if !lacking.is_empty() {
             problems.push(
-                Problem::new(Severity::High, "MissingRequests", format!("it scales on {resource} utilization but container(s) {} of {target} request no {resource}", lacking.join(", ")))
-                    .hint(format!("Utilization is a share of the request: set resources.requests.{resource} on every container of {target}.")),
+                Problem::new(
+                    Severity::High,
+                    "MissingRequests",
+                    format!(
+                        "it scales on {resource} utilization but container(s) {} of {target} request no {resource}",
+                        lacking.join(", ")
+                    ),
+                )
+                .hint(requests_hint(&resource, target)),
             );
         }
     }
@@ -221,4 +240,19 @@ fn pdb_problems(cx: &Context<'_>, pdb: &PodDisruptionBudget) -> Vec<Problem> {
         return vec![Problem::new(Severity::Medium, "DisruptionsNotAllowed", summary).hint(hint)];
     }
     Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_request_is_read_from_the_controllers_words() {
+        let missing = "the HPA was unable to compute the replica count: failed to get cpu utilization: missing request for cpu in container \"worker\" of Pod \"queue-worker-x\"";
+        assert_eq!(missing_request(Some(missing)), Some("cpu"));
+        // metrics-server down: the look-alike keeps its hint.
+        let down = "the HPA was unable to compute the replica count: failed to get cpu utilization: unable to get metrics for resource cpu: no metrics returned from resource metrics API";
+        assert_eq!(missing_request(Some(down)), None);
+        assert_eq!(missing_request(None), None);
+    }
 }

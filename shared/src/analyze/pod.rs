@@ -304,9 +304,23 @@ impl<'a> PodView<'a> {
         messages.extend(last.and_then(|t| t.message.clone()));
         messages.extend(self.warning_messages(&["BackOff"], Some(&cs.name)).into_iter().take(1));
         let logs = self.logs_cmd(&cs.name, true);
-        let hint = match last {
-            Some(t) => exit_hint(t.exit_code, t.reason.as_deref(), memory_limit(spec).as_deref(), &logs),
-            None => format!("Its last run's output says why: {logs}"),
+        // The kubelet kills a container whose liveness probe fails: then the exit code (0, 137, 143)
+        // is the kill's, not the process's own.
+        let liveness = self
+            .warnings(&["Unhealthy"], Some(&cs.name))
+            .into_iter()
+            .filter_map(|e| e.message.as_deref())
+            .find(|m| m.starts_with("Liveness probe failed"));
+        let hint = match (liveness, last) {
+            (Some(failed), _) => {
+                messages.push(failed.to_string());
+                let probe = probe_hint("liveness", spec.and_then(|c| c.liveness_probe.as_ref()), failed);
+                format!(
+                    "The kubelet restarts it because its liveness probe fails, not because it exits by itself. {probe}"
+                )
+            }
+            (None, Some(t)) => exit_hint(t.exit_code, t.reason.as_deref(), memory_limit(spec).as_deref(), &logs),
+            (None, None) => format!("Its last run's output says why: {logs}"),
         };
         Problem { severity: Severity::High, reason: format!("{prefix}CrashLoopBackOff"), summary, messages, hint }
     }
@@ -419,10 +433,7 @@ impl<'a> PodView<'a> {
                     messages.push(m.clone());
                 }
             }
-            let what = probe.map(describe_probe).unwrap_or_else(|| "the probe".to_string());
-            let mut hint = format!(
-                "Its {kind} probe ({what}) fails: check that the endpoint answers and that the app starts in time (initialDelaySeconds, startupProbe)."
-            );
+            let mut hint = probe_hint(kind, probe, text);
             if kind == "liveness" {
                 hint.push_str(" A failing liveness probe also restarts the container.");
             }
@@ -652,18 +663,53 @@ impl<'a> PodView<'a> {
     fn scheduling_hint(&self, message: &str) -> String {
         let m = message.to_ascii_lowercase();
         let mut hints: Vec<String> = Vec::new();
-        let insufficient: Vec<&str> =
-            message.split("Insufficient ").skip(1).filter_map(|rest| rest.split([',', '.', ' ']).next()).collect();
-        if !insufficient.is_empty() {
-            let requests: Vec<String> = insufficient.iter().map(|r| format!("{r} {}", self.total_request(r))).collect();
+        // Resource names keep their dots and slashes (nvidia.com/gpu); only the sentence's ends go.
+        let insufficient: Vec<&str> = message
+            .split("Insufficient ")
+            .skip(1)
+            .filter_map(|rest| rest.split([',', ' ']).next())
+            .map(|r| r.trim_end_matches('.'))
+            .filter(|r| !r.is_empty())
+            .collect();
+        let (absent, short): (Vec<&str>, Vec<&str>) = insufficient.iter().partition(|r| self.no_node_offers(r));
+        let requests =
+            |names: &[&str]| names.iter().map(|r| format!("{r} {}", self.total_request(r))).collect::<Vec<_>>();
+        // cpu, memory, ephemeral-storage: capacity every node has; an extended resource
+        // (vendor/name) may be offered by no node at all, which the nodes read here may not show.
+        let (extended, standard): (Vec<&str>, Vec<&str>) = short.iter().partition(|r| r.contains('/'));
+        if !standard.is_empty() {
             hints.push(format!(
                 "No node has enough free {} for the pod's requests ({}): lower the requests or add capacity (kubectl describe nodes, Allocated resources).",
-                insufficient.join(" and "),
-                requests.join(", ")
+                standard.join(" and "),
+                requests(&standard).join(", ")
             ));
         }
-        if m.contains("untolerated taint") || m.contains("had taint") {
-            hints.push("Nodes carry taints the pod does not tolerate: add a toleration or use other nodes (kubectl get nodes -o custom-columns=NAME:.metadata.name,TAINTS:.spec.taints).".into());
+        if !extended.is_empty() {
+            hints.push(format!(
+                "No node has enough free {} for the pod's requests ({}): check which nodes offer it at all (kubectl describe nodes, Allocatable) — none means its device plugin is not running — and how much of it is already allocated.",
+                extended.join(" and "),
+                requests(&extended).join(", ")
+            ));
+        }
+        if !absent.is_empty() {
+            hints.push(format!(
+                "No node offers {} at all (none lists it in its allocatable resources; the pod asks for {}): if the nodes have the device, its device plugin is not running on them, otherwise add nodes that have it.",
+                absent.join(" or "),
+                requests(&absent).join(", ")
+            ));
+        }
+        // The control-plane taint is how a cluster keeps workloads off its control plane: a normal
+        // fact, worth saying only when nothing else keeps the pod out.
+        let taints: Vec<&str> =
+            message.split("taint {").skip(1).filter_map(|rest| rest.split([':', '}']).next()).map(str::trim).collect();
+        let control_plane =
+            |k: &&str| matches!(*k, "node-role.kubernetes.io/control-plane" | "node-role.kubernetes.io/master");
+        let other_taints: Vec<&str> = taints.iter().copied().filter(|k| !control_plane(k)).collect();
+        if !other_taints.is_empty()
+            || (taints.is_empty() && (m.contains("untolerated taint") || m.contains("had taint")))
+        {
+            let named = if other_taints.is_empty() { String::new() } else { format!(" ({})", other_taints.join(", ")) };
+            hints.push(format!("Nodes carry taints the pod does not tolerate{named}: add a toleration or use other nodes (kubectl get nodes -o custom-columns=NAME:.metadata.name,TAINTS:.spec.taints)."));
         }
         if m.contains("node affinity/selector") || m.contains("node(s) didn't match node selector") {
             let selector = self
@@ -696,10 +742,27 @@ impl<'a> PodView<'a> {
         if m.contains("were unschedulable") || m.contains("node(s) were unschedulable") {
             hints.push("Nodes are cordoned: kubectl uncordon NODE once maintenance is over.".into());
         }
+        if hints.is_empty() && taints.iter().any(control_plane) {
+            hints.push("Only control-plane nodes are left for it, and they repel workloads by design: the cluster needs worker nodes that can take the pod (kubectl get nodes); tolerating the control-plane taint is rarely the fix.".into());
+        }
         if hints.is_empty() {
             hints.push(format!("The scheduler's reasons are above: {}", self.describe_cmd()));
         }
         hints.join(" ")
+    }
+
+    /// Whether the nodes are known and none of them offers `resource` (an extended resource no
+    /// device plugin advertises). Unknown nodes, or nodes without their allocatable list, say
+    /// nothing.
+    fn no_node_offers(&self, resource: &str) -> bool {
+        let nodes = &self.index.nodes;
+        !nodes.is_empty()
+            && nodes.values().all(|n| {
+                n.status
+                    .as_ref()
+                    .and_then(|s| s.allocatable.as_ref())
+                    .is_some_and(|a| a.get(resource).is_none_or(|q| q.0.trim_start_matches('0').is_empty()))
+            })
     }
 
     /// The pod's total request of a resource, for hints (`cpu 1500m`).
@@ -798,6 +861,8 @@ fn memory_limit(c: Option<&Container>) -> Option<String> {
 /// What an exit code usually means, and what to look at.
 fn exit_hint(code: i32, reason: Option<&str>, memory_limit: Option<&str>, logs: &str) -> String {
     match (reason, code) {
+        // The runtime could not start the process: nothing ran, so there is no output to read.
+        (Some("StartError" | "ContainerCannotRun"), _) | (_, 128) => "It never started (the runtime could not run its command, exit 128), so kubectl logs has nothing to show: the runtime's message (above, or Last State in kubectl describe pod) says why — usually a command, args or workingDir that does not exist in the image.".to_string(),
         (Some("OOMKilled"), _) => match memory_limit {
             Some(limit) => format!("It was killed for using more memory than its limit ({limit}): raise resources.limits.memory or lower the app's memory use."),
             None => "It was killed for lack of memory and has no memory limit: set resources.requests.memory and limits.memory to what it needs.".to_string(),
@@ -841,6 +906,34 @@ fn reference_hint(ns: &str, message: &str) -> Option<String> {
     let kind = words.nth(1)?;
     let object = words.next()?.rsplit('/').next()?;
     Some(format!("{kind} {object} has no key {key}: add the key or fix the key reference in the pod spec."))
+}
+
+/// What a failing probe's message says about it, as the kubelet words it: a path that does not
+/// exist (404), an app that calls itself unhealthy (5xx), nothing listening (connection refused), no
+/// answer in time, a failing exec command; otherwise what to check to tell these apart.
+fn probe_hint(kind: &str, probe: Option<&Probe>, message: &str) -> String {
+    let what = probe.map(describe_probe).unwrap_or_else(|| "the probe".to_string());
+    let m = message.to_ascii_lowercase();
+    let status = m.split("statuscode: ").nth(1).and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next());
+    let exec = probe.is_some_and(|p| p.exec.is_some());
+    match status {
+        Some("404") => format!("Its {kind} probe ({what}) gets 404: the app has no such path; fix the probe's path."),
+        Some(code) if code.starts_with('5') => format!(
+            "Its {kind} probe ({what}) gets {code}: the app answers but reports itself unhealthy; what the endpoint checks (often a database or another dependency) says why."
+        ),
+        _ if m.contains("connection refused") => format!(
+            "Its {kind} probe ({what}) finds nothing listening: check the probe's port against the port the app listens on, or whether the app listens yet (initialDelaySeconds, startupProbe)."
+        ),
+        _ if m.contains("timeout") || m.contains("deadline exceeded") => format!(
+            "Its {kind} probe ({what}) gets no answer within timeoutSeconds: the app is blocked or overloaded, or the timeout is too short for it."
+        ),
+        _ if exec => format!(
+            "Its {kind} probe's command fails ({what}): run it in the container to see why (kubectl exec … -- the same command)."
+        ),
+        _ => format!(
+            "Its {kind} probe ({what}) fails: check that the endpoint answers and that the app starts in time (initialDelaySeconds, startupProbe)."
+        ),
+    }
 }
 
 fn describe_probe(p: &Probe) -> String {
@@ -913,5 +1006,32 @@ mod tests {
         assert!(exit_hint(1, Some("Error"), None, "L").ends_with("says why: L"));
         assert!(exit_hint(0, Some("Completed"), None, "L").contains("Job"));
         assert!(exit_hint(127, None, None, "L").starts_with("Exit 127"));
+        let probe = |p: &str| serde_json::from_str::<Probe>(p).unwrap();
+        let http = probe(r#"{"httpGet": {"path": "/healthz", "port": 8080}}"#);
+        let exec = probe(r#"{"exec": {"command": ["cat", "/tmp/healthy"]}}"#);
+        let cases = [
+            (Some(&http), "Liveness probe failed: HTTP probe failed with statuscode: 404", "no such path"),
+            (Some(&http), "Readiness probe failed: HTTP probe failed with statuscode: 503", "gets 503"),
+            (
+                Some(&http),
+                "Liveness probe failed: Get \"http://10.0.0.1:8080/healthz\": dial tcp 10.0.0.1:8080: connect: connection refused",
+                "nothing listening",
+            ),
+            (
+                Some(&http),
+                "Readiness probe failed: Get \"http://10.0.0.1:8080/healthz\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)",
+                "timeoutSeconds",
+            ),
+            (Some(&exec), "Liveness probe failed: cat: /tmp/healthy: No such file or directory", "command fails"),
+            (None, "Liveness probe failed: something else", "check that the endpoint answers"),
+        ];
+        for (p, message, said) in cases {
+            let hint = probe_hint("liveness", p, message);
+            assert!(hint.contains(said), "{message}: {hint}");
+        }
+        for (code, reason) in [(128, Some("StartError")), (128, None), (127, Some("ContainerCannotRun"))] {
+            let hint = exit_hint(code, reason, None, "L");
+            assert!(hint.contains("never started") && !hint.contains(": L"), "{code} {reason:?}: {hint}");
+        }
     }
 }

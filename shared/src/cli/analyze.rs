@@ -46,12 +46,16 @@ const EXAMPLES: &str = r#"Examples:
   kubectl ai analyze -A --context prod-eu,prod-us
   kubectl ai analyze -A --all-contexts
 
+  # For an agent (Claude Code, Cursor …): these analyzers as MCP tools
+  kubectl ai exec --mcp-server
+
 Exit codes:
   0  nothing found
   1  problems found (also: a diagnosed object with findings)
   2  usage or input error
   3  the cluster could not be used (unreachable, credentials rejected)
-  4  partial results: some kinds could not be read, nothing found in the rest
+  4  partial or empty: some kinds could not be read, or the namespace or
+     selector matched nothing; nothing found
   5  the model failed or is not configured"#;
 
 /// Find what is broken in a cluster, without a model.

@@ -32,6 +32,9 @@ const EXAMPLES: &str = r#"Examples:
   # One object, and the vulnerabilities of its images (needs trivy)
   kubectl ai audit deploy web -n shop --scan-images
 
+  # For an agent (Claude Code, Cursor …): the audit as MCP tools
+  kubectl ai exec --mcp-server
+
 Exit codes:
   0  nothing at or above --fail-on
   1  a finding at or above --fail-on

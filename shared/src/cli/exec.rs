@@ -12,9 +12,10 @@ use crate::cli::{self, ANSWER_FORMATS, ClusterArgs, LlmArgs, LogArgs, one_of, pa
 use crate::error::{Error, Exit};
 use crate::exec::Class;
 use crate::exec::Observer;
-use crate::exec::{Approver, Decision, Step};
+use crate::exec::{Approver, Change, Decision, Step};
 use crate::exec::{Exec, ExecOptions, MAX_ANSWER, Running};
 use crate::llm::ModelConfig;
+use crate::mcp::McpOptions;
 use crate::render::dryrun::{self, DryRequest};
 use crate::render::{self, Format};
 
@@ -33,12 +34,16 @@ const EXAMPLES: &str = r#"Examples:
   # No question on a terminal: an interactive session (/reset, /model, /exit)
   kubectl ai exec
 
+  # Serve the tools to another agent over MCP (read-only unless --allow-writes)
+  claude mcp add opsagent -- kubectl-ai-exec --mcp-server
+
 Exit codes:
   0  answered
   1  stopped without an answer (--max-iterations, a repeated call)
   2  usage or input error
   3  the cluster could not be used (unreachable, credentials rejected)
-  5  the model failed or is not configured"#;
+  5  the model failed or is not configured
+  6  a change was asked for and not made (read-only, declined, no terminal)"#;
 
 /// Ask questions about the cluster or ask for operations, in natural language.
 #[derive(Parser, Debug, Clone)]
@@ -90,6 +95,31 @@ pub struct ExecArgs {
     #[arg(short = 'o', long, value_parser = one_of(ANSWER_FORMATS), default_value_t = Format::Text, help_heading = "Output")]
     pub output: Format,
 
+    /// Serve analyze, audit, manifest validation and the guarded kubectl to another agent over MCP
+    /// (stdio; --listen for HTTP); --context a,b names the contexts it may use
+    #[arg(long, conflicts_with_all = ["question", "dry_run"], help_heading = "MCP server")]
+    pub mcp_server: bool,
+
+    /// Serve MCP over streamable HTTP on ADDR/mcp (e.g. 127.0.0.1:8931), with a bearer token
+    #[arg(long, value_name = "ADDR", requires = "mcp_server", help_heading = "MCP server")]
+    pub listen: Option<std::net::SocketAddr>,
+
+    /// Offer kubectl_change: changes, each approved by the user through the client (or --yes)
+    #[arg(long, requires = "mcp_server", conflicts_with = "read_only", help_heading = "MCP server")]
+    pub allow_writes: bool,
+
+    /// The bearer token's file (first line); default: a new token, printed once on stderr
+    #[arg(long, value_name = "FILE", requires = "listen", help_heading = "MCP server")]
+    pub token_file: Option<std::path::PathBuf>,
+
+    /// TLS certificate chain (PEM) for --listen; needed beyond loopback
+    #[arg(long, value_name = "FILE", requires_all = ["listen", "tls_key"], help_heading = "MCP server")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// TLS private key (PEM) for --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert", help_heading = "MCP server")]
+    pub tls_key: Option<std::path::PathBuf>,
+
     /// The model.
     #[command(flatten)]
     pub llm: LlmArgs,
@@ -108,18 +138,35 @@ struct TerminalApprover {
 }
 
 impl Approver for TerminalApprover {
-    fn approve(&mut self, command: &str, class: Class, context: &str, namespace: &str) -> Decision {
+    fn approve(&mut self, change: &Change<'_>) -> Decision {
         if !self.can_prompt {
             return Decision::NoTerminal;
         }
-        let what = if class == Class::Write { "changes the cluster" } else { "may change the cluster" };
-        eprintln!("\n  {command}\n  {what} · context {context} · namespace {namespace}");
-        let choices = ["No", "Yes", "Yes, and every change in this session"];
+        let what = if change.class == Class::Write {
+            "changes the cluster"
+        } else {
+            "may change the cluster or reach beyond it"
+        };
+        eprintln!(
+            "\n  {}\n  {what} · context {} · server {} · namespace {}",
+            change.command, change.context, change.server, change.namespace
+        );
+        let choices = ["No", "Yes", "Yes, and every change in this session (each is still shown)"];
         match dialoguer::Select::new().with_prompt("Run it?").items(choices).default(0).interact_opt() {
             Ok(Some(1)) => Decision::Yes,
             Ok(Some(2)) => Decision::Always,
             _ => Decision::No,
         }
+    }
+
+    fn running(&mut self, change: &Change<'_>) {
+        let _ = writeln!(
+            anstream::stderr(),
+            "running (approved): {} · context {} · namespace {}",
+            change.command,
+            change.context,
+            change.namespace
+        );
     }
 }
 
@@ -154,6 +201,9 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Exit> {
 }
 
 fn run_plugin(args: &ExecArgs) -> anyhow::Result<Exit> {
+    if args.mcp_server {
+        return mcp_server(args);
+    }
     let progress = Terminal::default();
     let mut question = args.question.join(" ").trim().to_string();
     let stdin = read_stdin()?;
@@ -168,16 +218,7 @@ fn run_plugin(args: &ExecArgs) -> anyhow::Result<Exit> {
         return Err(Error::Usage("give a question: kubectl ai exec \"how many namespaces are there?\"".into()).into());
     }
     let model = ModelConfig::resolve(&args.llm.options())?;
-    let options = ExecOptions {
-        connect: args.cluster.connect_options(),
-        namespace: args.cluster.namespace.clone(),
-        yes: args.yes,
-        read_only: args.read_only,
-        max_iterations: args.max_iterations,
-        tool_timeout: args.tool_timeout,
-        timeout: args.timeout,
-        max_tool_tokens: args.max_tool_tokens,
-    };
+    let options = exec_options(args);
     let exec = Exec::prepare(&options, model, args.llm.dry_run)?;
     if let Some(input) = stdin {
         question = exec.with_context(&question, &input);
@@ -212,10 +253,62 @@ fn run_plugin(args: &ExecArgs) -> anyhow::Result<Exit> {
         _ => render::answers::answer(&mut out, &answer.answer, std::io::stdout().is_terminal())?,
     }
     out.flush()?;
+    // On a terminal the answer already ends with what was not done; elsewhere stderr says it too,
+    // one line each, for the logs of a pipeline.
+    if !std::io::stdout().is_terminal() {
+        for n in &answer.not_run {
+            eprintln!("not done: {} ({})", n.command, n.why);
+        }
+    }
+    if !answer.not_run.is_empty() {
+        return Ok(Exit::NotDone);
+    }
     if let Some(why) = &answer.stopped {
         eprintln!("error: stopped without an answer: {why}");
         return Ok(Exit::Problems);
     }
+    Ok(Exit::Clean)
+}
+
+fn exec_options(args: &ExecArgs) -> ExecOptions {
+    ExecOptions {
+        connect: args.cluster.connect_options(),
+        namespace: args.cluster.namespace.clone(),
+        yes: args.yes,
+        read_only: args.read_only,
+        max_iterations: args.max_iterations,
+        tool_timeout: args.tool_timeout,
+        timeout: args.timeout,
+        max_tool_tokens: args.max_tool_tokens,
+        jq_worker: std::env::current_exe().ok(),
+    }
+}
+
+/// `--mcp-server`: serves until the client leaves or a signal; stdin and stdout are the transport
+/// (stdio), so only stderr speaks.
+fn mcp_server(args: &ExecArgs) -> anyhow::Result<Exit> {
+    let mut exec = exec_options(args);
+    let contexts: Vec<String> = exec
+        .connect
+        .context
+        .take()
+        .map(|c| c.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default();
+    exec.connect.context = contexts.first().cloned();
+    let options = McpOptions {
+        exec,
+        contexts,
+        allow_writes: args.allow_writes,
+        listen: args.listen,
+        token_file: args.token_file.clone(),
+        tls: args.tls_cert.clone().zip(args.tls_key.clone()),
+        call_timeout: args.timeout.min(Duration::from_secs(300)),
+        max_requests: 16,
+    };
+    crate::mcp::serve(&options, &mut |listening| match &listening.token {
+        Some(token) => eprintln!("MCP server on {} (Authorization: Bearer {token})", listening.url),
+        None => eprintln!("MCP server on {} (token from --token-file)", listening.url),
+    })?;
     Ok(Exit::Clean)
 }
 
@@ -247,7 +340,10 @@ fn session_loop(running: &mut Running<'_>, verbose: &mut Verbose) -> anyhow::Res
                 running.reset();
                 eprintln!("(the conversation was reset)");
             }
-            "/model" => eprintln!("{}", running.model_line()),
+            "/model" => {
+                running.forget_approval();
+                eprintln!("{}", running.model_line());
+            }
             "/tools" => eprintln!("{}", running.tool_names().join(", ")),
             q if q.starts_with('/') => eprintln!("unknown command {q}: /reset, /model, /tools, /exit"),
             q => match running.ask(q, verbose) {

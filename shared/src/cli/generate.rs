@@ -30,6 +30,9 @@ const EXAMPLES: &str = r#"Examples:
   # See the prompt and its tokens first; nothing is sent
   kubectl ai gen "redis with a 5Gi volume" --dry-run
 
+  # For an agent: gen's validation as an MCP tool (validate_manifests)
+  kubectl ai exec --mcp-server
+
 Exit codes:
   0  valid manifests, written, printed or applied
   1  still invalid after the repairs, or an object the server refused to apply

@@ -66,6 +66,10 @@ pub fn finish(result: anyhow::Result<Exit>) -> ExitCode {
 /// `--completions`/`--man-page` were printed, `--help`/`--version` were, or the usage was wrong —
 /// then one line on stderr (clap's own message would add a usage block) and exit 2.
 pub fn parse<C: clap::Parser>() -> Result<C, ExitCode> {
+    // Started as a jq sandbox by exec: serve one evaluation and end (nothing else is read).
+    if let Some(code) = crate::exec::serve_jq_worker() {
+        return Err(code);
+    }
     if let Some(code) = generated::<C>() {
         return Err(code);
     }

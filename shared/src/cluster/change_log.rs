@@ -10,7 +10,7 @@ use serde::Serialize;
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct Entry<'a> {
     pub time: String,
-    /// The plugin: `gen` or `exec`.
+    /// Who made the change: `gen`, `exec`, or `mcp` (exec's MCP server).
     pub tool: &'a str,
     pub context: Option<&'a str>,
     pub namespace: Option<&'a str>,

@@ -15,12 +15,49 @@ use crate::llm::{Client, Message, ModelConfig};
 use crate::progress::Progress;
 pub use agent::{Answer, Observer, Protocol, Usage};
 use agent::{Conversation, Limits};
+use tools::Toolbox;
+pub(crate) use tools::budget::{self, fit};
 use tools::extra::Extra;
+pub use tools::jq::serve_worker as serve_jq_worker;
 pub use tools::kubectl::Class;
 use tools::kubectl::Session;
 pub use tools::pipeline;
-pub use tools::{Approver, Decision, Step};
-use tools::{Toolbox, budget};
+pub use tools::{Approver, Change, Decision, NotRun, Step};
+
+/// A kubectl command line as exec reads and judges it: what would run, and whether it may.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KubectlLine {
+    /// The command path kubectl finds (`get`, `rollout restart`).
+    pub command: String,
+    /// The arguments kubectl would get (the session's flags left out), in canonical form.
+    pub argv: Vec<String>,
+    /// The arguments before `--` (resource types, names).
+    pub args: Vec<String>,
+    /// A read (`Ok(false)`), a change that needs a yes (`Ok(true)`), or refused, and why.
+    pub verdict: Result<bool, String>,
+}
+
+/// Reads and judges a kubectl command line (kubectl's arguments, without `kubectl`) as exec does,
+/// without running it.
+pub fn kubectl_line(args: &[String]) -> Result<KubectlLine, String> {
+    let judged = tools::kubectl::judge(args)?;
+    let verdict = match judged.verdict {
+        tools::kubectl::Verdict::Read => Ok(false),
+        tools::kubectl::Verdict::Write => Ok(true),
+        tools::kubectl::Verdict::Refused(why) => Err(why),
+    };
+    Ok(KubectlLine {
+        command: judged.parsed.command.to_string(),
+        argv: judged.parsed.canonical(),
+        args: judged.parsed.args.clone(),
+        verdict,
+    })
+}
+
+/// The kubectl version exec's flag table was read from.
+pub fn kubectl_grammar_version() -> &'static str {
+    tools::kubectl::grammar_version()
+}
 
 /// The longest answer of one model call, in tokens.
 pub const MAX_ANSWER: u32 = 1024;
@@ -46,6 +83,10 @@ pub struct ExecOptions {
     pub timeout: Duration,
     /// Most tokens one tool result may take (default: 15 % of the window, at most 8000).
     pub max_tool_tokens: Option<usize>,
+    /// A program that serves jq evaluations ([`serve_jq_worker`]; the plugins' own binaries do):
+    /// filters then run in a bounded process. Without one they run in this process, bounded in
+    /// output only.
+    pub jq_worker: Option<std::path::PathBuf>,
 }
 
 /// A session set up: what it will send, before anything is sent. Works without a model or a
@@ -93,7 +134,7 @@ impl Exec {
     /// The question with what was piped in, fitted to the cap and redacted.
     pub fn with_context(&self, question: &str, stdin: &str) -> String {
         let context = budget::fit(&self.counter, &crate::llm::redact::redact_input(stdin), self.cap);
-        format!("Context from stdin:\n```\n{}\n```\n\n{question}", context.trim_end())
+        format!("Context from stdin:\n{}\n\n{question}", crate::llm::redact::as_data("stdin", context.trim_end()))
     }
 
     /// The messages the first request of `question` would send (a dry run).
@@ -119,34 +160,24 @@ impl Exec {
     /// cluster usable (one line and exit 3 before the model is asked anything).
     pub fn start<'a>(self, approver: &'a mut dyn Approver, progress: &'a dyn Progress) -> Result<Running<'a>, Error> {
         self.model.require("exec")?;
-        let kubectl = which::which("kubectl")
-            .map_err(|_| Error::Usage("kubectl was not found on PATH: exec runs the real kubectl".into()))?;
         if let Some(cluster) = &self.cluster {
             cluster.server_version()?;
         }
         let read_only = self.options.read_only || self.model.read_only;
         let client = Client::new(self.model)?.reporting_to(progress);
-        let connect = &self.options.connect;
-        let session = Session {
-            kubectl,
-            kubeconfig: connect.kubeconfig.clone(),
-            context: self.context,
-            namespace: self.options.namespace.clone(),
-            default_namespace: Some(self.namespace),
-            timeout: self.options.tool_timeout,
-            request_timeout: Some(connect.request_timeout).filter(|t| !t.is_zero()),
-            endless_for: ENDLESS_FOR,
-        };
+        let session = session(&self.options, self.context, self.namespace)?;
         let mut toolbox = Toolbox::new(session, approver, progress, self.counter, self.cap);
         toolbox.read_only = read_only;
         toolbox.extras = self.extras;
         toolbox.approved = self.options.yes;
+        toolbox.server = self.cluster.as_ref().map(|c| c.server.clone()).unwrap_or_default();
+        toolbox.jq = sandbox(&self.options);
         let limits = Limits {
             max_iterations: self.options.max_iterations,
             max_answer: MAX_ANSWER,
             timeout: self.options.timeout,
         };
-        Ok(Running { client, conversation: self.conversation, toolbox, limits })
+        Ok(Running { client, conversation: self.conversation, toolbox, limits, yes: self.options.yes })
     }
 }
 
@@ -156,6 +187,8 @@ pub struct Running<'a> {
     conversation: Conversation,
     toolbox: Toolbox<'a>,
     limits: Limits,
+    /// `--yes`: changes run without asking for the whole run.
+    yes: bool,
 }
 
 impl Running<'_> {
@@ -164,9 +197,15 @@ impl Running<'_> {
         agent::ask(&self.client, &mut self.conversation, question, &mut self.toolbox, self.limits, observer)
     }
 
-    /// Forgets the conversation (the instructions stay).
+    /// Forgets the conversation (the instructions stay) and any yes given for the whole session.
     pub fn reset(&mut self) {
         self.conversation.reset();
+        self.forget_approval();
+    }
+
+    /// Drops a yes given for the whole session: the next change is asked for again.
+    pub fn forget_approval(&mut self) {
+        self.toolbox.approved = self.yes;
     }
 
     /// The model in use, for `/model`.
@@ -178,5 +217,107 @@ impl Running<'_> {
     /// The tools on offer, for `/tools`.
     pub fn tool_names(&self) -> Vec<String> {
         tools::names(&self.toolbox.extras)
+    }
+}
+
+/// How kubectl reaches the cluster: kubectl on `PATH`, the session's kubeconfig, context and
+/// namespace.
+fn session(options: &ExecOptions, context: Option<String>, namespace: String) -> Result<Session, Error> {
+    let kubectl = which::which("kubectl")
+        .map_err(|_| Error::Usage("kubectl was not found on PATH: exec runs the real kubectl".into()))?;
+    Ok(Session {
+        kubectl,
+        kubeconfig: options.connect.kubeconfig.clone(),
+        context,
+        namespace: options.namespace.clone(),
+        default_namespace: Some(namespace),
+        timeout: options.tool_timeout,
+        request_timeout: Some(options.connect.request_timeout).filter(|t| !t.is_zero()),
+        endless_for: ENDLESS_FOR,
+    })
+}
+
+/// Where jq filters run: the worker process, bounded within the tool timeout.
+fn sandbox(options: &ExecOptions) -> tools::jq::Sandbox {
+    tools::jq::Sandbox { worker: options.jq_worker.clone(), timeout: options.tool_timeout.min(Duration::from_secs(30)) }
+}
+
+/// A kubectl call judged and waiting to run: what a person must see before a change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// The exact command line that will run, shell-quoted (the session's flags included).
+    pub command: String,
+    /// A read, or a change that needs a yes.
+    pub class: Class,
+    /// The kubeconfig context.
+    pub context: String,
+    /// The API server's URL.
+    pub server: String,
+    /// The namespace it works in.
+    pub namespace: String,
+}
+
+/// kubectl as a tool for an agent that is not exec's own (the MCP server): the same parser,
+/// policy, jq pipeline, redaction and cap as exec, without a model. A change runs only after the
+/// [`Approver`] says yes, and is logged under the tool's origin.
+#[derive(Clone, Debug)]
+pub struct KubectlTool {
+    session: Session,
+    server: String,
+    read_only: bool,
+    jq: tools::jq::Sandbox,
+    counter: Counter,
+    cap: usize,
+    origin: &'static str,
+}
+
+impl KubectlTool {
+    /// Connects to the cluster of `options` (one line, exit 3, when it cannot be used). `cap` is the
+    /// most tokens one result may take; `origin` names the caller in the change log.
+    pub fn connect(options: &ExecOptions, cap: usize, origin: &'static str) -> Result<KubectlTool, Error> {
+        let cluster = Cluster::connect(&options.connect)?;
+        cluster.server_version()?;
+        let context = cluster.context.clone().or_else(|| options.connect.context.clone());
+        let namespace = options.namespace.clone().unwrap_or_else(|| cluster.default_namespace.clone());
+        Ok(KubectlTool {
+            session: session(options, context, namespace)?,
+            server: cluster.server.clone(),
+            read_only: options.read_only,
+            jq: sandbox(options),
+            counter: Counter::for_model(""),
+            cap,
+            origin,
+        })
+    }
+
+    /// What `command` (kubectl's arguments, with `| jq` stages) would run, or why it may not.
+    pub fn judge(&self, command: &str) -> Result<Pending, String> {
+        let pipeline = pipeline::parse(command)?;
+        let judged = tools::kubectl::judge(&pipeline.args)?;
+        let class = match judged.verdict {
+            tools::kubectl::Verdict::Read => Class::Read,
+            tools::kubectl::Verdict::Write => Class::Write,
+            tools::kubectl::Verdict::Refused(why) => return Err(why),
+        };
+        let argv = self.session.argv(&judged.parsed);
+        Ok(Pending {
+            command: format!("kubectl {}", tools::kubectl::shell_line(&argv)),
+            class,
+            context: self.session.context.clone().unwrap_or_else(|| "(current)".into()),
+            server: self.server.clone(),
+            namespace: self.session.namespace_for(&judged.parsed).unwrap_or_else(|| "(the context's)".into()),
+        })
+    }
+
+    /// Runs `command` as exec would: the result for the agent (redacted, capped; a refusal is
+    /// `refused: …`) and what happened.
+    pub fn run(&self, command: &str, approver: &mut dyn Approver) -> (String, Step) {
+        let quiet = crate::progress::Quiet;
+        let mut toolbox = Toolbox::new(self.session.clone(), approver, &quiet, self.counter, self.cap);
+        toolbox.read_only = self.read_only;
+        toolbox.server = self.server.clone();
+        toolbox.jq = self.jq.clone();
+        toolbox.origin = self.origin;
+        toolbox.kubectl(command)
     }
 }

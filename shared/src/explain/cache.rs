@@ -23,7 +23,7 @@ fn key(version: &str, config: &ModelConfig, evidence: &str) -> String {
         ctx.update(part.as_bytes());
         ctx.update(b"\0");
     }
-    ctx.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::hex(ctx.finish().as_ref())
 }
 
 /// The answer cached for this evidence, asked with this prompt `version` of this model.

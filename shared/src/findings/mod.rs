@@ -190,13 +190,14 @@ impl Finding {
     }
 }
 
-/// The order of findings everywhere: cluster, namespace, severity (worst first), kind, name, reason.
+/// The order of findings everywhere (text, markdown, JSON): severity (worst first), then cluster,
+/// namespace, kind, name, reason — so that the worst comes first whatever namespace it is in.
 pub fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
-        (&a.cluster, &a.namespace, std::cmp::Reverse(a.severity), &a.kind, &a.name, &a.reason).cmp(&(
+        (std::cmp::Reverse(a.severity), &a.cluster, &a.namespace, &a.kind, &a.name, &a.reason).cmp(&(
+            std::cmp::Reverse(b.severity),
             &b.cluster,
             &b.namespace,
-            std::cmp::Reverse(b.severity),
             &b.kind,
             &b.name,
             &b.reason,
@@ -225,6 +226,12 @@ pub struct ReportSource {
     /// The contexts analyzed together (`--context a,b`, `--all-contexts`); each result names its own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clusters: Vec<String>,
+    /// The label selector (`-l`), when one chose the objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
+    /// How many objects of each kind were analyzed (one cluster; absent when several are merged).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub objects: BTreeMap<String, usize>,
 }
 
 /// Counts for a one-line summary.
@@ -281,12 +288,24 @@ impl Report {
                 namespace: info.namespace.clone(),
                 captured_at: info.captured_at,
                 clusters: Vec::new(),
+                selector: info.selector.clone(),
+                objects: snapshot.counts(),
             },
             partial: snapshot.partial(),
             summary: Summary { problems: results.len(), by_severity, analyzers },
             results,
             warnings: info.warnings.clone(),
         }
+    }
+
+    /// Whether nothing was analyzed: the scope matched no object, or its namespace does not exist
+    /// (the report's warnings say which).
+    pub fn nothing_analyzed(&self) -> bool {
+        !self.warnings.is_empty()
+            && self
+                .warnings
+                .iter()
+                .all(|w| w.reason == "Empty" || (w.reason == "NotFound" && w.kind.as_deref() == Some("Namespace")))
     }
 
     /// One report for several clusters: results and warnings carry their cluster; `extra` are the

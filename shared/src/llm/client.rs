@@ -14,6 +14,24 @@ use super::config::{ModelConfig, Provider};
 use crate::error::Error;
 use crate::progress::{Progress, Quiet};
 
+/// Why a chat ended that its caller can act on, kept as the [`Error::Model`]'s source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Ended {
+    /// The question's deadline ([`ChatOptions::deadline`]) passed before the model answered.
+    #[error("the question's deadline passed")]
+    Deadline,
+    /// The provider rejected the request's tools: ask again without them.
+    #[error("the provider rejected tool calling")]
+    NoTools,
+}
+
+impl Ended {
+    /// The reason `error` carries, if it is one of these.
+    pub(crate) fn of(error: &Error) -> Option<Ended> {
+        std::error::Error::source(error).and_then(|s| s.downcast_ref::<Ended>()).copied()
+    }
+}
+
 /// Who says a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -114,11 +132,13 @@ pub struct ChatOptions {
     pub max_tokens: u32,
     /// Sampling temperature (left out for reasoning models).
     pub temperature: f64,
+    /// The moment the answer must have come by, retries included (a question's `--timeout`).
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Default for ChatOptions {
     fn default() -> Self {
-        ChatOptions { max_tokens: 1024, temperature: 0.2 }
+        ChatOptions { max_tokens: 1024, temperature: 0.2, deadline: None }
     }
 }
 
@@ -282,8 +302,21 @@ impl<'p> Client<'p> {
         tools: &[Value],
         mut on_delta: Option<&mut dyn FnMut(&str)>,
     ) -> Result<Reply, Error> {
+        // The one gate: whatever built them, the messages are redacted as text once more, last.
+        let gated: Vec<Message> = messages
+            .iter()
+            .map(|m| Message { content: crate::llm::redact::redact_text(&m.content), ..m.clone() })
+            .collect();
+        let messages = gated.as_slice();
         let mut attempt = 0;
         loop {
+            if options.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                return Err(Error::model(format!(
+                    "the model at {} did not answer within the time left for this question (--timeout)",
+                    self.url
+                ))
+                .caused_by(Ended::Deadline));
+            }
             let mut emitted = false;
             let result = match on_delta.as_mut() {
                 Some(f) => self.send(
@@ -313,10 +346,21 @@ impl<'p> Client<'p> {
                     return Ok(reply);
                 }
                 Err(failure) if failure.retryable() && attempt < self.config.retries && !emitted => {
-                    let wait = match &failure {
+                    let mut wait = match &failure {
                         Failure::Status { retry_after: Some(d), .. } => (*d).min(Duration::from_secs(60)),
                         _ => crate::duration::backoff(self.config.retry_base, attempt, Duration::from_secs(60)),
                     };
+                    if let Some(deadline) = options.deadline {
+                        wait = wait.min(deadline.saturating_duration_since(std::time::Instant::now()));
+                    }
+                    if attempt == 0 {
+                        self.progress.note(&format!(
+                            "the model at {} answered {}: retrying (at most {} times)",
+                            self.url,
+                            describe(&failure),
+                            self.config.retries
+                        ));
+                    }
                     tracing::info!(
                         "{} request failed ({}), retrying in {:?}",
                         self.config.provider.name(),
@@ -344,6 +388,10 @@ impl<'p> Client<'p> {
             body["tools"] = json!(tools);
         }
         let mut request = self.agent.post(&self.url).header("content-type", "application/json");
+        if let Some(deadline) = options.deadline {
+            let left = deadline.saturating_duration_since(std::time::Instant::now()).max(Duration::from_millis(1));
+            request = request.config().timeout_global(Some(left)).build();
+        }
         if let Some(key) = &self.config.api_key {
             request = match self.config.provider {
                 Provider::Azure => request.header("api-key", key.expose()),
@@ -433,7 +481,10 @@ impl<'p> Client<'p> {
                 self.config.model
             ),
             Failure::Status { code: 400, message, .. } if message.to_ascii_lowercase().contains("tool") => {
-                format!("{who} rejected the request (400: {message}): the model may not support tool calling")
+                return Error::model(format!(
+                    "{who} rejected the request (400: {message}): the model may not support tool calling"
+                ))
+                .caused_by(Ended::NoTools);
             }
             Failure::Status { code: 400, message, .. } => format!("{who} rejected the request (400: {message})"),
             Failure::Status { code, message, .. } => format!("{who} failed{tried} ({code}{})", detail(message)),

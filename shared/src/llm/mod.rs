@@ -7,6 +7,7 @@ pub mod redact;
 pub mod reply;
 pub mod tokens;
 
+pub(crate) use client::Ended;
 pub use client::{ChatOptions, Client, Message, Reply, Role, ToolCall, Usage, chat_url};
 pub(crate) use config::CustomTool;
 #[cfg(test)]

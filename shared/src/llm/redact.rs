@@ -42,62 +42,128 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
         p(r"\bAIza[0-9A-Za-z_-]{30,}", |_| MASK.into()),
         // scheme://user:password@host
         p(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)([^/\s@]+)@", |c| format!("{}{MASK}@", &c[1])),
-        // password=…, token: …, "api_key": "…", DB_PASSWORD=… (the key ends with the sensitive word)
-        p(
-            r#"(?i)\b([a-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|credentials?|auth)s?)(["']?[ \t]*[:=][ \t]*["']?)([^\s"',;&}]+)"#,
-            |c| {
-                let value = &c[3];
-                // Kubernetes field names like `secretName: x` do not end with the word; the key is
-                // matched whole. Leave references to other objects alone (`secretRef: {…}`).
-                if value.starts_with('{') || value.starts_with('[') {
-                    c[0].to_string()
-                } else {
-                    format!("{}{}{MASK}", &c[1], &c[2])
-                }
-            },
-        ),
+        // NAME=value, NAME: value, "name": "value" — masked when the name's last word is a
+        // secret's ([`sensitive_name`]: DB_PASSWORD, db-pass, apiKey, ENCRYPTION_KEY, token).
+        p(r#"\b([A-Za-z_][A-Za-z0-9_.-]*)(["']?[ \t]*[:=][ \t]*["']?)([^\s"',;&}]+)"#, |c| {
+            let value = &c[3];
+            // References to other objects stay (`secretRef: {…}`), as does what is masked already.
+            if sensitive_name(&c[1]) && !value.starts_with('{') && !value.starts_with('[') {
+                format!("{}{}{MASK}", &c[1], &c[2])
+            } else {
+                c[0].to_string()
+            }
+        }),
+        // --password value, -p value: a flag whose name is a secret's, and its value after a space.
+        p(r#"(^|[\s"'\[,])(--?[A-Za-z][A-Za-z0-9_-]*)([ \t]+|[ \t]*\r?\n[ \t]+)([^\s"',\]-][^\s"',\]]*)"#, |c| {
+            if sensitive_name(c[2].trim_start_matches('-')) && !c[4].starts_with('[') {
+                format!("{}{}{}{MASK}", &c[1], &c[2], &c[3])
+            } else {
+                c[0].to_string()
+            }
+        }),
     ]
 });
 
-/// Environment variable names whose literal values are never sent.
-#[allow(clippy::expect_used)]
-static SENSITIVE_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(password|passwd|pwd|secret|token|api_?key|access_?key|private_?key|credential|auth|cert|dsn|connection_?string)")
-        .expect("valid pattern")
-});
+/// The words of a name: split on `_`, `-`, `.` and camelCase, lowercased.
+fn words_of(name: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut previous_lower = false;
+    for c in name.chars() {
+        if !c.is_ascii_alphanumeric() {
+            if !current.is_empty() {
+                words.push(std::mem::take(&mut current));
+            }
+            previous_lower = false;
+            continue;
+        }
+        if c.is_ascii_uppercase() && previous_lower && !current.is_empty() {
+            words.push(std::mem::take(&mut current));
+        }
+        previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        current.push(c.to_ascii_lowercase());
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
+}
 
-/// Keys whose string values are secrets wherever they are (`password: x` in a ConfigMap's JSON,
-/// `{"apiKey": "…"}`): the key ends with the sensitive word, so `secretName` or `tokenTTL` do not.
-#[allow(clippy::expect_used)]
-static SENSITIVE_KEY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|credentials?|auth)s?$")
-        .expect("valid pattern")
-});
+/// Whether a name — an environment variable, a JSON or YAML key, a flag — holds a secret, by its
+/// last word: `DB_PASSWORD`, `db-pass`, `apiKey`, `ENCRYPTION_KEY`, `clientSecret`, `--password`,
+/// `DATABASE_URL`'s cousin `CONNECTION_STRING`; not `secretName`, `tokenTTL`, `passwordPolicy`,
+/// a lone `key` (tolerations, selectors) or `publicKey`.
+pub fn sensitive_name(name: &str) -> bool {
+    const SECRET_WORDS: &[&str] = &[
+        "password",
+        "passwd",
+        "pwd",
+        "pass",
+        "passphrase",
+        "secret",
+        "token",
+        "apikey",
+        "credential",
+        "auth",
+        "privatekey",
+        "dsn",
+        "cert",
+        "pin",
+    ];
+    let words = words_of(name);
+    let Some(last) = words.last() else { return false };
+    let singular = last.strip_suffix('s').filter(|s| s.len() > 2).unwrap_or(last);
+    let before = words.len().checked_sub(2).and_then(|i| words.get(i)).map(String::as_str);
+    SECRET_WORDS.contains(&last.as_str())
+        || SECRET_WORDS.contains(&singular)
+        || (singular == "key" && before.is_some_and(|b| b != "public" && b != "ref"))
+        || (last == "string" && before == Some("connection"))
+}
 
-/// The largest input parsed as Kubernetes objects by [`redact_input`]; larger is text.
-const MAX_OBJECT_INPUT: usize = 16 * 1024 * 1024;
-
-/// Redacts text someone pipes in or hands over as a base: when it is Kubernetes objects
-/// (`kubectl get … -o yaml|json`), they are redacted as objects first — a Secret's values are
-/// masked whatever their keys are called — and rendered back in the same format; then as text.
+/// Redacts text someone pipes in or hands over as a base (`kubectl get … -o yaml|json`, logs,
+/// anything): objects as objects first, then everything as text.
 pub fn redact_input(text: &str) -> String {
-    if text.len() > MAX_OBJECT_INPUT || !text.contains("apiVersion") {
-        return redact_text(text);
+    redact_text(&redact_output(text))
+}
+
+/// Redacts what a program printed when it is objects — a JSON document, a stream of them (a watch),
+/// YAML documents, a `List`, items with or without `kind` — as objects, whatever its size: a
+/// Secret's values are masked whatever their keys are called. Rendered back in the same format.
+/// Other text is returned as it is, for the text pass.
+pub fn redact_output(text: &str) -> String {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with(['{', '[']) {
+        let values: Result<Vec<Value>, _> = serde_json::Deserializer::from_str(trimmed).into_iter::<Value>().collect();
+        return match values {
+            Ok(mut values) if !values.is_empty() => {
+                values.iter_mut().for_each(redact_value);
+                let rendered: Vec<String> =
+                    values.iter().map(|v| serde_json::to_string_pretty(v).unwrap_or_default()).collect();
+                rendered.join("\n") + "\n"
+            }
+            // Not JSON after all (or cut): masked as text, never passed on as it is.
+            _ => redact_text(text),
+        };
     }
-    let Ok(documents) = crate::snapshot::parse_documents(text) else { return redact_text(text) };
-    if documents.is_empty() || documents.iter().any(|d| !d.value["kind"].is_string()) {
-        return redact_text(text);
+    if !(trimmed.starts_with("apiVersion:")
+        || text.contains("\nkind:")
+        || text.contains("\napiVersion:")
+        || trimmed.starts_with("items:"))
+    {
+        return text.to_string();
     }
-    let json = text.trim_start().starts_with(['{', '[']);
-    let mut values: Vec<Value> = documents.into_iter().map(|d| d.value).collect();
-    values.iter_mut().for_each(redact_value);
-    let rendered = if json {
-        let value = if values.len() == 1 { values.remove(0) } else { Value::Array(values) };
-        serde_json::to_string_pretty(&value).unwrap_or_default()
-    } else {
-        values.iter().filter_map(|v| serde_saphyr::to_string(v).ok()).collect::<Vec<_>>().join("---\n")
-    };
-    redact_text(&rendered)
+    match crate::snapshot::parse_documents(text) {
+        Ok(docs) if !docs.is_empty() => docs
+            .into_iter()
+            .map(|d| {
+                let mut v = d.value;
+                redact_value(&mut v);
+                serde_saphyr::to_string(&v).unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join("---\n"),
+        _ => redact_text(text),
+    }
 }
 
 /// Masks secret-looking values in free text.
@@ -116,11 +182,11 @@ pub fn redact_text(text: &str) -> String {
 pub fn redact_value(value: &mut Value) {
     if let Value::Object(map) = value {
         for (key, v) in map.iter_mut() {
-            if v.is_string() && SENSITIVE_KEY.is_match(key) {
+            if v.is_string() && sensitive_name(key) {
                 *v = Value::String(MASK.into());
             }
         }
-        if map.get("kind").and_then(Value::as_str) == Some("Secret") {
+        if secret_shaped(map) {
             for field in ["data", "stringData"] {
                 if let Some(Value::Object(data)) = map.get_mut(field) {
                     for v in data.values_mut() {
@@ -134,7 +200,7 @@ pub fn redact_value(value: &mut Value) {
         }
         if let Some(Value::Array(env)) = map.get_mut("env") {
             for var in env.iter_mut() {
-                let sensitive = var["name"].as_str().is_some_and(|n| SENSITIVE_NAME.is_match(n));
+                let sensitive = var["name"].as_str().is_some_and(sensitive_name);
                 if sensitive && var.get("value").is_some() {
                     var["value"] = Value::String(MASK.into());
                 }
@@ -143,10 +209,61 @@ pub fn redact_value(value: &mut Value) {
     }
     match value {
         Value::String(s) => *s = redact_text(s),
-        Value::Array(items) => items.iter_mut().for_each(redact_value),
+        Value::Array(items) => {
+            // Arguments: `["--password", "hunter2"]`: the value after a flag named like a secret.
+            let mut after_flag = false;
+            for item in items.iter_mut() {
+                let flag = item.as_str().is_some_and(|a| {
+                    a.starts_with('-') && !a.contains('=') && sensitive_name(a.trim_start_matches('-'))
+                });
+                if after_flag && item.is_string() {
+                    *item = Value::String(MASK.into());
+                }
+                after_flag = flag;
+                redact_value(item);
+            }
+        }
         Value::Object(map) => map.values_mut().for_each(redact_value),
         _ => {}
     }
+}
+
+/// A Secret, with or without its `kind`: `kind: Secret`, or `data`/`stringData` beside a Secret's
+/// `type` (`Opaque`, `kubernetes.io/…`, `bootstrap.kubernetes.io/token`).
+fn secret_shaped(map: &serde_json::Map<String, Value>) -> bool {
+    let kind = map.get("kind").and_then(Value::as_str);
+    let secret_type = map
+        .get("type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t == "Opaque" || t.starts_with("kubernetes.io/") || t.starts_with("bootstrap.kubernetes.io/"));
+    kind == Some("Secret")
+        || (kind.is_none() && secret_type && (map.contains_key("data") || map.contains_key("stringData")))
+}
+
+/// Text that came from the cluster or from a person's input, marked as data before it reaches a
+/// model: inside a `<data>` block the system prompts name as data (never instructions), without
+/// control, bidirectional or zero-width characters, and without anything that imitates a role,
+/// tool-call or data marker.
+pub fn as_data(source: &str, text: &str) -> String {
+    let source: String = source.chars().filter(|c| !c.is_control() && *c != '"' && *c != '>').take(120).collect();
+    format!("<data source=\"{source}\">\n{}\n</data>", neutralize(text).trim_end())
+}
+
+/// A character that could hide or rewrite what a person or a model reads: a control character, a
+/// bidirectional override or isolate, a zero-width character.
+pub(crate) fn hidden(c: char) -> bool {
+    c.is_control() || matches!(c as u32, 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2069 | 0xFEFF | 0x061C | 0x180E)
+}
+
+/// Removes what could pass for instructions or markers in untrusted text.
+pub fn neutralize(text: &str) -> String {
+    #[allow(clippy::expect_used)] // a constant pattern, covered by the tests
+    static MARKERS: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)</?\s*data\b[^>]*>|<\|[a-z_ ]{1,24}\|>|\[/?INST\]|<</?SYS>>|</?\s*(?:tool_calls?|tool_result|function_calls?|function|system|assistant|user|tool|im_start|im_end|think)\b[^>]*>")
+            .expect("valid pattern")
+    });
+    let visible: String = text.chars().filter(|&c| c == '\n' || c == '\t' || !hidden(c)).collect();
+    MARKERS.replace_all(&visible, "[marker]").into_owned()
 }
 
 /// Replaces what identifies a cluster with placeholders, and puts them back in answers.
@@ -306,6 +423,9 @@ mod tests {
             ("passwordPolicy: strict", "passwordPolicy: strict"),
             ("secret:\n  secretName: x", "secret:\n  secretName: x"),
             ("token: {name: x}", "token: {name: x}"),
+            ("run --db-password hunter2 now", "run --db-password [REDACTED] now"),
+            ("    Args:\n      --password\n      hunter2", "    Args:\n      --password\n      [REDACTED]"),
+            ("    Args:\n      --verbose\n      web", "    Args:\n      --verbose\n      web"),
             ("nothing to see", "nothing to see"),
         ];
         for (input, want) in cases {

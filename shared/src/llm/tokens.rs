@@ -10,6 +10,7 @@ use tiktoken_rs::CoreBPE;
 use super::config::{Price, Provider};
 
 /// Counts tokens for one model.
+#[derive(Clone, Copy)]
 pub struct Counter {
     bpe: &'static CoreBPE,
     /// True for OpenAI models (their own encoding), false for a fallback estimate.

@@ -27,11 +27,12 @@ pub(super) fn report(out: &mut dyn Write, report: &Report) -> io::Result<()> {
     facts.push(format!("captured {}", report.source.captured_at));
     writeln!(out, "{}\n", facts.join(" · "))?;
     match report.summary.problems {
+        0 if report.nothing_analyzed() => writeln!(out, "**Nothing was analyzed.**\n")?,
         0 => writeln!(out, "**No problems found.**\n")?,
         n => writeln!(out, "**{n} problem{}**: {}.\n", if n == 1 { "" } else { "s" }, severity_counts(report))?,
     }
     if report.partial {
-        writeln!(out, "> Results are partial:")?;
+        writeln!(out, "{}", if report.nothing_analyzed() { "> Why:" } else { "> Results are partial:" })?;
         for w in &report.warnings {
             match &w.cluster {
                 Some(c) => writeln!(out, "> - context `{c}`: {}", w.message)?,
@@ -40,17 +41,19 @@ pub(super) fn report(out: &mut dyn Write, report: &Report) -> io::Result<()> {
         }
         writeln!(out)?;
     }
-    let mut current: Option<(&Option<String>, &Option<String>)> = None;
+    // Worst first, whatever the namespace: one section per severity, each finding naming its place.
+    let mut current = None;
     for f in &report.results {
-        if current != Some((&f.cluster, &f.namespace)) {
-            let cluster = f.cluster.as_ref().map(|c| format!("Cluster `{c}` · ")).unwrap_or_default();
-            match &f.namespace {
-                Some(ns) => writeln!(out, "## {cluster}Namespace `{ns}`\n")?,
-                None => writeln!(out, "## {cluster}Cluster-scoped\n")?,
-            }
-            current = Some((&f.cluster, &f.namespace));
+        if current != Some(f.severity) {
+            let n = report.summary.by_severity.get(&f.severity).copied().unwrap_or_default();
+            writeln!(out, "## {} ({n})\n", f.severity.as_str().to_uppercase())?;
+            current = Some(f.severity);
         }
-        writeln!(out, "### {} · {} `{}` — {}\n", f.severity.as_str().to_uppercase(), f.kind, f.name, f.reason)?;
+        let object = match &f.cluster {
+            Some(c) => format!("{c}:{}", f.object_name()),
+            None => f.object_name(),
+        };
+        writeln!(out, "### {} `{object}` — {}\n", f.kind, f.reason)?;
         if let Some(p) = &f.parent {
             writeln!(out, "Owner: {} `{}`\n", p.kind, p.name)?;
         }

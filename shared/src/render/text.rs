@@ -1,4 +1,6 @@
-//! The human text report: findings grouped by namespace, worst first.
+//! The human text report: findings worst first, whatever their namespace. A report of one
+//! namespace names it once above its findings; otherwise each finding names its namespace (and
+//! cluster). More than a screenful starts with the summary line too.
 
 use std::io::{self, Write};
 
@@ -7,28 +9,44 @@ use anstyle::{AnsiColor, Effects, Style};
 use super::{severity_counts, severity_style};
 use crate::findings::{Finding, Report};
 
+/// Lines past which the summary is also printed first.
+const SCREENFUL: usize = 40;
+
 pub(super) fn report(out: &mut dyn Write, report: &Report) -> io::Result<()> {
     let bold = Style::new().effects(Effects::BOLD);
     let dim = Style::new().effects(Effects::DIMMED);
     let hint_style = AnsiColor::Green.on_default();
-    let mut current: Option<(&Option<String>, &Option<String>)> = None;
-    for f in &report.results {
-        if current != Some((&f.cluster, &f.namespace)) {
-            if current.is_some() {
-                writeln!(out)?;
-            }
-            let cluster = f.cluster.as_ref().map(|c| format!("Cluster {c} · ")).unwrap_or_default();
-            match &f.namespace {
-                Some(ns) => writeln!(out, "{bold}{cluster}Namespace {ns}{bold:#}")?,
-                None => writeln!(out, "{bold}{cluster}Cluster-scoped{bold:#}")?,
-            }
-            current = Some((&f.cluster, &f.namespace));
+    let mut body = Vec::new();
+    let places: Vec<(&Option<String>, &Option<String>)> = {
+        let mut p: Vec<_> = report.results.iter().map(|f| (&f.cluster, &f.namespace)).collect();
+        p.sort();
+        p.dedup();
+        p
+    };
+    let one_place = places.len() == 1;
+    if let [(cluster, namespace)] = places.as_slice() {
+        let cluster = cluster.as_ref().map(|c| format!("Cluster {c} · ")).unwrap_or_default();
+        match namespace {
+            Some(ns) => writeln!(body, "{bold}{cluster}Namespace {ns}{bold:#}")?,
+            None => writeln!(body, "{bold}{cluster}Cluster-scoped{bold:#}")?,
         }
-        finding(out, f, dim, hint_style)?;
+    }
+    for f in &report.results {
+        finding(&mut body, f, !one_place, dim, hint_style)?;
     }
     if !report.results.is_empty() {
-        writeln!(out)?;
+        writeln!(body)?;
     }
+    let summary = summary(report, bold);
+    if body.iter().filter(|b| **b == b'\n').count() > SCREENFUL {
+        writeln!(out, "{summary}\n")?;
+    }
+    out.write_all(&body)?;
+    writeln!(out, "{summary}")
+}
+
+/// The closing line: how many problems of each severity, where.
+fn summary(report: &Report, bold: Style) -> String {
     let scope = match (&report.source.namespace, report.source.clusters.as_slice()) {
         (_, [_, ..]) => format!("{} clusters", report.source.clusters.len()),
         (Some(ns), []) => format!("namespace {ns}"),
@@ -37,19 +55,24 @@ pub(super) fn report(out: &mut dyn Write, report: &Report) -> io::Result<()> {
     let partial =
         if report.partial { " Results are partial: some kinds could not be read (see warnings)." } else { "" };
     match report.summary.problems {
-        0 => writeln!(out, "No problems found in {scope}.{partial}")?,
-        n => writeln!(
-            out,
+        0 if report.nothing_analyzed() => format!("Nothing was analyzed in {scope} (see the warning)."),
+        0 => format!("No problems found in {scope}.{partial}"),
+        n => format!(
             "{bold}{n} problem{} found{bold:#} in {scope}: {}.{partial}",
             if n == 1 { "" } else { "s" },
             severity_counts(report)
-        )?,
+        ),
     }
-    Ok(())
 }
 
-fn finding(out: &mut dyn Write, f: &Finding, dim: Style, hint_style: Style) -> io::Result<()> {
+/// One finding; `placed` names its namespace (and cluster) with the object.
+fn finding(out: &mut dyn Write, f: &Finding, placed: bool, dim: Style, hint_style: Style) -> io::Result<()> {
     let sev = severity_style(f.severity);
+    let name = match (placed, &f.cluster) {
+        (false, _) => f.name.clone(),
+        (true, Some(c)) => format!("{c}:{}", f.object_name()),
+        (true, None) => f.object_name(),
+    };
     let parent = match &f.parent {
         Some(p) => format!(" {dim}({} {}){dim:#}", p.kind, p.name),
         None => String::new(),
@@ -59,7 +82,7 @@ fn finding(out: &mut dyn Write, f: &Finding, dim: Style, hint_style: Style) -> i
         "  {sev}{:<8}{sev:#} {} {}{parent}  {sev}{}{sev:#}",
         f.severity.as_str().to_uppercase(),
         f.kind,
-        f.name,
+        name,
         f.reason
     )?;
     let indent = "           ";

@@ -142,6 +142,17 @@ impl Snapshot {
         !self.info.warnings.is_empty()
     }
 
+    /// How many objects of each kind it holds (kinds it holds none of left out).
+    pub fn counts(&self) -> std::collections::BTreeMap<String, usize> {
+        Kind::ALL.iter().map(|k| (k.name().to_string(), self.objects.count(*k))).filter(|(_, n)| *n > 0).collect()
+    }
+
+    /// Whether it holds no object other than events and nodes (which say nothing of a scope:
+    /// events outlive their objects, nodes belong to no namespace).
+    pub fn is_empty(&self) -> bool {
+        Kind::ALL.iter().filter(|k| !matches!(k, Kind::Event | Kind::Node)).all(|k| self.objects.count(*k) == 0)
+    }
+
     /// The log tail of a container, if kept.
     pub fn log(&self, namespace: &str, pod: &str, container: &str, previous: bool) -> Option<&str> {
         self.logs

@@ -15,6 +15,12 @@ enum Cli {
         #[arg(long, default_value = "gpt-4o-mini")]
         model: String,
     },
+    /// Tokens of a file's text (an MCP server's tool list)
+    Text {
+        file: PathBuf,
+        #[arg(long, default_value = "gpt-4o-mini")]
+        model: String,
+    },
     /// Requests and prompt tokens k8sgpt's `analyze --explain` would send for a state
     K8sgpt {
         state: PathBuf,
@@ -53,6 +59,7 @@ fn main() -> anyhow::Result<()> {
             }
             (requests, tokens)
         }
+        Cli::Text { file, model } => (0, Counter::for_model(&model).count(&std::fs::read_to_string(file)?)),
         Cli::K8sgpt { state, model } => {
             let snapshot = opsagent::snapshot::Snapshot::from_file(&state)?;
             opsagent_tests::k8sgpt::cost(&snapshot, &model)

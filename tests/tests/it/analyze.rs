@@ -145,8 +145,8 @@ fn the_report_is_versioned_and_names_its_source() {
     assert_eq!(report["partial"], false);
     assert_eq!(report["source"]["context"], "fixture");
     assert_eq!(report["source"]["server"], fx.url.as_str());
-    assert_eq!(report["summary"]["problems"], 22);
-    assert_eq!(report["summary"]["bySeverity"], serde_json::json!({"critical": 2, "high": 15, "medium": 4, "low": 1}));
+    assert_eq!(report["summary"]["problems"], 26);
+    assert_eq!(report["summary"]["bySeverity"], serde_json::json!({"critical": 2, "high": 19, "medium": 4, "low": 1}));
     for finding in report["results"].as_array().unwrap() {
         for field in
             ["kind", "namespace", "name", "analyzer", "severity", "reason", "summary", "messages", "hint", "parent"]
@@ -249,13 +249,117 @@ fn a_healthy_namespace_exits_0() {
     assert_eq!(out.stdout.trim(), "No problems found in namespace kube-system.");
 }
 
+/// A scope that matches nothing is said, not reported healthy: a namespace that does not exist, a
+/// selector that matches no object, live and from a snapshot; one warning line each and exit 4.
+#[test]
+fn an_empty_scope_is_said_and_exits_4() {
+    let fx = Fixture::start(&state("pods"), &[]);
+    let dump = fx.dir.path().join("all.yaml");
+    let saved = run(&mut fx.plugin(ANALYZE, &["-A", "-o", "json", "--dump", dump.to_str().unwrap()]));
+    assert_eq!(saved.code, 1, "{}", saved.stderr);
+    let snapshot = dump.to_str().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (&["-n", "nosuchns"], "namespace \"nosuchns\" not found"),
+        (
+            &["-n", "kube-system", "-l", "app=nothing"],
+            "the selector app=nothing matched no object in namespace kube-system",
+        ),
+        (&["-A", "-l", "app=nothing"], "the selector app=nothing matched no object in any namespace"),
+        (&["--snapshot", snapshot, "-n", "nosuchns"], "no object was found in namespace nosuchns"),
+        (&["--snapshot", snapshot, "-l", "tier=none"], "the selector tier=none matched no object"),
+    ];
+    for (args, said) in cases {
+        let out = run(&mut fx.plugin(ANALYZE, args));
+        assert_eq!(out.code, 4, "{args:?}: {}\n{}", out.stdout, out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.starts_with("warning: ") && out.stderr.contains(said), "{args:?}: {}", out.stderr);
+        assert!(out.stdout.starts_with("Nothing was analyzed in"), "{args:?}: {}", out.stdout);
+        let markdown = run(&mut fx.plugin(ANALYZE, &[args, &["-o", "markdown"][..]].concat()));
+        assert!(markdown.stdout.contains("**Nothing was analyzed.**"), "{args:?}: {}", markdown.stdout);
+    }
+    // The JSON report says what it analyzed: the selector, and the objects of each kind.
+    let report = run(&mut fx.plugin(ANALYZE, &["-n", "crash", "-l", "app=api", "-o", "json"])).json();
+    assert_eq!(report["source"]["selector"], "app=api");
+    assert_eq!(report["partial"], false, "{}", report["warnings"]);
+    let objects = report["source"]["objects"].as_object().expect("object counts");
+    assert!(objects.get("Pod").and_then(Value::as_u64).unwrap_or(0) > 0, "{objects:?}");
+    let empty = run(&mut fx.plugin(ANALYZE, &["-n", "nosuchns", "-o", "json"])).json();
+    assert_eq!(empty["partial"], true);
+    assert_eq!(empty["warnings"][0]["reason"], "NotFound");
+    assert!(empty["source"].get("objects").is_none(), "{}", empty["source"]);
+}
+
+/// Scheduling hints follow the scheduler's words: an extended resource keeps its whole name; "no
+/// node offers it" only when the nodes were read and none lists it (a namespace run reads no node:
+/// then what to check); the control-plane taint is advice only when nothing else keeps the pod out.
+#[test]
+fn scheduling_hints_follow_the_evidence() {
+    let fx = Fixture::start(&state("pods"), &[]);
+    let hint = |args: &[&str], name: &str| {
+        let report = run(&mut fx.plugin(ANALYZE, &[args, &["-o", "json"][..]].concat())).json();
+        let found = report["results"].as_array().unwrap().iter().find(|f| f["name"] == name).cloned();
+        found.unwrap_or_else(|| panic!("{name}: {report}"))["hint"].as_str().unwrap().to_string()
+    };
+    let everywhere = hint(&["-A"], "gpu-train");
+    assert!(everywhere.starts_with("No node offers nvidia.com/gpu at all"), "{everywhere}");
+    let namespace = hint(&["-n", "sched"], "gpu-train");
+    assert!(namespace.contains("nvidia.com/gpu 5") && namespace.contains("check which nodes offer it"), "{namespace}");
+    for h in [&everywhere, &namespace] {
+        assert!(!h.contains("lower the requests") && !h.contains("toleration"), "{h}");
+    }
+    let only = hint(&["-A"], "cp-only");
+    assert!(only.starts_with("Only control-plane nodes are left"), "{only}");
+    let other = hint(&["-A"], "gpu-job");
+    assert!(other.starts_with("Nodes carry taints the pod does not tolerate (dedicated)"), "{other}");
+    let memory = hint(&["-A"], "search");
+    assert!(memory.contains("lower the requests"), "cpu and memory every node has: {memory}");
+}
+
+/// Probe hints follow the kubelet's words; a container killed by its liveness probe is not told
+/// it "exits successfully" (its look-alike, a container that does exit 0 by itself, still is).
+#[test]
+fn probe_hints_follow_the_kubelets_words() {
+    let fx = Fixture::start(&state("pods"), &[]);
+    let report = run(&mut fx.plugin(ANALYZE, &["-A", "-o", "json"])).json();
+    let hint = |name: &str| {
+        let found = report["results"].as_array().unwrap().iter().find(|f| f["name"] == name).cloned();
+        found.unwrap_or_else(|| panic!("{name}"))["hint"].as_str().unwrap().to_string()
+    };
+    let killed = hint("killed-by-liveness");
+    assert!(
+        killed.contains("liveness probe fails, not because it exits by itself") && killed.contains("gets 404"),
+        "{killed}"
+    );
+    assert!(!killed.contains("Job"), "{killed}");
+    assert!(hint("oneshot").contains("run one-off work as a Job"), "the look-alike keeps its hint");
+    assert!(hint("backend").contains("finds nothing listening"), "{}", hint("backend"));
+    assert!(hint("frontend").contains("gets 503"), "{}", hint("frontend"));
+}
+
+/// An autoscaler whose containers lack the requests it scales on is told to set them, not to
+/// check metrics-server (the controller's message says "missing request for cpu").
+#[test]
+fn an_autoscaler_without_requests_is_not_sent_to_metrics_server() {
+    let report =
+        run(Command::new(bin(ANALYZE)).args(["--snapshot"]).arg(state("catalog")).args(["-A", "-o", "json"])).json();
+    let hpa = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "HorizontalPodAutoscaler" && f["name"] == "queue-worker")
+        .cloned()
+        .expect("queue-worker");
+    let hint = hpa["hint"].as_str().unwrap();
+    assert!(hint.contains("set resources.requests.cpu") && !hint.contains("metrics-server"), "{hint}");
+}
+
 #[test]
 fn the_contexts_namespace_is_the_default() {
     let fx = Fixture::start(&state("pods"), &["--namespace", "probes"]);
     let report = run(&mut fx.plugin(ANALYZE, &["-o", "json"])).json();
     assert_eq!(report["source"]["namespace"], "probes");
     let lines = finding_lines(&report);
-    assert_eq!(lines.len(), 3);
+    assert_eq!(lines.len(), 4);
     assert!(lines.iter().all(|l| l.starts_with("probes/")), "{lines:?}");
     let other = run(&mut fx.plugin(ANALYZE, &["-n", "images", "-o", "json"])).json();
     assert_eq!(finding_lines(&other).len(), 3);
@@ -529,7 +633,7 @@ fn text_and_markdown_reports() {
     insta::assert_snapshot!("analyze_markdown_sched", md.stdout);
     let yaml = analyze(&["-n", "probes", "-o", "yaml"]);
     let parsed = opsagent::snapshot::parse_documents(&yaml.stdout).unwrap();
-    assert_eq!(parsed[0].value["results"].as_array().unwrap().len(), 3);
+    assert_eq!(parsed[0].value["results"].as_array().unwrap().len(), 4);
 }
 
 #[test]
@@ -593,9 +697,22 @@ fn several_clusters_in_one_report_and_one_down_is_a_warning() {
     assert_eq!(count("eu"), expected_lines(&state("demo")).len());
     assert_eq!(count("us"), expected_lines(&state("catalog")).len());
     assert_eq!(count("eu") + count("us"), results.len(), "every result names its cluster");
+    let rank = |f: &Value| ["critical", "high", "medium", "low", "info"].iter().position(|s| f["severity"] == *s);
+    assert!(results.iter().map(rank).collect::<Vec<_>>().is_sorted(), "JSON keeps the order: severity first");
     assert_eq!(analyze(&["-A", "--all-contexts", "-o", "json"]).json()["results"], report["results"]);
+    // Worst first across clusters and namespaces: each finding names its context and namespace.
     let text = analyze(&["-A", "--all-contexts"]);
-    assert!(text.stdout.contains("Cluster eu · Namespace shop"), "{}", text.stdout);
+    assert!(text.stdout.contains("eu:shop/") && text.stdout.contains("us:"), "{}", text.stdout);
+    let severities: Vec<usize> = text
+        .stdout
+        .lines()
+        .filter_map(|l| ["  CRITICAL", "  HIGH", "  MEDIUM", "  LOW", "  INFO"].iter().position(|s| l.starts_with(s)))
+        .collect();
+    assert!(severities.len() > 3 && severities.is_sorted(), "severity first: {severities:?}");
+    assert!(
+        text.stdout.starts_with(&format!("{} problems found", results.len())),
+        "a screenful starts with the summary"
+    );
 
     drop(us);
     let one = analyze(&["-A", "--all-contexts", "-o", "json"]);

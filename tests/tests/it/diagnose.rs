@@ -70,7 +70,7 @@ fn kubectl_names_for_kinds_work_through_discovery() {
         let prompt = last_prompt(&fm);
         assert!(
             prompt.starts_with(
-                "## Object\nPod shop/api-7c6d5f4b8-a0x0z (owned by ReplicaSet api-7c6d5f4b8 ← Deployment api)"
+                "<data source=\"Pod shop/api-7c6d5f4b8-a0x0z\">\n## Object\nPod shop/api-7c6d5f4b8-a0x0z (owned by ReplicaSet api-7c6d5f4b8 ← Deployment api)"
             ),
             "{args:?}: {prompt}"
         );
@@ -80,7 +80,12 @@ fn kubectl_names_for_kinds_work_through_discovery() {
     let ns = live(&fm, &fx, &["ns", "shop", "--question", "what is wrong in this namespace?"]);
     assert_eq!(ns.code, 1, "{}", ns.stderr);
     let prompt = last_prompt(&fm);
-    assert!(prompt.starts_with("Question: what is wrong in this namespace?\n\n## Object\nNamespace shop"), "{prompt}");
+    assert!(
+        prompt.starts_with(
+            "Question: what is wrong in this namespace?\n\n<data source=\"Namespace shop\">\n## Object\nNamespace shop"
+        ),
+        "{prompt}"
+    );
     assert!(prompt.contains("Deployment shop/api: CrashLoopBackOff"), "a namespace's findings: {prompt}");
 }
 
@@ -131,7 +136,7 @@ fn a_snapshot_can_be_diagnosed_offline() {
         run(fm.command(ANALYZE).args(["--snapshot", snapshot.to_str().unwrap(), "pod", "orders-0", "-n", "shop"]));
     assert!(out.code == 0 || out.code == 1, "{}", out.stderr);
     let prompt = last_prompt(&fm);
-    assert!(prompt.starts_with("## Object\nPod shop/orders-0"), "{prompt}");
+    assert!(prompt.starts_with("<data source=\"Pod shop/orders-0\">\n## Object\nPod shop/orders-0"), "{prompt}");
     let missing =
         run(fm.command(ANALYZE).args(["--snapshot", snapshot.to_str().unwrap(), "deploy", "nope", "-n", "shop"]));
     assert_eq!(missing.code, 2, "{}", missing.stderr);

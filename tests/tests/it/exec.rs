@@ -76,7 +76,10 @@ fn a_jq_pipeline_runs_in_process_and_its_result_goes_back() {
         .map(|t| t["function"]["name"].as_str().unwrap())
         .collect();
     assert_eq!(tools, ["kubectl", "jq"]);
-    assert_eq!(tool_results(&requests[1]), [format!("{expected}\n")]);
+    assert_eq!(
+        tool_results(&requests[1]),
+        [format!("<data source=\"kubectl kubectl get ns -o json | jq '.items | length'\">\n{expected}\n</data>")]
+    );
     let tool_msg = requests[1]["body"]["messages"].as_array().unwrap().iter().find(|m| m["role"] == "tool").unwrap();
     assert_eq!(tool_msg["tool_call_id"], "call_0");
     let report: Value = serde_json::from_str(&out.stdout).unwrap();
@@ -109,7 +112,10 @@ fn without_tool_calling_the_react_protocol_takes_over() {
     assert!(requests[0]["body"]["tools"].is_array());
     assert!(requests[1]["body"].get("tools").is_none(), "no tools in the ReAct protocol");
     assert!(requests[1]["body"]["messages"][0]["content"].as_str().unwrap().contains("Reply with JSON only"));
-    assert_eq!(tool_results(&requests[2]), [format!("Observation:\n{expected}\n")]);
+    assert_eq!(
+        tool_results(&requests[2]),
+        [format!("Observation:\n<data source=\"kubectl get ns -o json | jq '.items | length'\">\n{expected}\n</data>")]
+    );
 }
 
 #[test]
@@ -152,17 +158,18 @@ fn a_change_needs_a_confirmation_or_yes() {
     );
     // No terminal, no --yes: refused, and the model hears why.
     let refused = run(&mut exec(&fm, &fx, &["delete the redis pod"]));
-    assert_eq!(refused.code, 0, "{}", refused.stderr);
+    assert_eq!(refused.code, 6, "{}", refused.stderr);
+    assert!(refused.stderr.contains("not done: kubectl --context=fixture"), "{}", refused.stderr);
     let results = tool_results(&fm.requests()[1]);
     assert!(
-        results[0]
-            .starts_with("refused: kubectl delete pod redis-0 -n shop changes the cluster and needs a confirmation"),
+        results[0].starts_with("refused: kubectl --context=fixture")
+            && results[0].contains("delete --namespace=shop pod redis-0 changes the cluster and needs a yes"),
         "{results:?}"
     );
     assert_eq!(deletes(&fx), 0);
     // --read-only: refused too.
     let read_only = run(&mut exec(&fm, &fx, &["delete the redis pod", "--read-only"]));
-    assert_eq!(read_only.code, 0, "{}", read_only.stderr);
+    assert_eq!(read_only.code, 6, "{}", read_only.stderr);
     assert!(tool_results(&fm.requests()[3])[0].contains("this session is read-only"));
     assert_eq!(deletes(&fx), 0);
     // --yes: executed, and written to the audit log.
@@ -174,7 +181,7 @@ fn a_change_needs_a_confirmation_or_yes() {
     let log = std::fs::read_to_string(fm.dir.path().join("audit.jsonl")).unwrap();
     let entry: Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
     assert_eq!(entry["tool"], "exec");
-    assert_eq!(entry["command"], "kubectl delete pod redis-0 -n shop");
+    assert_eq!(entry["command"], "kubectl --context=fixture --request-timeout=30s delete --namespace=shop pod redis-0");
     assert_eq!(entry["context"], "fixture");
     assert_eq!(entry["namespace"], "shop");
     assert_eq!(entry["exit_code"], 0, "{entry}");
@@ -203,8 +210,8 @@ fn bad_calls_are_tool_errors_and_the_agent_goes_on() {
         "is a shell construct",
         "xargs does not run here",
         "kubectl edit opens an editor",
-        "interactive kubectl exec",
-        "the session's context and credentials are fixed",
+        "--stdin needs a terminal",
+        "the context, credentials, server and settings are fixed",
         "there is no tool \"bash\"",
         "the arguments are not JSON",
         "kubectl needs {\"command\"",
@@ -243,10 +250,11 @@ fn secret_values_never_reach_the_model() {
     let fm = FakeModel::start(
         &script(&[
             calls(&[
-                ("kubectl", &json!({"command": "get secret vault-creds -o yaml"}).to_string()),
+                ("kubectl", &json!({"command": "describe secret vault-creds"}).to_string()),
                 ("kubectl", &json!({"command": "get secrets -o json | jq '.items[0].data'"}).to_string()),
                 ("kubectl", &json!({"command": "get secret vault-creds -o jsonpath={.data.token}"}).to_string()),
                 ("kubectl", &json!({"command": "get cm,pods -o yaml"}).to_string()),
+                ("kubectl", &json!({"command": "get secret vault-creds -o yaml"}).to_string()),
             ]),
             answer("Nothing to see."),
         ]),
@@ -268,7 +276,9 @@ fn secret_values_never_reach_the_model() {
     }
     let results = tool_results(&fm.requests()[1]);
     assert!(results[0].contains("vault-creds") && results[0].contains("token"), "the key names remain: {}", results[0]);
-    assert!(results[2].starts_with("refused: Secret values are never shown"), "{}", results[2]);
+    for refused in [&results[1], &results[2], &results[4]] {
+        assert!(refused.starts_with("refused: Secret values are never read"), "{refused}");
+    }
 }
 
 #[test]
@@ -315,13 +325,16 @@ fn on_a_terminal_a_change_is_asked_for() {
     let fm = FakeModel::start(&script(&[delete.clone(), answer("Not deleted."), delete, answer("Deleted.")]), &[]);
     // The default is No.
     let declined = crate::support::run_on_terminal(&mut exec(&fm, &fx, &["delete redis-0"]), &[("Run it?", "\r")]);
-    assert_eq!(declined.code, 0, "{}", declined.output);
+    assert_eq!(declined.code, 6, "{}", declined.output);
     let plain = declined.plain();
     assert!(
-        plain.contains("kubectl delete pod redis-0") && plain.contains("context fixture · namespace shop"),
+        plain.contains("kubectl --context=fixture --request-timeout=30s delete pod redis-0")
+            && plain.contains("context fixture · server http://127.0.0.1:")
+            && plain.contains("namespace shop"),
         "{plain}"
     );
-    assert!(tool_results(&fm.requests()[1])[0].starts_with("refused: the user declined kubectl delete pod redis-0"));
+    let result = &tool_results(&fm.requests()[1])[0];
+    assert!(result.starts_with("refused: the user declined kubectl --context=fixture"), "{result}");
     assert_eq!(deletes(&fx), 0);
     // Down to Yes.
     let accepted =
@@ -422,13 +435,18 @@ type = "string"
         ]),
         &[],
     );
-    let out = run(exec(&fm, &fx, &["look around"])
-        .env("PATH", &path)
-        .env("GOOGLE_API_KEY", "gk-test")
-        .env("GOOGLE_CSE_ID", "cse-test")
-        .env("OPSAGENT_WEB_SEARCH_URL", &search)
-        .env("OPSAGENT_CONFIG", &config));
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let look = |fm: &FakeModel, extra: &[&str]| {
+        run(exec(fm, &fx, &[&["look around"][..], extra].concat())
+            .env("PATH", &path)
+            .env("GOOGLE_API_KEY", "gk-test")
+            .env("GOOGLE_CSE_ID", "cse-test")
+            .env("OPSAGENT_WEB_SEARCH_URL", &search)
+            .env("OPSAGENT_CONFIG", &config))
+    };
+    let out = look(&fm, &[]);
+    // The search sends text out of the cluster and the restart changes it: without a terminal or
+    // --yes, neither runs.
+    assert_eq!(out.code, 6, "{}", out.stderr);
     let requests = fm.requests();
     let offered: Vec<&str> = requests[0]["body"]["tools"]
         .as_array()
@@ -439,19 +457,33 @@ type = "string"
     assert_eq!(offered, ["kubectl", "jq", "trivy", "web_search", "echo_ns", "restart_all"]);
     let results = tool_results(&requests[1]);
     assert!(
-        results[0].starts_with("fluentd:1: 1 critical, 1 high") && results[0].contains("CVE-2019-18224"),
+        results[0].contains("\nfluentd:1: 1 critical, 1 high") && results[0].contains("CVE-2019-18224"),
         "{}",
         results[0]
     );
+    assert!(results[1].starts_with("refused: web_search"), "{}", results[1]);
+    assert!(queries.lock().unwrap().is_empty(), "nothing was sent to the web");
+    assert!(results[2].contains("\nnamespace=shop; rm -rf /\n</data>"), "an argument, never a shell: {}", results[2]);
+    assert!(results[3].starts_with("refused: echo 'restarted shop' changes the cluster"), "{}", results[3]);
+    assert!(out.stderr.contains("not done: web_search") && out.stderr.contains("not done: echo 'restarted shop'"));
+    // With --yes the search runs, with the keys and without the password the model put in it.
+    let fm = FakeModel::start(
+        &script(&[
+            calls(&[("web_search", &json!({"query": "CrashLoopBackOff password=hunter2"}).to_string())]),
+            answer("Done."),
+        ]),
+        &[],
+    );
+    let out = look(&fm, &["--yes"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let results = tool_results(&fm.requests()[1]);
     assert!(
-        results[1].contains("CrashLoopBackOff explained") && results[1].contains("https://example.com/a"),
+        results[0].contains("CrashLoopBackOff explained") && results[0].contains("https://example.com/a"),
         "{}",
-        results[1]
+        results[0]
     );
     let query = queries.lock().unwrap().join("\n");
     assert!(query.contains("key=gk-test") && query.contains("cx=cse-test") && !query.contains("hunter2"), "{query}");
-    assert_eq!(results[2], "namespace=shop; rm -rf /\n", "an argument, never a shell");
-    assert!(results[3].starts_with("refused: echo 'restarted shop' changes the cluster"), "{}", results[3]);
     // Without trivy, keys or config, only kubectl and jq are offered.
     let fm2 = FakeModel::start(&script(&[answer("ok")]), &[]);
     let only_kubectl = tempfile::tempdir().unwrap();

@@ -136,6 +136,21 @@ fn delete_pod_removes_it_and_is_recorded() {
     assert_eq!(deletes[0]["dryRun"], false);
 }
 
+/// kubectl delete sends its server dry run in the DeleteOptions body, not the query: the fixture,
+/// like the API server, deletes nothing.
+#[test]
+fn delete_dry_run_server_keeps_the_pod() {
+    let fx = Fixture::start(&state("pods"), &[]);
+    let out = run(&mut fx.kubectl(&["delete", "pod", "-n", "crash", "oneshot", "--dry-run=server"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "pod \"oneshot\" deleted (server dry run)");
+    let get = run(&mut fx.kubectl(&["get", "pod", "-n", "crash", "oneshot", "-o", "name"]));
+    assert_eq!(get.stdout.trim(), "pod/oneshot", "{}", get.stderr);
+    let deletes: Vec<_> = fx.recorded().into_iter().filter(|r| r["method"] == "DELETE").collect();
+    assert_eq!(deletes.len(), 1);
+    assert_eq!(deletes[0]["dryRun"], true, "{deletes:?}");
+}
+
 #[test]
 fn scale_uses_the_scale_subresource() {
     let fx = Fixture::start(&state("pods"), &[]);

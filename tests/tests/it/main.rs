@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod analyze;
+mod attacks;
 mod audit;
 mod canary;
 mod diagnose;
@@ -12,6 +13,8 @@ mod fuzz;
 mod generate;
 mod hardening;
 mod kubectl;
+mod kubectl_grammar;
+mod mcp;
 mod model;
 mod plugins;
 mod ship;

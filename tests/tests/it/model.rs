@@ -276,11 +276,11 @@ fn client_errors_fail_at_once_with_one_line_and_no_key() {
 fn a_request_over_the_window_is_trimmed_not_sent_oversize() {
     let fm = FakeModel::start(EXPLANATION, &[]);
     let snapshot = state("explain");
-    let args = ["--snapshot", snapshot.to_str().unwrap(), "--explain", "--context-window", "1250", "-l", "app=api"];
+    let args = ["--snapshot", snapshot.to_str().unwrap(), "--explain", "--context-window", "1300", "-l", "app=api"];
     let plan = run(fm.command(ANALYZE).args([&args[..], &["--dry-run", "-o", "json"]].concat())).json();
     let request = &plan["requests"][0];
     let tokens = request["tokens"].as_u64().unwrap();
-    assert!(tokens + 1024 <= 1250, "prompt {tokens} + answer 1024 within the window");
+    assert!(tokens + 1024 <= 1300, "prompt {tokens} + answer 1024 within the window");
     assert_eq!(request["trimmed"], true);
     let out = run(fm.command(ANALYZE).args(args));
     assert_eq!(out.code, 1, "{}", out.stderr);

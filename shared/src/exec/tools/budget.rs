@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::llm::tokens::Counter;
 
 pub(crate) const NARROW: &str =
-    "Narrow the query: -n NAMESPACE, -l/--selector, --field-selector, -o jsonpath=…, or | jq to pick fields.";
+    "Narrow the query: -n NAMESPACE, -l/--selector, --field-selector, or -o json | jq to pick fields.";
 
 /// More bytes per token than any real text averages: a text longer than the cap times this is
 /// over the cap without counting.

@@ -90,6 +90,12 @@ impl Extra {
         }
     }
 
+    /// Whether it sends what it is given beyond the cluster (a web search): refused in a read-only
+    /// session, asked for otherwise.
+    pub(crate) fn egress(&self) -> bool {
+        matches!(self, Extra::WebSearch { .. })
+    }
+
     /// The single parameter a ReAct input fills, if the tool has one.
     pub(crate) fn only_parameter(&self) -> Option<String> {
         match self {

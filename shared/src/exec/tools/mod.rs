@@ -1,10 +1,11 @@
-//! The tools of `kubectl ai exec`: kubectl (run directly, never through a shell, with in-process
-//! pipelines) and jq (jaq, in-process). Every output goes through the redaction pass before a model
-//! sees it, and is capped to a token budget.
+//! The tools of `kubectl ai exec`: kubectl (read as kubectl reads it, judged by a positive model,
+//! run directly — never through a shell — with in-process pipelines) and jq (jaq, in a sandbox).
+//! Every output is redacted as objects before any filter reads it and as text after, and capped to
+//! a token budget; every change runs only after a person's yes and is logged.
 
 pub(crate) mod budget;
 pub(crate) mod extra;
-mod jq;
+pub(crate) mod jq;
 pub(crate) mod kubectl;
 pub mod pipeline;
 
@@ -30,10 +31,38 @@ pub enum Decision {
     NoTerminal,
 }
 
+/// A change waiting for a yes, as a person should see it: the exact command line that will run
+/// (shell-quoted, the session's flags included), where it runs, and what kind of change it is.
+#[derive(Clone, Copy, Debug)]
+pub struct Change<'c> {
+    /// The exact command line, shell-quoted.
+    pub command: &'c str,
+    /// What it does to the cluster.
+    pub class: Class,
+    /// The kubeconfig context.
+    pub context: &'c str,
+    /// The API server's URL.
+    pub server: &'c str,
+    /// The namespace it works in.
+    pub namespace: &'c str,
+}
+
 /// Asks before a change.
 pub trait Approver {
-    /// Whether `command` (of `class`, on `context` and `namespace`) may run.
-    fn approve(&mut self, command: &str, class: Class, context: &str, namespace: &str) -> Decision;
+    /// Whether the change may run.
+    fn approve(&mut self, change: &Change<'_>) -> Decision;
+    /// A change runs without asking (`--yes`, or a yes for the whole session): the person still
+    /// sees each one.
+    fn running(&mut self, _change: &Change<'_>) {}
+}
+
+/// A change that was asked for and not made, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NotRun {
+    /// The command line.
+    pub command: String,
+    /// Why: `read-only`, `declined`, `no terminal`.
+    pub why: String,
 }
 
 /// One tool call as reported (`-o json` steps).
@@ -49,6 +78,9 @@ pub struct Step {
     /// How it ended, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
+    /// The command line that ran, as kubectl got it (the session's flags included).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
     /// Why it did not run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
@@ -72,6 +104,14 @@ pub(super) struct Toolbox<'a> {
     pub extras: Vec<Extra>,
     /// Who is told what does not stop the work (a change log that cannot be written).
     progress: &'a dyn Progress,
+    /// Where jq filters run.
+    pub jq: jq::Sandbox,
+    /// The API server's URL, for confirmations.
+    pub server: String,
+    /// Changes asked for and not made, for the end of the answer.
+    pub not_run: Vec<NotRun>,
+    /// Who asked for the changes, in the change log: `exec`, `mcp`.
+    pub origin: &'static str,
 }
 
 /// The tools' schemas (OpenAI function format), as short as they can be: kubectl, jq, then the
@@ -128,6 +168,10 @@ impl<'a> Toolbox<'a> {
             last: String::new(),
             extras: Vec::new(),
             progress,
+            jq: jq::Sandbox { worker: None, timeout: std::time::Duration::from_secs(10) },
+            server: String::new(),
+            not_run: Vec::new(),
+            origin: "exec",
         }
     }
 
@@ -167,7 +211,7 @@ impl<'a> Toolbox<'a> {
         match name {
             "kubectl" => self.kubectl(&input),
             _ => {
-                let result = jq::run(&input, &self.last, false).unwrap_or_else(|e| format!("error: {e}"));
+                let result = self.jq.run(&input, &self.last, false).unwrap_or_else(|e| format!("error: {e}"));
                 let text = self.fit(&result);
                 let step = self.step("jq", &input, None, None, None);
                 (text, Step { output_tokens: self.counter.count(&result), ..step })
@@ -191,6 +235,10 @@ impl<'a> Toolbox<'a> {
             },
         };
         let class = if tool.read_only() { Class::Read } else { Class::Unknown };
+        if tool.egress() && self.read_only {
+            let why = format!("this session is read-only, and {name} sends what it is given beyond the cluster");
+            return (format!("refused: {why}"), self.step(&name, arguments, Some(class), None, Some(why)));
+        }
         let shown = match tool.command_line(&args) {
             Ok(argv) => shell_words::join(&argv),
             Err(e) => {
@@ -199,7 +247,7 @@ impl<'a> Toolbox<'a> {
             }
         };
         let namespace = self.session.namespace.clone().or(self.session.default_namespace.clone()).unwrap_or_default();
-        if class != Class::Read
+        if (class != Class::Read || tool.egress())
             && let Some(refused) = self.confirm(&shown, class, &namespace)
         {
             let text = format!("refused: {refused}");
@@ -211,7 +259,9 @@ impl<'a> Toolbox<'a> {
             let first = result.as_ref().map_or_else(|e| e.clone(), |o| o.lines().next().unwrap_or("").to_string());
             self.log_change(&shown, &namespace, &first, code);
         }
-        let text = crate::llm::redact::redact_text(&redact_output(&result.unwrap_or_else(|e| format!("error: {e}"))));
+        let text = crate::llm::redact::redact_text(&crate::llm::redact::redact_output(
+            &result.unwrap_or_else(|e| format!("error: {e}")),
+        ));
         let tokens = self.counter.count(&text);
         let step = Step { output_tokens: tokens, ..self.step(&name, arguments, Some(class), Some(code), None) };
         (self.fit(&text), step)
@@ -221,7 +271,7 @@ impl<'a> Toolbox<'a> {
     fn log_change(&self, command: &str, namespace: &str, result: &str, exit_code: i32) {
         let logged = change_log::record(&change_log::Entry {
             time: change_log::now(),
-            tool: "exec",
+            tool: self.origin,
             context: self.session.context.as_deref(),
             namespace: Some(namespace),
             command,
@@ -233,34 +283,50 @@ impl<'a> Toolbox<'a> {
         }
     }
 
-    /// Asks before a change; the reason it may not run, if it may not.
+    /// Asks before a change; the reason it may not run, if it may not (also kept for the end of
+    /// the answer).
     fn confirm(&mut self, shown: &str, class: Class, namespace: &str) -> Option<String> {
-        if self.read_only {
-            return Some(format!("this session is read-only: {shown} was not run; tell the user the command instead"));
-        }
-        if self.approved {
-            return None;
-        }
         let context = self.session.context.clone().unwrap_or_else(|| "(current)".into());
-        match self.approver.approve(shown, class, &context, namespace) {
-            Decision::Yes => None,
-            Decision::Always => {
-                self.approved = true;
-                None
+        let change = Change { command: shown, class, context: &context, server: &self.server, namespace };
+        let (why, kind) = if self.read_only {
+            (format!("this session is read-only: {shown} was not run; tell the user the command instead"), "read-only")
+        } else if self.approved {
+            self.approver.running(&change);
+            return None;
+        } else {
+            match self.approver.approve(&change) {
+                Decision::Yes => return None,
+                Decision::Always => {
+                    self.approved = true;
+                    return None;
+                }
+                Decision::No => (format!("the user declined {shown}: it was not run"), "declined"),
+                Decision::NoTerminal => (
+                    format!(
+                        "{shown} changes the cluster and needs a yes, and there is no terminal to ask on: it was not run (the user may rerun with --yes)"
+                    ),
+                    "no terminal",
+                ),
             }
-            Decision::No => Some(format!("the user declined {shown}")),
-            Decision::NoTerminal => Some(format!(
-                "{shown} changes the cluster and needs a confirmation, and there is no terminal to ask on (the user may rerun with --yes)"
-            )),
-        }
+        };
+        self.not_run.push(NotRun { command: shown.to_string(), why: kind.into() });
+        Some(why)
     }
 
     fn step(&self, tool: &str, input: &str, class: Option<Class>, code: Option<i32>, refused: Option<String>) -> Step {
         let output_tokens = refused.as_deref().map_or(0, |r| self.counter.count(r));
-        Step { tool: tool.into(), input: input.into(), classification: class, exit_code: code, refused, output_tokens }
+        Step {
+            tool: tool.into(),
+            input: input.into(),
+            classification: class,
+            exit_code: code,
+            command: None,
+            refused,
+            output_tokens,
+        }
     }
 
-    fn kubectl(&mut self, command: &str) -> (String, Step) {
+    pub(super) fn kubectl(&mut self, command: &str) -> (String, Step) {
         let refuse = |me: &Self, class: Option<Class>, why: String| {
             let text = format!("refused: {why}");
             (text.clone(), me.step("kubectl", command, class, None, Some(why)))
@@ -269,32 +335,40 @@ impl<'a> Toolbox<'a> {
             Ok(p) => p,
             Err(why) => return refuse(self, None, why),
         };
-        if let Some(why) = kubectl::refusal(&pipeline.args) {
-            return refuse(self, None, why);
-        }
-        let class = kubectl::classify(&pipeline.args);
-        let shown = format!("kubectl {}", shell_words::join(&pipeline.args));
-        let namespace = self.session.namespace_for(&pipeline.args).unwrap_or_else(|| "(the context's)".into());
+        let judged = match kubectl::judge(&pipeline.args) {
+            Ok(j) => j,
+            Err(why) => return refuse(self, None, why),
+        };
+        let class = match judged.verdict {
+            kubectl::Verdict::Read => Class::Read,
+            kubectl::Verdict::Write => Class::Write,
+            kubectl::Verdict::Refused(why) => return refuse(self, None, why),
+        };
+        let argv = self.session.argv(&judged.parsed);
+        let shown = format!("kubectl {}", kubectl::shell_line(&argv));
+        let namespace = self.session.namespace_for(&judged.parsed).unwrap_or_else(|| "(the context's)".into());
         if class != Class::Read
             && let Some(why) = self.confirm(&shown, class, &namespace)
         {
             return refuse(self, Some(class), why);
         }
-        let out = self.session.run(&pipeline.args);
+        let out = self.session.run(&judged.parsed);
         if class != Class::Read {
             let result = if out.code == 0 { out.stdout.trim() } else { out.stderr.trim() };
             self.log_change(&shown, &namespace, result.lines().next().unwrap_or(""), out.code);
         }
-        let stdout = redact_output(&out.stdout);
+        // Objects are redacted as objects first, so that no filter sees a value the redaction
+        // would have masked; the text is redacted again once filtered.
+        let stdout = crate::llm::redact::redact_output(&out.stdout);
         self.last = stdout.clone();
         let mut text = if out.code == 0 {
             let mut piped = Ok(stdout);
             for stage in &pipeline.stages {
-                piped = piped.and_then(|input| pipeline::apply(stage, &input));
+                piped = piped.and_then(|input| pipeline::apply_in(stage, &input, &self.jq));
             }
             piped.unwrap_or_else(|e| format!("error: {e}"))
         } else {
-            let mut t = format!("exit code {}\n{}", out.code, out.stderr.trim_end());
+            let mut t = format!("exit code {}\n{}", out.code, crate::llm::redact::redact_text(out.stderr.trim_end()));
             if !stdout.trim().is_empty() {
                 t = format!("{t}\n{stdout}");
             }
@@ -309,44 +383,16 @@ impl<'a> Toolbox<'a> {
         let text = crate::llm::redact::redact_text(&text);
         let tokens = self.counter.count(&text);
         let fitted = self.fit(&text);
-        let step = Step { output_tokens: tokens, ..self.step("kubectl", command, Some(class), Some(out.code), None) };
+        let step = Step {
+            output_tokens: tokens,
+            command: Some(shown),
+            ..self.step("kubectl", command, Some(class), Some(out.code), None)
+        };
         (fitted, step)
     }
 
     /// The result within the cap: JSON summarized by its structure, text cut in the middle.
     fn fit(&self, text: &str) -> String {
         budget::fit(&self.counter, text, self.cap)
-    }
-}
-
-/// kubectl output with Secret values and sensitive literals removed, when it is objects (JSON or
-/// YAML); other text is left to the text pass.
-pub(super) fn redact_output(stdout: &str) -> String {
-    let trimmed = stdout.trim_start();
-    let structured = trimmed.starts_with('{') || trimmed.starts_with("apiVersion:") || trimmed.contains("\nkind:");
-    if !structured {
-        return stdout.to_string();
-    }
-    if trimmed.starts_with('{') {
-        return match serde_json::from_str::<Value>(trimmed) {
-            Ok(mut v) => {
-                crate::llm::redact::redact_value(&mut v);
-                serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
-            }
-            Err(_) => crate::llm::redact::redact_text(stdout),
-        };
-    }
-    match crate::snapshot::parse_documents(stdout) {
-        Ok(docs) => docs
-            .into_iter()
-            .map(|d| {
-                let mut v = d.value;
-                crate::llm::redact::redact_value(&mut v);
-                serde_saphyr::to_string(&v).unwrap_or_default()
-            })
-            .collect::<Vec<_>>()
-            .join("---\n"),
-        // Not parseable: nothing structured is passed on whole.
-        Err(_) => crate::llm::redact::redact_text(stdout),
     }
 }

@@ -203,12 +203,17 @@ fn stage(words: &[String]) -> Result<Stage, String> {
     }
 }
 
-/// Applies one stage to the previous output.
+/// Applies one stage to the previous output (jq in this process, its output capped).
 pub fn apply(stage: &Stage, input: &str) -> Result<String, String> {
+    apply_in(stage, input, &super::jq::Sandbox { worker: None, timeout: std::time::Duration::from_secs(10) })
+}
+
+/// Applies one stage, jq in `sandbox`.
+pub(crate) fn apply_in(stage: &Stage, input: &str, sandbox: &super::jq::Sandbox) -> Result<String, String> {
     let lines = || input.lines();
     let joined = |v: Vec<String>| if v.is_empty() { String::new() } else { v.join("\n") + "\n" };
     Ok(match stage {
-        Stage::Jq { filter, raw } => super::jq::run(filter, input, *raw)?,
+        Stage::Jq { filter, raw } => sandbox.run(filter, input, *raw)?,
         Stage::Grep { pattern, invert, count } => {
             let hits: Vec<String> = lines().filter(|l| pattern.is_match(l) != *invert).map(str::to_string).collect();
             if *count { format!("{}\n", hits.len()) } else { joined(hits) }
