@@ -284,11 +284,20 @@ pub(crate) fn combine(analyzer: &str, kind: &str, meta: &ObjectMeta, mut problem
         }
     }
     let hint = hints.join(" ");
-    Some(
-        Finding::on(analyzer, kind, meta, primary.severity, primary.reason.clone(), summary)
-            .messages(problems.iter().flat_map(|p| p.messages.iter().cloned()))
-            .hint(hint),
-    )
+    let mut finding = Finding::on(analyzer, kind, meta, primary.severity, primary.reason.clone(), summary)
+        .messages(problems.iter().flat_map(|p| p.messages.iter().cloned()))
+        .hint(hint);
+    if problems.len() > 1 {
+        finding.problems = problems
+            .iter()
+            .map(|p| crate::findings::Problem {
+                severity: p.severity,
+                reason: p.reason.clone(),
+                summary: p.summary.clone(),
+            })
+            .collect();
+    }
+    Some(finding)
 }
 
 /// `kubectl describe` of an object, for hints.

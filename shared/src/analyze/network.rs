@@ -70,7 +70,7 @@ fn service(cx: &Context<'_>, svc: &Service) -> (Vec<Problem>, Option<Finding>) {
         if !targets_scaled_to_zero(cx, ns, &sel) {
             problems.push(
                 Problem::new(Severity::Medium, "NoPodsSelected", format!("its selector {text} matches no pod"))
-                    .hint(near_misses(cx, ns, selector, &text)),
+                    .hint(near_misses(cx, ns, name, selector, &text)),
             );
         }
         return (problems, None);
@@ -111,26 +111,108 @@ fn service(cx: &Context<'_>, svc: &Service) -> (Vec<Problem>, Option<Finding>) {
     (problems, down)
 }
 
-/// Pods that carry the selector's keys with other values: the usual typo.
-fn near_misses(cx: &Context<'_>, ns: &str, selector: &BTreeMap<String, String>, text: &str) -> String {
-    let mut seen: Vec<String> = Vec::new();
+/// What to check when a selector matches no pod. A near miss is named only when it is plausibly the
+/// pods meant: pods that carry every key of the selector but one, and that one with a value a typo
+/// away or the Service's own name (or the key missing), and that no other Service already selects — suggesting another
+/// workload's label would route this Service's traffic to the wrong app.
+fn near_misses(cx: &Context<'_>, ns: &str, service: &str, selector: &BTreeMap<String, String>, text: &str) -> String {
+    let others: Vec<LabelSelector> = cx
+        .snapshot
+        .objects
+        .services
+        .iter()
+        .filter(|s| s.metadata.namespace.as_deref().unwrap_or("default") == ns)
+        .filter_map(|s| s.spec.as_ref()?.selector.as_ref())
+        .filter(|sel| !sel.is_empty() && *sel != selector)
+        .map(LabelSelector::from_map)
+        .collect();
+    let mut misses: Vec<(String, Vec<String>)> = Vec::new();
     for pod in cx.index.pods_in(ns) {
-        for (k, v) in pod.metadata.labels.iter().flatten() {
-            if selector.get(k).is_some_and(|want| want != v) {
-                let pair = format!("{k}={v}");
-                if !seen.contains(&pair) && seen.len() < 3 {
-                    seen.push(pair);
-                }
-            }
+        let labels = pod.metadata.labels.as_ref();
+        if others.iter().any(|o| o.matches(labels)) {
+            continue;
+        }
+        let Some(miss) = near_miss(service, selector, labels) else { continue };
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        match misses.iter_mut().find(|(m, _)| *m == miss) {
+            Some((_, pods)) => pods.push(name),
+            None => misses.push((miss, vec![name])),
         }
     }
-    if seen.is_empty() {
-        format!(
-            "No pod in {ns} carries the labels {text}: fix the selector or the pod template's labels (kubectl get pods -n {ns} --show-labels)."
-        )
-    } else {
-        format!("Pods in {ns} carry {} instead: fix the selector or the pods' labels.", seen.join(", "))
+    if misses.is_empty() {
+        return format!(
+            "No pod in {ns} carries the labels {text}: compare the selector with the pod template's labels (kubectl get pods -n {ns} --show-labels)."
+        );
     }
+    let named = misses
+        .iter()
+        .take(3)
+        .map(|(miss, pods)| {
+            let more = if pods.len() > 2 { format!(" and {} more", pods.len() - 2) } else { String::new() };
+            format!("{miss} (pods {}{more})", pods.iter().take(2).cloned().collect::<Vec<_>>().join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    format!(
+        "Pods no other Service selects differ by one label: {named}. If they are the pods meant, fix the selector or their labels (kubectl get pods -n {ns} --show-labels)."
+    )
+}
+
+/// How a pod's labels miss the selector by one label: `app=web-fronted instead of app=web-frontend`
+/// or `no tier label (wants tier=web)`; `None` when they miss by more, or match. A value equal to
+/// the Service's name counts as meant (`app=search` for Service search selecting `app=search-api`).
+fn near_miss(
+    service: &str,
+    selector: &BTreeMap<String, String>,
+    labels: Option<&BTreeMap<String, String>>,
+) -> Option<String> {
+    let empty = BTreeMap::new();
+    let labels = labels.unwrap_or(&empty);
+    let mut missed = selector.iter().filter(|(k, v)| labels.get(*k) != Some(*v));
+    let (key, want) = missed.next()?;
+    if missed.next().is_some() {
+        return None;
+    }
+    match labels.get(key) {
+        Some(have) if have == service || looks_like_a_typo(want, have) => {
+            Some(format!("{key}={have} instead of {key}={want}"))
+        }
+        Some(_) => None,
+        // A missing key is a near miss only when another key of the selector did match.
+        None if selector.len() > 1 => Some(format!("no {key} label (wants {key}={want})")),
+        None => None,
+    }
+}
+
+/// Two label values a slip of the keyboard apart: equal but for case, or at most one edit per
+/// five characters (and always at most two). Values that differ only in their digits are versions
+/// (`frontend-v1`, `frontend-v2`), deliberate rather than a slip.
+fn looks_like_a_typo(want: &str, have: &str) -> bool {
+    if want.eq_ignore_ascii_case(have) {
+        return true;
+    }
+    let letters = |s: &str| s.chars().filter(|c| !c.is_ascii_digit()).collect::<String>();
+    if letters(want) == letters(have) {
+        return false;
+    }
+    let allowed = (want.chars().count().max(have.chars().count()) / 5).clamp(1, 2);
+    edit_distance(want, have) <= allowed
+}
+
+/// Levenshtein distance between two short strings (label values are at most 63 characters).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 pub(super) struct IngressAnalyzer;
@@ -161,7 +243,16 @@ fn ingress(cx: &Context<'_>, ing: &Ingress) -> Vec<Problem> {
     let ns = ing.metadata.namespace.as_deref().unwrap_or("default");
     let Some(spec) = &ing.spec else { return problems };
     let annotation = ing.metadata.annotations.as_ref().and_then(|a| a.get(CLASS_ANNOTATION));
-    if cx.snapshot.has(Kind::IngressClass) {
+    // An address in its status means a controller admitted it, whatever the IngressClass objects
+    // say (controllers that watch class-less Ingresses, or a class name they answer to without
+    // the object): the class is then not why traffic fails.
+    let admitted = ing
+        .status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref())
+        .is_some_and(|addresses| addresses.iter().any(|a| a.ip.is_some() || a.hostname.is_some()));
+    if cx.snapshot.has(Kind::IngressClass) && !admitted {
         match (spec.ingress_class_name.as_deref(), annotation) {
             (Some(class), _) if !cx.index.ingress_classes.contains_key(class) => problems.push(
                 Problem::new(Severity::High, "UnknownIngressClass", format!("its IngressClass {class} does not exist"))
@@ -281,6 +372,67 @@ impl Analyzer for NetworkPolicyAnalyzer {
                 "Fix the selector or the pods' labels (kubectl get pods -n {ns} --show-labels), or delete the policy."
             ));
             out.extend(combine("NetworkPolicy", "NetworkPolicy", &np.metadata, vec![problem]));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::{looks_like_a_typo, near_miss};
+
+    fn labels(text: &str) -> BTreeMap<String, String> {
+        text.split(',')
+            .filter(|p| !p.is_empty())
+            .map(|p| p.split_once('=').unwrap())
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect()
+    }
+
+    #[test]
+    fn a_near_miss_is_a_typo_of_one_label() {
+        for (selector, pod, expected) in [
+            ("app=web-frontend", "app=web-fronted", Some("app=web-fronted instead of app=web-frontend")),
+            ("app=checkout", "app=Checkout", Some("app=Checkout instead of app=checkout")),
+            ("app=api", "app=apl", Some("app=apl instead of app=api")),
+            ("app=web,tier=frontend", "app=web", Some("no tier label (wants tier=frontend)")),
+            ("app=web,tier=frontend", "app=web,tier=frontnd", Some("tier=frontnd instead of tier=frontend")),
+            // Another workload's label is not a typo: it would route traffic to the wrong app.
+            ("app=payments", "app=orders", None),
+            ("app=api", "app=api-gateway", None),
+            ("app=web", "app=db", None),
+            // Missing by two labels, or by the only one, is no near miss.
+            ("app=web,tier=frontend", "app=wbe,tier=frontnd", None),
+            ("app=web", "", None),
+            ("app=web,tier=frontend", "", None),
+            // The Service's own name is what it is meant to select.
+            ("app=svc-api", "app=svc", Some("app=svc instead of app=svc-api")),
+            ("app=api", "app=svc", Some("app=svc instead of app=api")),
+        ] {
+            assert_eq!(
+                near_miss("svc", &labels(selector), Some(&labels(pod))).as_deref(),
+                expected,
+                "{selector} / {pod}"
+            );
+        }
+    }
+
+    #[test]
+    fn typos_are_at_most_one_edit_per_five_characters() {
+        for (want, have, typo) in [
+            ("web", "wbe", false),
+            ("web", "wep", true),
+            ("frontend", "frontnd", true),
+            ("frontend", "backend", false),
+            ("web-frontend", "web-fronted", true),
+            ("web-frontend", "web-backend", false),
+            ("v1", "v2", false),
+            ("frontend-v1", "frontend-v2", false),
+            ("frontend-v1", "frontend-v10", false),
+            ("PROD", "prod", true),
+        ] {
+            assert_eq!(looks_like_a_typo(want, have), typo, "{want} / {have}");
         }
     }
 }

@@ -109,6 +109,11 @@ pub struct Finding {
     /// Log lines that look like errors (the Log analyzer), oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub logs: Vec<String>,
+    /// Every problem of the object, worst first, when it has more than one (an Ingress whose backend
+    /// Service and TLS Secret are both missing): `severity`, `reason` and `hint` above are the
+    /// worst's and the others', `summary` joins their summaries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<Problem>,
     /// What the model says (`--explain`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<crate::explain::Explanation>,
@@ -119,6 +124,18 @@ pub struct Finding {
     /// For a symptom: other objects (a Service's pods) whose findings would explain it.
     #[serde(skip)]
     pub causes: Vec<ObjectRef>,
+}
+
+/// One of several problems of an object's finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// How bad this one is.
+    pub severity: Severity,
+    /// Its machine-readable cause.
+    pub reason: String,
+    /// One sentence in our words.
+    pub summary: String,
 }
 
 impl Finding {

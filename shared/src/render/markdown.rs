@@ -53,7 +53,7 @@ pub(super) fn report(out: &mut dyn Write, report: &Report) -> io::Result<()> {
             Some(c) => format!("{c}:{}", f.object_name()),
             None => f.object_name(),
         };
-        writeln!(out, "### {} `{object}` — {}\n", f.kind, f.reason)?;
+        writeln!(out, "### {} `{object}` — {}\n", f.kind, super::reasons(f))?;
         if let Some(p) = &f.parent {
             writeln!(out, "Owner: {} `{}`\n", p.kind, p.name)?;
         }

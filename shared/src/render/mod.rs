@@ -100,6 +100,21 @@ pub(crate) fn severity_style(s: Severity) -> anstyle::Style {
     }
 }
 
+/// A finding's reason, or each of its problems' reasons when it has several:
+/// `MissingBackendService, MissingTLSSecret`.
+pub(crate) fn reasons(f: &crate::findings::Finding) -> String {
+    if f.problems.is_empty() {
+        return f.reason.clone();
+    }
+    let mut reasons: Vec<&str> = Vec::new();
+    for p in &f.problems {
+        if !reasons.contains(&p.reason.as_str()) {
+            reasons.push(&p.reason);
+        }
+    }
+    reasons.join(", ")
+}
+
 /// "3 high, 1 low", worst first.
 pub(crate) fn severity_counts(report: &Report) -> String {
     report.summary.by_severity.iter().rev().map(|(s, n)| format!("{n} {}", s.as_str())).collect::<Vec<_>>().join(", ")

@@ -83,7 +83,7 @@ fn finding(out: &mut dyn Write, f: &Finding, placed: bool, dim: Style, hint_styl
         f.severity.as_str().to_uppercase(),
         f.kind,
         name,
-        f.reason
+        super::reasons(f)
     )?;
     let indent = "           ";
     writeln!(out, "{indent}{}", f.summary)?;

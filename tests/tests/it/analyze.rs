@@ -11,39 +11,60 @@ use crate::support::{Fixture, bin, expected_lines, finding_lines, refused_kubeco
 const ANALYZE: &str = "kubectl-ai-analyze";
 
 /// The corpus: every state with an `expected.txt` gives exactly those findings, live and from the
-/// files (with the arguments of its `args.txt`, if any).
-fn corpus() -> Vec<(std::path::PathBuf, Vec<String>, Vec<String>)> {
-    let mut states: Vec<_> = std::fs::read_dir(crate::support::states())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|dir| dir.join("expected.txt").exists())
-        .map(|dir| {
-            let args = std::fs::read_to_string(dir.join("args.txt")).unwrap_or_default();
-            let args: Vec<String> = args.split_whitespace().map(str::to_string).collect();
-            let expected = expected_lines(&dir);
-            (dir, args, expected)
-        })
-        .collect();
-    states.sort();
-    states
+/// files (with the arguments of its `args.txt`, if any). One test per state, so that one state's
+/// failure hides none of the others.
+fn corpus_state(name: &str) {
+    let dir = state(name);
+    let args = std::fs::read_to_string(dir.join("args.txt")).unwrap_or_default();
+    let args: Vec<&str> = args.split_whitespace().collect();
+    let expected = expected_lines(&dir);
+    let fx = Fixture::start(&dir, &[]);
+    let mut live_args = vec!["-A", "-o", "json"];
+    live_args.extend(&args);
+    let out = run(&mut fx.plugin(ANALYZE, &live_args));
+    assert_eq!(out.code, if expected.is_empty() { 0 } else { 1 }, "{name}: {}", out.stderr);
+    assert_eq!(finding_lines(&out.json()), expected, "live: {name}");
+    let offline = run(Command::new(bin(ANALYZE)).args(["--snapshot", dir.to_str().unwrap(), "-o", "json"]).args(&args));
+    assert_eq!(finding_lines(&offline.json()), expected, "snapshot: {name}");
 }
 
-#[test]
-fn every_corpus_state_gives_exactly_its_expected_findings() {
-    let corpus = corpus();
-    assert!(corpus.len() >= 6, "pods, catalog, healthy, secret-refs, storage-defaults, demo");
-    for (dir, args, expected) in corpus {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let fx = Fixture::start(&dir, &[]);
-        let mut live_args = vec!["-A", "-o", "json"];
-        live_args.extend(&args);
-        let out = run(&mut fx.plugin(ANALYZE, &live_args));
-        assert_eq!(out.code, if expected.is_empty() { 0 } else { 1 }, "{}: {}", dir.display(), out.stderr);
-        assert_eq!(finding_lines(&out.json()), expected, "live: {}", dir.display());
-        let offline =
-            run(Command::new(bin(ANALYZE)).args(["--snapshot", dir.to_str().unwrap(), "-o", "json"]).args(&args));
-        assert_eq!(finding_lines(&offline.json()), expected, "snapshot: {}", dir.display());
-    }
+macro_rules! corpus {
+    ($($test:ident: $state:literal,)*) => {
+        mod corpus {
+            $(
+                #[test]
+                fn $test() {
+                    super::corpus_state($state);
+                }
+            )*
+
+            /// Every state with an `expected.txt` has its test above.
+            #[test]
+            fn every_state_is_listed() {
+                let mut states: Vec<String> = std::fs::read_dir(crate::support::states())
+                    .unwrap()
+                    .map(|e| e.unwrap().path())
+                    .filter(|dir| dir.join("expected.txt").exists())
+                    .map(|dir| dir.file_name().unwrap().to_string_lossy().into_owned())
+                    .collect();
+                states.sort();
+                let mut listed = vec![$($state),*];
+                listed.sort();
+                assert_eq!(states, listed);
+            }
+        }
+    };
+}
+
+corpus! {
+    catalog: "catalog",
+    demo: "demo",
+    explain: "explain",
+    healthy: "healthy",
+    network: "network",
+    pods: "pods",
+    secret_refs: "secret-refs",
+    storage_defaults: "storage-defaults",
 }
 
 #[test]
@@ -59,7 +80,10 @@ fn a_healthy_cluster_full_of_look_alikes_gives_no_finding_at_all() {
 #[test]
 fn every_analyzer_has_a_breakage_in_the_corpus() {
     let mut seen = std::collections::BTreeSet::new();
-    for (dir, args, _) in corpus() {
+    let states = std::fs::read_dir(crate::support::states()).unwrap().map(|e| e.unwrap().path());
+    for dir in states.filter(|dir| dir.join("expected.txt").exists()) {
+        let args = std::fs::read_to_string(dir.join("args.txt")).unwrap_or_default();
+        let args: Vec<&str> = args.split_whitespace().collect();
         let out = run(Command::new(bin(ANALYZE)).args(["--snapshot", dir.to_str().unwrap(), "-o", "json"]).args(&args));
         for f in out.json()["results"].as_array().unwrap() {
             seen.insert(f["analyzer"].as_str().unwrap().to_string());
@@ -334,6 +358,63 @@ fn probe_hints_follow_the_kubelets_words() {
     assert!(hint("oneshot").contains("run one-off work as a Job"), "the look-alike keeps its hint");
     assert!(hint("backend").contains("finds nothing listening"), "{}", hint("backend"));
     assert!(hint("frontend").contains("gets 503"), "{}", hint("frontend"));
+}
+
+/// A Service that selects nothing is offered only the near misses that look like a typo of its
+/// selector and that no other Service selects (another workload's label would route its traffic to
+/// the wrong app); an Ingress a controller admitted is not "unserved" for want of an IngressClass
+/// object; an Ingress with two problems names both.
+#[test]
+fn service_and_ingress_hints_follow_the_evidence() {
+    let report = run(Command::new(bin(ANALYZE))
+        .args(["--snapshot"])
+        .arg(state("network"))
+        .args(["-A", "-o", "json", "--enable", "Secret"]))
+    .json();
+    let finding = |name: &str| {
+        let found = report["results"].as_array().unwrap().iter().find(|f| f["name"] == name).cloned();
+        found.unwrap_or_else(|| panic!("{name}: {report}"))
+    };
+    let hint = |name: &str| finding(name)["hint"].as_str().unwrap().to_string();
+    let typo = hint("storefront");
+    assert!(
+        typo.contains("app=storefornt instead of app=storefront") && typo.contains("storefornt-5c6d-x1y2z"),
+        "{typo}"
+    );
+    let missing_key = hint("search");
+    assert!(missing_key.contains("no tier label (wants tier=api)"), "{missing_key}");
+    for other in ["orders", "checkout"] {
+        let h = hint(other);
+        assert!(
+            h.starts_with("No pod in web carries the labels") && !h.contains("payments") && !h.contains("checkout-v1"),
+            "{other}: {h}"
+        );
+    }
+    let names: Vec<&str> = report["results"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert!(!names.contains(&"legacy-admitted"), "admitted by a controller: {names:?}");
+    assert!(hint("unserved").contains("No controller serves it"));
+    let shop = finding("shop");
+    let reasons: Vec<&str> =
+        shop["problems"].as_array().unwrap().iter().map(|p| p["reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons, ["MissingBackendService", "MissingTLSSecret"]);
+    let h = shop["hint"].as_str().unwrap();
+    assert!(h.contains("create Service shop-frontend") && h.contains("kubectl create secret tls shop-tls"), "{h}");
+    // Pods labelled with the Service's own name are what it means to select (Service search,
+    // selector app=search-api, pods app=search).
+    let catalog =
+        run(Command::new(bin(ANALYZE)).args(["--snapshot"]).arg(state("catalog")).args(["-n", "apps", "-o", "json"]))
+            .json();
+    let search = catalog["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "Service" && f["name"] == "search")
+        .cloned();
+    let search = search.expect("search")["hint"].as_str().unwrap().to_string();
+    assert!(search.contains("app=search instead of app=search-api"), "{search}");
+    let text =
+        run(Command::new(bin(ANALYZE)).args(["--snapshot"]).arg(state("network")).args(["-A", "--enable", "Secret"]));
+    assert!(text.stdout.contains("Ingress shop  MissingBackendService, MissingTLSSecret"), "{}", text.stdout);
 }
 
 /// An autoscaler whose containers lack the requests it scales on is told to set them, not to

@@ -210,11 +210,17 @@ pub fn finding_lines(report: &Value) -> Vec<String> {
                 Value::Null => "-".to_string(),
                 p => format!("{}/{}", p["kind"].as_str().unwrap_or_default(), p["name"].as_str().unwrap_or_default()),
             };
+            // An object with several problems lists each reason, worst first.
+            let reasons = match f["problems"].as_array() {
+                Some(problems) => {
+                    problems.iter().map(|p| p["reason"].as_str().unwrap_or_default()).collect::<Vec<_>>().join(",")
+                }
+                None => f["reason"].as_str().unwrap_or_default().to_string(),
+            };
             format!(
-                "{}/{} {} {} {parent}",
+                "{}/{} {reasons} {} {parent}",
                 f["namespace"].as_str().unwrap_or("-"),
                 f["name"].as_str().unwrap_or_default(),
-                f["reason"].as_str().unwrap_or_default(),
                 f["severity"].as_str().unwrap_or_default()
             )
         })
