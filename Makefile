@@ -43,7 +43,7 @@ conformance: build
 
 ## bench: explain tokens vs k8sgpt; the exec prompt; MCP tool-call latency and memory; analyze vs kubectl on a 10,000-pod fixture cluster (BENCHMARKS.md; BENCH=tokens|exec|mcp|scale for one)
 bench:
-	$(CARGO) build --release -p kubectl-ai-analyze -p kubectl-ai-exec -p opsagent-tests --bins
+	$(CARGO) build --release -p kubectl-ai-analyze -p kubectl-ai-audit -p kubectl-ai-exec -p opsagent-tests --bins
 	python3 tests/bench/bench.py
 
 ## fuzz: each cargo-fuzz target (fuzz/) for FUZZ_TIME seconds from its seed corpus; needs nightly and cargo-fuzz

@@ -390,6 +390,18 @@ def scale_bench():
             sys.exit(f"make bench: kubectl failed: {listed.stderr}")
         items = len(json.loads(listed.stdout)["items"])
 
+        # The audit of the same cluster: how long its default text is (one entry per check) next to
+        # its JSON findings (one per object) and --details.
+        audit = [os.path.join(RELEASE, "kubectl-ai-audit"), "-A"]
+        audit_lines = {}
+        for name, extra in (("text", []), ("details", ["--details"])):
+            out = subprocess.run(audit + extra, env=env, capture_output=True, text=True)
+            if out.returncode not in (0, 1):
+                sys.exit(f"make bench: audit failed ({out.returncode}): {out.stderr}")
+            audit_lines[name] = len(out.stdout.splitlines())
+        out = subprocess.run(audit + ["-o", "json"], env=env, capture_output=True, text=True)
+        audit_findings = len(json.loads(out.stdout)["findings"])
+
         samples = {"analyze": [], "kubectl": []}
         for _ in range(RUNS):
             for name, cmd in (("analyze", analyze), ("kubectl", kubectl)):
@@ -414,6 +426,8 @@ def scale_bench():
     print(f"| `kubectl get <{len(resources)} kinds> -A -o json` | {med['kubectl'][0]:.2f} | {med['kubectl'][1]:.0f} |")
     print(f"| ratio analyze / kubectl | {med['analyze'][0] / med['kubectl'][0]:.2f}x | {med['analyze'][1] / med['kubectl'][1]:.2f}x |")
     print(f"\nkinds: {','.join(resources)}")
+    print(f"\n`kubectl-ai-audit -A`: {audit_findings} findings (JSON), {audit_lines['text']} lines of text by default, "
+          f"{audit_lines['details']} with --details")
 
 
 if __name__ == "__main__":

@@ -235,9 +235,9 @@ pub const CHECKS: &[Check] = &[
     c("RBAC-003", "Wildcard resource", High, "List the resources that are needed instead of '*'."),
     c(
         "RBAC-004",
-        "Binding to cluster-admin",
+        "Binding to cluster-admin or an admin-like role",
         High,
-        "Bind a role with only the permissions needed instead of cluster-admin.",
+        "Bind a role with only the permissions needed instead of cluster-admin or its equivalent.",
     ),
     c(
         "RBAC-005",

@@ -123,12 +123,16 @@ pub fn run(options: &AuditOptions, progress: &dyn Progress) -> Result<AuditRepor
     let mut partial = false;
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    let saved = |snapshot: Snapshot, source: &mut AuditSource| {
+    // The checks the state read cannot judge, with the kinds it lacks (not for manifests: they are
+    // audited as they are).
+    let mut unjudged: Vec<(Vec<Kind>, Vec<&'static str>)> = Vec::new();
+    let mut saved = |snapshot: Snapshot, source: &mut AuditSource| {
         let scope = match &options.namespace {
             Some(ns) => Scope::Namespace(ns.clone()),
             None => Scope::All,
         };
         source.context = snapshot.info.context.clone();
+        unjudged = unjudgeable(&snapshot);
         (from_snapshot(snapshot, &scope), scope)
     };
     let (objects, scope) = match &options.input {
@@ -162,6 +166,7 @@ pub fn run(options: &AuditOptions, progress: &dyn Progress) -> Result<AuditRepor
             };
             let snapshot = cluster.snapshot(&plan)?;
             source.context = cluster.context.clone();
+            unjudged = unjudgeable(&snapshot);
             for w in &snapshot.info.warnings {
                 progress.warn(&w.message);
                 warnings.push(w.message.clone());
@@ -181,6 +186,25 @@ pub fn run(options: &AuditOptions, progress: &dyn Progress) -> Result<AuditRepor
     if objects.is_empty() && !errors.is_empty() {
         return Err(Error::Usage(format!("none of the {} manifests could be read", errors.len())));
     }
+    let mut checks = checks.clone();
+    for (kinds, ids) in &unjudged {
+        let ran: Vec<&str> = ids.iter().copied().filter(|id| checks.enabled(id)).collect();
+        if ran.is_empty() || checks.level.is_some_and(|_| !ran.iter().any(|id| super::check(id).is_some_and(|c| c.pss)))
+        {
+            continue;
+        }
+        let names = kinds.iter().map(|k| k.plural()).collect::<Vec<_>>().join(", ");
+        let what = match source.snapshot {
+            Some(_) => format!("the snapshot holds no {names}"),
+            None => format!("{names} could not be read"),
+        };
+        let message = format!("{}: not run, {what} (they would be judged without them)", check_list(&ran));
+        progress.warn(&message);
+        warnings.push(message);
+        partial = true;
+        checks.skip.extend(ran.iter().map(|id| id.to_string()));
+    }
+    let checks = &checks;
     let mut outcome = super::audit(&objects, checks);
     if let Some(t) = &options.target {
         outcome.findings.retain(|f| t.matches(&f.kind, &f.name));
@@ -258,6 +282,33 @@ pub fn run(options: &AuditOptions, progress: &dyn Progress) -> Result<AuditRepor
         warnings,
         explanations: BTreeMap::new(),
     })
+}
+
+/// What each group of checks needs to be judged: NET-001 without the NetworkPolicies would call
+/// every pod uncovered; the RBAC checks without roles and bindings would miss grants or suspect
+/// every binding (a role that was not read cannot be vouched for).
+fn unjudgeable(snapshot: &Snapshot) -> Vec<(Vec<Kind>, Vec<&'static str>)> {
+    let rbac: Vec<&'static str> = super::CHECKS.iter().map(|c| c.id).filter(|id| id.starts_with("RBAC-")).collect();
+    let needs: [(&[Kind], Vec<&'static str>); 2] = [
+        (&[Kind::NetworkPolicy], vec!["NET-001"]),
+        (&[Kind::Role, Kind::RoleBinding, Kind::ClusterRole, Kind::ClusterRoleBinding], rbac),
+    ];
+    needs
+        .into_iter()
+        .filter_map(|(kinds, ids)| {
+            let missing: Vec<Kind> = kinds.iter().copied().filter(|k| !snapshot.has(*k)).collect();
+            (!missing.is_empty()).then_some((missing, ids))
+        })
+        .collect()
+}
+
+/// `NET-001`, or `RBAC-001…RBAC-012 (12 checks)`.
+fn check_list(ids: &[&str]) -> String {
+    match ids {
+        [one] => (*one).to_string(),
+        [first, .., last] => format!("{first}…{last} ({} checks)", ids.len()),
+        [] => String::new(),
+    }
 }
 
 fn kind_of(o: &Object) -> &str {

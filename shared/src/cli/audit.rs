@@ -17,6 +17,7 @@ use crate::explain;
 use crate::findings::Severity;
 use crate::llm::{Client, ModelConfig};
 use crate::render::Format;
+use crate::render::audit::View;
 use crate::render::dryrun::{self, DryRequest};
 
 const EXAMPLES: &str = r#"Examples:
@@ -121,6 +122,11 @@ pub struct AuditArgs {
     #[arg(short = 'o', long, value_parser = one_of(AUDIT_FORMATS), default_value_t = Format::Text, help_heading = "Output")]
     pub output: Format,
 
+    /// Text and markdown: one entry per object and container, with what is wrong and where
+    /// (default: one entry per check, naming the first objects)
+    #[arg(long, help_heading = "Output")]
+    pub details: bool,
+
     /// Add a remediation summary from the model: one request per distinct check, not per object
     #[arg(long, help_heading = "Model")]
     pub explain: bool,
@@ -203,7 +209,8 @@ fn run_plugin(args: &AuditArgs) -> anyhow::Result<Exit> {
         let client = Client::for_use(model, "--explain")?.reporting_to(&progress);
         explain::audit::explain(&mut report, &client, !args.no_cache, &progress)?;
     }
-    crate::render::audit::render(&mut out, &report, args.output)?;
+    let view = if args.details { View::Details } else { View::ByCheck };
+    crate::render::audit::render(&mut out, &report, args.output, view)?;
     out.flush()?;
     Ok(if failed {
         Exit::Problems

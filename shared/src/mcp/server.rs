@@ -449,7 +449,9 @@ impl Tools {
         let report = self
             .blocking(move || {
                 let report = crate::audit::run(&options, &crate::progress::Quiet).map_err(|e| failed(&e))?;
-                rendered(|out| crate::render::audit::render(out, &report, Format::Json))
+                rendered(|out| {
+                    crate::render::audit::render(out, &report, Format::Json, crate::render::audit::View::Details)
+                })
             })
             .await;
         self.answer("audit", report)

@@ -1,5 +1,5 @@
-//! The audit report's renderings: text grouped by severity,
-//! markdown, JSON/YAML, and SARIF 2.1.0 for code scanning.
+//! The audit report's renderings: text and markdown grouped by check (or one entry per object with
+//! [`View::Details`]), JSON/YAML, and SARIF 2.1.0 for code scanning.
 
 use std::io::{self, Write};
 
@@ -31,14 +31,24 @@ pub fn checks(out: &mut dyn Write, format: Format) -> io::Result<()> {
     }
 }
 
-/// Writes the audit report in the chosen format (text groups by severity).
-pub fn render(out: &mut dyn Write, report: &AuditReport, format: Format) -> io::Result<()> {
-    match format {
-        Format::Text => text(out, report),
-        Format::Markdown => markdown(out, report),
-        Format::Json => json(out, report),
-        Format::Sarif => json(out, &sarif(report)),
-        Format::Yaml => out.write_all(serde_saphyr::to_string(report).map_err(io::Error::other)?.as_bytes()),
+/// How text and markdown present the findings (JSON, YAML and SARIF always list each one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    /// One entry per check and severity: how many objects, the first few, one fix.
+    ByCheck,
+    /// One entry per object and container, with what is wrong and where (`--details`).
+    Details,
+}
+
+/// Writes the audit report in the chosen format.
+pub fn render(out: &mut dyn Write, report: &AuditReport, format: Format, view: View) -> io::Result<()> {
+    match (format, view) {
+        (Format::Text, View::ByCheck) => text_by_check(out, report),
+        (Format::Text, View::Details) => text(out, report),
+        (Format::Markdown, view) => markdown(out, report, view),
+        (Format::Json, _) => json(out, report),
+        (Format::Sarif, _) => json(out, &sarif(report)),
+        (Format::Yaml, _) => out.write_all(serde_saphyr::to_string(report).map_err(io::Error::other)?.as_bytes()),
     }
 }
 
@@ -57,6 +67,104 @@ fn counts(report: &AuditReport) -> String {
     let parts: Vec<String> =
         report.summary.by_severity.iter().rev().map(|(s, n)| format!("{n} {}", s.as_str())).collect();
     parts.join(", ")
+}
+
+/// The findings of one check at one severity, in report order (worst first).
+struct Group<'a> {
+    check: &'static str,
+    title: &'static str,
+    severity: Severity,
+    remediation: &'static str,
+    findings: Vec<&'a AuditFinding>,
+}
+
+impl Group<'_> {
+    /// The distinct objects, in order.
+    fn objects(&self) -> Vec<String> {
+        let mut objects: Vec<String> = Vec::new();
+        for f in &self.findings {
+            let o = object(f);
+            if !objects.contains(&o) {
+                objects.push(o);
+            }
+        }
+        objects
+    }
+
+    /// `ClusterRole ci-deployer`, or `11 objects: Deployment shop/api, … and 8 more`.
+    fn objects_text(&self, shown: usize) -> String {
+        let objects = self.objects();
+        match objects.as_slice() {
+            [one] => {
+                let mut containers: Vec<&str> = Vec::new();
+                for c in self.findings.iter().filter_map(|f| f.container.as_deref()) {
+                    if !containers.contains(&c) {
+                        containers.push(c);
+                    }
+                }
+                match containers.as_slice() {
+                    [] => one.clone(),
+                    [c] => format!("{one} · container {c}"),
+                    all => format!("{one} · containers {}", all.join(", ")),
+                }
+            }
+            all => {
+                let first = all.iter().take(shown).cloned().collect::<Vec<_>>().join(", ");
+                let more = all.len().saturating_sub(shown);
+                let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+                format!("{} objects: {first}{more}", all.len())
+            }
+        }
+    }
+}
+
+/// The findings grouped by check and severity, worst first, then by how many objects they touch.
+fn groups(report: &AuditReport) -> Vec<Group<'_>> {
+    let mut groups: Vec<Group<'_>> = Vec::new();
+    for f in &report.findings {
+        match groups.iter_mut().find(|g| g.check == f.check && g.severity == f.severity) {
+            Some(g) => g.findings.push(f),
+            None => groups.push(Group {
+                check: f.check,
+                title: f.title,
+                severity: f.severity,
+                remediation: f.remediation,
+                findings: vec![f],
+            }),
+        }
+    }
+    groups.sort_by_cached_key(|g| (std::cmp::Reverse(g.severity), std::cmp::Reverse(g.objects().len()), g.check));
+    groups
+}
+
+/// Objects named in a group's line before "and N more".
+const SHOWN: usize = 3;
+
+/// Text, one check per entry: `SEVERITY  CHECK  title · objects`, then its fix (and the model's
+/// remediation summary, with --explain).
+fn text_by_check(out: &mut dyn Write, report: &AuditReport) -> io::Result<()> {
+    let bold = Style::new().effects(Effects::BOLD);
+    let dim = Style::new().effects(Effects::DIMMED);
+    let green = AnsiColor::Green.on_default();
+    for g in groups(report) {
+        let style = severity_style(g.severity);
+        writeln!(
+            out,
+            "{style}{:<9}{style:#}{bold}{:<9}{bold:#} {} · {}",
+            g.severity.as_str().to_uppercase(),
+            g.check,
+            g.title,
+            g.objects_text(SHOWN)
+        )?;
+        writeln!(out, "{:<19}{green}fix:{green:#} {}", "", g.remediation)?;
+        if let Some(e) = report.explanations.get(g.check) {
+            for line in e.lines() {
+                writeln!(out, "{:<19}{dim}│{dim:#} {line}", "")?;
+            }
+        }
+    }
+    images_and_errors(out, report)?;
+    score(out, report, " --details lists each object with what is wrong and where.")
 }
 
 fn text(out: &mut dyn Write, report: &AuditReport) -> io::Result<()> {
@@ -86,6 +194,13 @@ fn text(out: &mut dyn Write, report: &AuditReport) -> io::Result<()> {
             }
         }
     }
+    images_and_errors(out, report)?;
+    score(out, report, "")
+}
+
+/// The image scans and the manifests that could not be read, after the findings.
+fn images_and_errors(out: &mut dyn Write, report: &AuditReport) -> io::Result<()> {
+    let bold = Style::new().effects(Effects::BOLD);
     if !report.images.is_empty() {
         if !report.findings.is_empty() {
             writeln!(out)?;
@@ -116,6 +231,12 @@ fn text(out: &mut dyn Write, report: &AuditReport) -> io::Result<()> {
     if !report.findings.is_empty() || !report.images.is_empty() {
         writeln!(out)?;
     }
+    Ok(())
+}
+
+/// The closing line: score, counts, objects; `more` says how to see more, when there is more.
+fn score(out: &mut dyn Write, report: &AuditReport, more: &str) -> io::Result<()> {
+    let bold = Style::new().effects(Effects::BOLD);
     let s = &report.summary;
     let level = report
         .source
@@ -126,7 +247,7 @@ fn text(out: &mut dyn Write, report: &AuditReport) -> io::Result<()> {
         0 => writeln!(out, "{bold}Score {}/100{bold:#} · no findings in {} object(s){level}.", s.score, s.objects),
         n => writeln!(
             out,
-            "{bold}Score {}/100{bold:#} · {n} finding(s): {} in {} object(s){level}.",
+            "{bold}Score {}/100{bold:#} · {n} finding(s): {} in {} object(s){level}.{more}",
             s.score,
             counts(report),
             s.objects
@@ -138,7 +259,7 @@ fn is_first_of_check(report: &AuditReport, f: &AuditFinding) -> bool {
     report.findings.iter().find(|g| g.check == f.check).is_some_and(|g| std::ptr::eq(g, f))
 }
 
-fn markdown(out: &mut dyn Write, report: &AuditReport) -> io::Result<()> {
+fn markdown(out: &mut dyn Write, report: &AuditReport, view: View) -> io::Result<()> {
     let s = &report.summary;
     writeln!(out, "# Security audit\n")?;
     writeln!(
@@ -149,10 +270,26 @@ fn markdown(out: &mut dyn Write, report: &AuditReport) -> io::Result<()> {
         s.objects,
         if s.findings > 0 { format!(": {}", counts(report)) } else { String::new() }
     )?;
-    if !report.findings.is_empty() {
+    let cell = |t: &str| t.replace('|', "\\|").replace('\n', " ");
+    if !report.findings.is_empty() && view == View::ByCheck {
+        writeln!(out, "| Severity | Check | Objects | Fix |")?;
+        writeln!(out, "|---|---|---|---|")?;
+        for g in groups(report) {
+            let objects = g.objects_text(10);
+            writeln!(
+                out,
+                "| {} | {} {} | {} | {} |",
+                g.severity.as_str(),
+                g.check,
+                cell(g.title),
+                cell(&objects),
+                cell(g.remediation)
+            )?;
+        }
+    }
+    if !report.findings.is_empty() && view == View::Details {
         writeln!(out, "| Severity | Check | Object | Container | Problem | Fix |")?;
         writeln!(out, "|---|---|---|---|---|---|")?;
-        let cell = |t: &str| t.replace('|', "\\|").replace('\n', " ");
         for f in &report.findings {
             let object = match location(f) {
                 Some(l) => format!("{} (`{l}`)", object(f)),

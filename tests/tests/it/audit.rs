@@ -154,12 +154,44 @@ fn manifests_on_stdin_and_bad_input() {
 }
 
 #[test]
-fn the_text_report_groups_by_severity_with_a_score() {
+fn the_text_report_groups_by_check_with_a_score() {
     let out = run(&mut audit(&["-f", "manifests/web.yaml", "--severity", "high"]));
     assert_eq!(out.code, 0);
     insta::assert_snapshot!("audit_text_web_high", out.stdout);
     let md = run(&mut audit(&["-f", "manifests/rbac.yaml", "-o", "markdown", "--severity", "critical"]));
     insta::assert_snapshot!("audit_markdown_rbac_critical", md.stdout);
+}
+
+/// `--details`: one entry per object and container, with what is wrong and where.
+#[test]
+fn details_list_each_object_with_what_and_where() {
+    let out = run(&mut audit(&["-f", "manifests/web.yaml", "--severity", "high", "--details"]));
+    assert_eq!(out.code, 0);
+    insta::assert_snapshot!("audit_text_web_high_details", out.stdout);
+    let md = run(&mut audit(&["-f", "manifests/rbac.yaml", "-o", "markdown", "--severity", "critical", "--details"]));
+    insta::assert_snapshot!("audit_markdown_rbac_critical_details", md.stdout);
+}
+
+/// By default a check is one entry whatever the number of objects: the demo cluster's audit fits
+/// on one screen (it had 220 entries, ~880 lines), and a check on many objects names the first
+/// three and how many more.
+#[test]
+fn the_default_audit_of_the_demo_fits_on_one_screen() {
+    let fx = Fixture::start(&state("demo"), &[]);
+    let out = run(&mut fx.plugin(AUDIT, &["-A"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines = out.stdout.lines().count();
+    assert!(lines <= 60, "{lines} lines:\n{}", out.stdout);
+    let json = report(&run(&mut fx.plugin(AUDIT, &["-A", "-o", "json"])).stdout);
+    let findings = json["findings"].as_array().unwrap();
+    assert!(findings.len() > 200, "JSON keeps one finding per object: {}", findings.len());
+    let distinct: std::collections::BTreeSet<(&str, &str)> =
+        findings.iter().map(|f| (f["check"].as_str().unwrap(), f["severity"].as_str().unwrap())).collect();
+    let entries = out.stdout.lines().filter(|l| l.trim_start().starts_with("fix:")).count();
+    assert_eq!(entries, distinct.len(), "one entry per check and severity");
+    assert!(out.stdout.contains("11 objects: ") && out.stdout.contains(" and 8 more"), "{}", out.stdout);
+    let details = run(&mut fx.plugin(AUDIT, &["-A", "--details"]));
+    assert_eq!(details.stdout.lines().filter(|l| l.trim_start().starts_with("fix:")).count(), findings.len());
 }
 
 #[test]
@@ -367,23 +399,78 @@ fn a_forbidden_kind_is_a_warning_and_a_partial_result() {
     assert_eq!(out.code, 4, "{}", out.stderr);
     assert_eq!(
         out.stderr.trim(),
-        "warning: cannot list rolebindings.rbac.authorization.k8s.io in namespace \"shop\": forbidden"
+        "warning: cannot list rolebindings.rbac.authorization.k8s.io in namespace \"shop\": forbidden\n\
+         warning: RBAC-001…RBAC-012 (12 checks): not run, rolebindings could not be read (they would be judged without them)"
     );
     let r = report(&out.stdout);
     assert!(!r["findings"].as_array().unwrap().is_empty(), "the rest was audited");
-    assert_eq!(r["warnings"].as_array().unwrap().len(), 1);
+    assert!(r["findings"].as_array().unwrap().iter().all(|f| !f["check"].as_str().unwrap().starts_with("RBAC-")));
+    assert_eq!(r["warnings"].as_array().unwrap().len(), 2);
     // --fail-on still decides when a finding reaches it.
     assert_eq!(run(&mut fx.plugin(AUDIT, &["--fail-on", "high"])).code, 1);
 }
 
 #[test]
 fn a_snapshot_is_audited_like_the_cluster_it_came_from() {
-    let out = run(&mut audit(&["--snapshot", state("demo").to_str().unwrap(), "-n", "shop", "-o", "json"]));
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    // A dump of the live cluster records every kind it read, an empty list included; analyze reads
+    // no RBAC, so the audit of its dump says the RBAC checks did not run (it used to drop them
+    // silently) and finds everything else the live audit finds.
+    let fx = Fixture::start(&state("demo"), &[]);
+    let dump = fx.dir.path().join("dump.yaml");
+    run(&mut fx.plugin("kubectl-ai-analyze", &["-A", "-o", "json", "--dump", dump.to_str().unwrap()]));
+    let live = report(&run(&mut fx.plugin(AUDIT, &["-A", "-o", "json"])).stdout);
+    let out = run(&mut audit(&["--snapshot", dump.to_str().unwrap(), "-A", "-o", "json"]));
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "warning: RBAC-001…RBAC-012 (12 checks): not run, the snapshot holds no roles, rolebindings, clusterroles, clusterrolebindings (they would be judged without them)\n"
+    );
+    let not_rbac = |r: &Value| -> Vec<Value> {
+        let all = r["findings"].as_array().unwrap().iter();
+        all.filter(|f| !f["check"].as_str().unwrap().starts_with("RBAC-")).cloned().collect()
+    };
+    assert_eq!(not_rbac(&report(&out.stdout)), not_rbac(&live));
+    assert!(checks(&live).iter().any(|c| c.starts_with("RBAC-")));
+    assert!(checks(&live).iter().any(|c| c == "NET-001"), "the dump has the NetworkPolicies (none): NET-001 ran");
+    let out = run(&mut audit(&["--snapshot", dump.to_str().unwrap(), "-n", "shop", "-o", "json"]));
     let r = report(&out.stdout);
     let live_like: Vec<&str> = r["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
     assert!(live_like.contains(&"Deployment") && !live_like.contains(&"Pod") && !live_like.contains(&"ClusterRole"));
     assert_eq!(r["source"]["namespace"], "shop");
+}
+
+/// A state that lacks what a check needs says which checks it could not run, rather than dropping
+/// them silently (RBAC) or judging without the evidence (NET-001 would call every pod uncovered):
+/// `kubectl get` output holds only the kinds asked for.
+#[test]
+fn a_state_without_what_a_check_needs_says_which_checks_did_not_run() {
+    let fx = Fixture::start(&state("demo"), &[]);
+    let kubectl = |kinds: &str| {
+        let out = run(&mut fx.kubectl(&["get", kinds, "-A", "-o", "yaml"]));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let file = fx.dir.path().join(format!("{}.yaml", kinds.replace(',', "-")));
+        std::fs::write(&file, out.stdout).unwrap();
+        file
+    };
+    let workloads = kubectl("deployments,statefulsets,jobs,pods");
+    let out = run(&mut audit(&["--snapshot", workloads.to_str().unwrap(), "-A", "-o", "json"]));
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(out.stderr.contains("warning: NET-001: not run, the snapshot holds no networkpolicies"), "{}", out.stderr);
+    assert!(out.stderr.contains("warning: RBAC-001…RBAC-012 (12 checks): not run, the snapshot holds no roles, rolebindings, clusterroles, clusterrolebindings"), "{}", out.stderr);
+    let r = report(&out.stdout);
+    assert_eq!(r["warnings"].as_array().unwrap().len(), 2);
+    assert!(checks(&r).iter().all(|c| c != "NET-001" && !c.starts_with("RBAC-")), "{:?}", checks(&r));
+    assert!(checks(&r).iter().any(|c| c == "POD-017"), "the rest is audited");
+    // Only the checks asked for are named; none asked for that lack evidence: no warning.
+    let pss = run(&mut audit(&["--snapshot", workloads.to_str().unwrap(), "-A", "--checks", "NET-001,POD-017"]));
+    assert_eq!(pss.stderr.lines().count(), 1, "{}", pss.stderr);
+    let quiet = run(&mut audit(&["--snapshot", workloads.to_str().unwrap(), "-A", "--checks", "POD-017"]));
+    assert_eq!((quiet.code, quiet.stderr.as_str()), (0, ""));
+    // With the kinds read, the checks run.
+    let rbac = kubectl("roles,rolebindings,clusterroles,clusterrolebindings");
+    let out = run(&mut audit(&["--snapshot", rbac.to_str().unwrap(), "-A", "-o", "json", "--checks", "RBAC-001"]));
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+    assert_eq!(checks(&report(&out.stdout)), ["RBAC-001"]);
 }
 
 #[test]
