@@ -46,40 +46,51 @@ pub(super) fn unexplained(cx: &Context<'_>, findings: &[Finding]) -> Vec<Finding
             name: p.clone(),
         }));
     }
-    let mut groups: BTreeMap<(String, String), Vec<&Event>> = BTreeMap::new();
+    // A node's finding (NotReady, pressure) explains the warnings about the pods it runs; a pod
+    // killed for memory explains its node's OOM events (the kernel names a process, not a pod).
+    let troubled_nodes: HashSet<&str> =
+        findings.iter().filter(|f| f.kind == "Node" && f.namespace.is_none()).map(|f| f.name.as_str()).collect();
+    let oom_nodes: HashSet<&str> = findings
+        .iter()
+        .filter(|f| f.kind == "Pod" && mentions_oom(f))
+        .flat_map(|f| {
+            let ns = f.namespace.as_deref().unwrap_or("default");
+            std::iter::once(f.name.as_str())
+                .chain(f.pods.iter().map(String::as_str))
+                .filter_map(move |name| node_of(cx, ns, name))
+        })
+        .collect();
+    let mut groups: BTreeMap<(Option<String>, String, String), Vec<&Event>> = BTreeMap::new();
     for e in &cx.snapshot.objects.events {
         if e.type_.as_deref() != Some("Warning") || event_time(e).is_none_or(|t| cx.age(t) > RECENT) {
             continue;
         }
-        let io = &e.involved_object;
-        let ns = io.namespace.clone().or_else(|| e.metadata.namespace.clone());
-        let object = ObjectRef {
-            kind: io.kind.clone().unwrap_or_default(),
-            namespace: ns.clone(),
-            name: io.name.clone().unwrap_or_default(),
-        };
+        let object = involved(e);
         if explained.contains(&object) || is_history(cx, &object) {
             continue;
         }
         let reason = e.reason.clone().unwrap_or_else(|| "Warning".into());
-        groups.entry((ns.unwrap_or_default(), reason)).or_default().push(e);
+        let on_troubled_node = object.kind == "Pod"
+            && node_of(cx, object.namespace.as_deref().unwrap_or("default"), &object.name)
+                .is_some_and(|n| troubled_nodes.contains(n));
+        let oom =
+            object.kind == "Node" && OOM_REASONS.contains(&reason.as_str()) && oom_nodes.contains(object.name.as_str());
+        if on_troubled_node || oom {
+            continue;
+        }
+        groups.entry((object.namespace.clone(), object.kind.clone(), reason)).or_default().push(e);
     }
     groups
         .into_iter()
-        .map(|((ns, reason), events)| {
+        .map(|((ns, kind, reason), events)| {
             let mut objects: Vec<String> = Vec::new();
             let mut messages: Vec<String> = Vec::new();
             let mut count = 0;
             for e in &events {
                 count += e.count.unwrap_or(1);
-                let io = &e.involved_object;
-                let obj = format!(
-                    "{}/{}",
-                    io.kind.clone().unwrap_or_default().to_ascii_lowercase(),
-                    io.name.clone().unwrap_or_default()
-                );
-                if !objects.contains(&obj) {
-                    objects.push(obj);
+                let name = e.involved_object.name.clone().unwrap_or_default();
+                if !objects.contains(&name) {
+                    objects.push(name);
                 }
                 if let Some(m) = e
                     .message
@@ -90,24 +101,69 @@ pub(super) fn unexplained(cx: &Context<'_>, findings: &[Finding]) -> Vec<Finding
                     messages.push(m);
                 }
             }
-            let selector = if ns.is_empty() { "-A".to_string() } else { format!("-n {ns}") };
+            let selector = match &ns {
+                Some(ns) => format!("-n {ns}"),
+                None => "-A".to_string(),
+            };
+            let about = match objects.as_slice() {
+                [one] => format!("{}/{one}", kind.to_ascii_lowercase()),
+                all => format!("{} {}s: {}", all.len(), kind.to_ascii_lowercase(), all.join(", ")),
+            };
+            let first = objects.first().cloned().unwrap_or_default();
+            let one = objects.len() == 1;
             Finding {
                 analyzer: "Events".into(),
-                kind: "Event".into(),
-                namespace: Some(ns.clone()).filter(|n| !n.is_empty()),
-                name: reason.clone(),
+                kind: kind.clone(),
+                namespace: ns.clone(),
+                name: first.clone(),
                 severity: Severity::Low,
                 reason: reason.clone(),
-                summary: format!(
-                    "{count} warning event(s) {reason} that no other finding explains, about {}",
-                    objects.join(", ")
-                ),
-                hint: format!("kubectl get events {selector} --field-selector type=Warning,reason={reason}"),
+                summary: format!("{count} warning event(s) {reason} that no other finding explains, about {about}"),
+                hint: if one {
+                    format!(
+                        "kubectl get events {selector} --field-selector type=Warning,reason={reason},involvedObject.name={first}"
+                    )
+                } else {
+                    format!("kubectl get events {selector} --field-selector type=Warning,reason={reason}")
+                },
+                pods: if kind == "Pod" && !one { objects.clone() } else { Vec::new() },
                 ..Finding::default()
             }
             .messages(messages)
         })
         .collect()
+}
+
+/// The reasons the kubelet and node-problem-detector give a node's OOM kills.
+const OOM_REASONS: &[&str] = &["SystemOOM", "OOMKilling"];
+
+/// Whether a pod finding is about a container killed for memory.
+fn mentions_oom(f: &Finding) -> bool {
+    f.reason.contains("OOM") || f.summary.contains("OOMKilled") || f.messages.iter().any(|m| m.contains("OOMKilled"))
+}
+
+/// The node a pod runs on.
+fn node_of<'a>(cx: &Context<'a>, namespace: &str, pod: &str) -> Option<&'a str> {
+    cx.index
+        .pods_in(namespace)
+        .iter()
+        .copied()
+        .find(|p| p.metadata.name.as_deref() == Some(pod))
+        .and_then(|p| p.spec.as_ref()?.node_name.as_deref())
+}
+
+/// The object an event is about. A cluster-scoped object has no namespace, although its events are
+/// filed in one (`default`, for a node's).
+fn involved(e: &Event) -> ObjectRef {
+    let io = &e.involved_object;
+    let kind = io.kind.clone().unwrap_or_default();
+    let cluster_scoped = Kind::from_kind_name(&kind).is_some_and(|k| !k.namespaced());
+    let namespace = match io.namespace.as_deref().filter(|n| !n.is_empty()) {
+        Some(ns) => Some(ns.to_string()),
+        None if cluster_scoped => None,
+        None => e.metadata.namespace.clone().filter(|n| !n.is_empty()),
+    };
+    ObjectRef { kind, namespace, name: io.name.clone().unwrap_or_default() }
 }
 
 /// Events about a pod that is healthy now, still settling in, or gone, are history.

@@ -8,8 +8,8 @@ use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Container, ContainerStatus, Event, Pod, PodSpec, PodStatus, Probe};
 
-use super::{Analyzer, Context, Info, Owner, OwnerLink, Problem, combine};
-use crate::findings::{Finding, Severity};
+use super::{Analyzer, Context, Info, Owner, OwnerLink, Problem, combine, condition_is};
+use crate::findings::{Finding, ObjectRef, Severity};
 use crate::snapshot::Kind;
 
 pub(super) struct PodAnalyzer;
@@ -69,6 +69,18 @@ impl Analyzer for PodAnalyzer {
             let problems = view.problems(&owners);
             let Some(mut finding) = combine("Pod", "Pod", &pod.metadata, problems) else { continue };
             finding = finding.owned_by(owners.into_iter().map(|l| l.reference).collect());
+            // The node controller marks every pod of a node that stopped reporting not ready: that
+            // is the node's problem, said once in its finding.
+            if let Some(node) = view.node_ready().is_some_and(|ready| !ready).then(|| view.node())
+                && finding.reason == "NotReady"
+            {
+                finding.messages = vec![format!("pod {}/{} on it is not ready", view.ns, view.name)];
+                finding.hint = format!(
+                    "Its node {node} is not ready, and the node controller marks the node's pods not ready: the node's finding says why (kubectl describe node {node})."
+                );
+                finding =
+                    finding.caused_by(vec![ObjectRef { kind: "Node".into(), namespace: None, name: node.to_string() }]);
+            }
             if cx.log_evidence {
                 finding.logs = view.log_evidence(cx);
             }
@@ -87,6 +99,8 @@ struct PodView<'a> {
     events: Vec<&'a Event>,
     now: Timestamp,
     index: &'a super::Index<'a>,
+    /// Whether the nodes were read (a namespace run reads none).
+    nodes_read: bool,
 }
 
 impl<'a> PodView<'a> {
@@ -100,6 +114,7 @@ impl<'a> PodView<'a> {
             events: cx.index.events("Pod", &pod.metadata),
             now: cx.now,
             index: &cx.index,
+            nodes_read: cx.snapshot.has(Kind::Node),
         }
     }
 
@@ -163,6 +178,14 @@ impl<'a> PodView<'a> {
 
     fn node(&self) -> &str {
         self.spec.and_then(|s| s.node_name.as_deref()).unwrap_or("(none)")
+    }
+
+    /// Whether the pod's node is ready; `None` when the node is unknown (not read, or gone).
+    fn node_ready(&self) -> Option<bool> {
+        self.index.nodes.get(self.node()).map(|n| {
+            let conditions = n.status.as_ref().and_then(|s| s.conditions.as_ref());
+            condition_is(conditions, "Ready", "True").is_some()
+        })
     }
 
     /// Problems of a Pending or Running pod.
@@ -611,19 +634,31 @@ impl<'a> PodView<'a> {
             return None; // terminating normally
         }
         let finalizers = self.pod.metadata.finalizers.clone().unwrap_or_default();
-        let hint = if finalizers.is_empty() {
-            format!(
-                "Its node {node} may be down: check kubectl get node {node}; once the node is known to be gone, kubectl delete pod -n {} {} --grace-period=0 --force.",
-                self.ns,
-                self.name,
-                node = self.node()
-            )
-        } else {
+        let node = self.node();
+        let ready = self.node_ready();
+        let force = format!("kubectl delete pod -n {} {} --grace-period=0 --force", self.ns, self.name);
+        let hint = if !finalizers.is_empty() {
             format!(
                 "Finalizers {} block the deletion: the controller that owns them must finish its cleanup (or remove them with kubectl patch pod -n {} {} --type=merge -p '{{\"metadata\":{{\"finalizers\":null}}}}').",
                 finalizers.join(", "),
                 self.ns,
                 self.name
+            )
+        } else if ready == Some(false) {
+            format!(
+                "Its node {node} is not ready, so no kubelet can confirm the deletion: the pod goes when the node comes back or its Node object is deleted. Only once the machine is known to be off, {force} (a StatefulSet pod forced away while still running can run twice)."
+            )
+        } else if ready == Some(true) {
+            format!(
+                "Its node {node} is ready but its kubelet has not confirmed the deletion: check the kubelet's log and the container runtime on {node} (a process that ignores SIGTERM, a volume that will not unmount) before {force}."
+            )
+        } else if self.nodes_read && node != "(none)" {
+            format!(
+                "Its node {node} no longer exists: nothing will confirm the deletion, {force} removes the leftover."
+            )
+        } else {
+            format!(
+                "Its node {node} may be down: check kubectl get node {node}; once the node is known to be gone, {force}."
             )
         };
         Some(Problem {

@@ -62,6 +62,7 @@ corpus! {
     explain: "explain",
     healthy: "healthy",
     network: "network",
+    nodes: "nodes",
     pods: "pods",
     secret_refs: "secret-refs",
     storage_defaults: "storage-defaults",
@@ -415,6 +416,43 @@ fn service_and_ingress_hints_follow_the_evidence() {
     let text =
         run(Command::new(bin(ANALYZE)).args(["--snapshot"]).arg(state("network")).args(["-A", "--enable", "Secret"]));
     assert!(text.stdout.contains("Ingress shop  MissingBackendService, MissingTLSSecret"), "{}", text.stdout);
+}
+
+/// A node's finding explains its pods and its events: the warnings about a node (filed in
+/// `default`), the pods the node controller marked not ready, a SystemOOM whose victim was a pod
+/// with its own OOMKilled finding; a pod stuck terminating is told what its node's state means.
+/// What no finding explains is named after its object (a node's SystemOOM), not its reason.
+#[test]
+fn node_findings_explain_their_pods_and_events() {
+    let report =
+        run(Command::new(bin(ANALYZE)).args(["--snapshot"]).arg(state("nodes")).args(["-A", "-o", "json"])).json();
+    let results = report["results"].as_array().unwrap();
+    let finding = |name: &str| {
+        let found = results.iter().find(|f| f["name"] == name).cloned();
+        found.unwrap_or_else(|| panic!("{name}: {report}"))
+    };
+    assert!(results.iter().all(|f| f["namespace"] != "default"), "no node event re-reported under default");
+    let down = finding("node-down");
+    assert!(down["messages"].as_array().unwrap().iter().any(|m| m == "pod shop/cart-1 on it is not ready"), "{down}");
+    assert!(results.iter().all(|f| f["name"] != "cart-1" && f["name"] != "node-ok"), "{report}");
+    let oom = finding("node-oom");
+    assert_eq!((oom["kind"].as_str(), oom["namespace"].as_str()), (Some("Node"), None));
+    let hint = |name: &str| finding(name)["hint"].as_str().unwrap().to_string();
+    assert!(
+        hint("cart-0").starts_with("Its node node-down is not ready, so no kubelet can confirm"),
+        "{}",
+        hint("cart-0")
+    );
+    assert!(hint("search-0").starts_with("Its node node-ok is ready but its kubelet has not confirmed"));
+    assert!(hint("search-1").starts_with("Its node node-gone no longer exists"));
+    // Without the nodes (a live namespace run reads none), what to check.
+    let fx = Fixture::start(&state("nodes"), &[]);
+    let ns = run(&mut fx.plugin(ANALYZE, &["-n", "shop", "-o", "json"])).json();
+    let cart = ns["results"].as_array().unwrap().iter().find(|f| f["name"] == "cart-0").cloned().unwrap();
+    assert!(
+        cart["hint"].as_str().unwrap().starts_with("Its node node-down may be down: check kubectl get node"),
+        "{cart}"
+    );
 }
 
 /// An autoscaler whose containers lack the requests it scales on is told to set them, not to
