@@ -11,6 +11,7 @@ mod events;
 mod group;
 mod index;
 mod jobs;
+pub(crate) mod logs;
 mod network;
 mod node;
 mod pod;

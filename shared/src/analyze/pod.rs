@@ -125,14 +125,18 @@ impl<'a> PodView<'a> {
             status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten());
         let mut lines = Vec::new();
         for cs in statuses.filter(|cs| !cs.ready) {
+            // The previous instance first: its last lines say why it exited.
             for previous in [true, false] {
                 if let Some(text) = cx.snapshot.log(self.ns, self.name, &cs.name, previous) {
-                    lines.extend(error_lines(text).into_iter().map(|l| format!("{}: {l}", cs.name)));
+                    let label = if previous { format!("{} (previous)", cs.name) } else { cs.name.clone() };
+                    lines.extend(
+                        super::logs::evidence(text, super::logs::TAIL).into_iter().map(|l| format!("{label}: {l}")),
+                    );
                 }
             }
         }
-        let skip = lines.len().saturating_sub(MAX_LOG_LINES);
-        lines.into_iter().skip(skip).collect()
+        lines.truncate(MAX_LOG_LINES);
+        lines
     }
 
     fn age(&self, t: Option<Timestamp>) -> Option<SignedDuration> {
@@ -825,33 +829,9 @@ impl<'a> PodView<'a> {
     }
 }
 
-/// How many log lines a finding carries.
-const MAX_LOG_LINES: usize = 5;
-
-/// Lines that look like errors: levels, panics, exceptions, tracebacks.
-fn error_lines(text: &str) -> Vec<&str> {
-    const WORDS: &[&str] = &[
-        "error",
-        "fatal",
-        "panic",
-        "exception",
-        "traceback",
-        "critical",
-        "failed",
-        "refused",
-        "denied",
-        "timeout",
-        "oomkilled",
-    ];
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .filter(|l| {
-            let lower = l.to_ascii_lowercase();
-            WORDS.iter().any(|w| lower.contains(w))
-        })
-        .collect()
-}
+/// How many log lines a finding carries (the tails of a container's previous and current
+/// instances, or of two failing containers).
+const MAX_LOG_LINES: usize = 24;
 
 /// The Log analyzer: no findings of its own. When selected, log tails of failing containers are
 /// fetched and their error lines become evidence on the Pod findings.
@@ -861,7 +841,7 @@ impl Analyzer for LogAnalyzer {
     fn info(&self) -> &'static Info {
         &Info {
             name: "Log",
-            description: "(opt-in) error lines of crashing containers' logs, current and previous, as evidence on Pod findings",
+            description: "(opt-in) the last lines of failing containers' logs, previous and current, with the error lines before them, as evidence on Pod findings",
             subject: Kind::Pod,
             evidence: &[],
             default_enabled: false,
@@ -1026,12 +1006,6 @@ mod tests {
         for (message, want) in cases {
             assert_eq!(reference_hint("shop", message).as_deref(), *want, "{message}");
         }
-    }
-
-    #[test]
-    fn error_lines_are_picked() {
-        let text = "starting\nERROR db unreachable\n\nok\npanic: boom\n";
-        assert_eq!(error_lines(text), ["ERROR db unreachable", "panic: boom"]);
     }
 
     #[test]

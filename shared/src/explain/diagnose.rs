@@ -497,8 +497,8 @@ pub fn gather(snapshot: &Snapshot, object_json: &Value, findings: &[Finding], no
     for p in with_logs.take(3) {
         let (ns, pod) = (p.metadata.namespace.as_deref().unwrap_or(""), p.metadata.name.as_deref().unwrap_or(""));
         for log in snapshot.logs.iter().filter(|l| l.namespace == ns && l.pod == pod) {
-            let tail: Vec<&str> = log.text.lines().collect();
-            let tail = tail[tail.len().saturating_sub(30)..].join("\n");
+            // The last lines, repeats collapsed, with the error lines before them.
+            let tail = crate::analyze::logs::evidence(&log.text, 30).join("\n");
             logs.push(format!(
                 "### {pod} / {}{}\n{tail}",
                 log.container,

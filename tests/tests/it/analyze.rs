@@ -99,7 +99,7 @@ fn every_analyzer_has_a_breakage_in_the_corpus() {
 }
 
 #[test]
-fn the_log_analyzer_adds_error_lines_to_pod_findings() {
+fn the_log_analyzer_adds_log_tails_to_pod_findings() {
     let fx = Fixture::start(&state("pods"), &[]);
     let out = run(&mut fx.plugin(ANALYZE, &["-n", "crash", "--analyzers", "Pod,Log", "-o", "json"]));
     assert_eq!(out.code, 1, "{}", out.stderr);
@@ -108,8 +108,21 @@ fn the_log_analyzer_adds_error_lines_to_pod_findings() {
     assert_eq!(
         api["logs"],
         serde_json::json!([
-            "app: 2026-05-01T11:56:42.415Z ERROR failed to connect to database: dial tcp 10.96.14.7:5432: connect: connection refused",
-            "app: 2026-05-01T11:56:42.416Z FATAL shutting down: database unavailable"
+            "app (previous): 2026-05-01T11:56:40.120Z INFO  api 1.4.2 starting on :8080",
+            "app (previous): 2026-05-01T11:56:40.410Z INFO  connecting to postgres at db.crash.svc:5432",
+            "app (previous): 2026-05-01T11:56:42.415Z ERROR failed to connect to database: dial tcp 10.96.14.7:5432: connect: connection refused",
+            "app (previous): 2026-05-01T11:56:42.416Z FATAL shutting down: database unavailable"
+        ])
+    );
+    // The decisive last line has no error word, and 30 retries are one line with their count.
+    let init = report["results"].as_array().unwrap().iter().find(|f| f["name"] == "worker-init").unwrap();
+    assert_eq!(
+        init["logs"],
+        serde_json::json!([
+            "wait-for-db (previous): 2026-05-01T11:58:00.001Z wait-for-db 0.3.1",
+            "wait-for-db (previous): 2026-05-01T11:58:00.010Z resolving orders-db.crash.svc.cluster.local",
+            "wait-for-db (previous): 2026-05-01T11:58:30.100Z orders-db.crash.svc.cluster.local:5432 not answering yet, attempt 30/30 [x30]",
+            "wait-for-db (previous): 2026-05-01T11:58:31.200Z giving up after 30 attempts: is the Service orders-db there and does it select ready pods?"
         ])
     );
     let without = run(&mut fx.plugin(ANALYZE, &["-n", "crash", "-o", "json"])).json();
