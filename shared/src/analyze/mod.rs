@@ -18,6 +18,7 @@ mod pod;
 mod quota;
 mod references;
 mod storage;
+pub(crate) use storage::is_default as is_default_storage_class;
 mod webhooks;
 mod workloads;
 

@@ -184,6 +184,16 @@ impl<'a> PodView<'a> {
         self.spec.and_then(|s| s.node_name.as_deref()).unwrap_or("(none)")
     }
 
+    /// The pod's PersistentVolumeClaims, with the claim when it was read.
+    fn claims(&self) -> Vec<(&'a str, Option<&'a k8s_openapi::api::core::v1::PersistentVolumeClaim>)> {
+        self.spec
+            .iter()
+            .flat_map(|s| s.volumes.iter().flatten())
+            .filter_map(|v| v.persistent_volume_claim.as_ref())
+            .map(|c| (c.claim_name.as_str(), self.index.claims.get(&(self.ns, c.claim_name.as_str())).copied()))
+            .collect()
+    }
+
     /// Whether the pod's node is ready; `None` when the node is unknown (not read, or gone).
     fn node_ready(&self) -> Option<bool> {
         self.index.nodes.get(self.node()).map(|n| {
@@ -763,11 +773,39 @@ impl<'a> PodView<'a> {
                 }
             });
         }
+        let claims = self.claims();
         if m.contains("persistentvolumeclaim") {
-            hints.push(format!("A PersistentVolumeClaim of the pod is not bound: kubectl get pvc -n {}.", self.ns));
+            let unbound: Vec<(&str, &str)> = claims
+                .iter()
+                .filter_map(|(name, claim)| {
+                    let phase = (*claim)?.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
+                    (phase != "Bound").then_some((*name, phase))
+                })
+                .collect();
+            hints.push(if unbound.is_empty() {
+                format!("A PersistentVolumeClaim of the pod is not bound: kubectl get pvc -n {}.", self.ns)
+            } else {
+                format!(
+                    "The pod waits for its claims ({}): the claims' findings, or kubectl describe pvc -n {} {}, say why.",
+                    unbound.iter().map(|(n, p)| format!("{n} is {p}")).collect::<Vec<_>>().join(", "),
+                    self.ns,
+                    unbound.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(" ")
+                )
+            });
         }
         if m.contains("volume node affinity conflict") {
-            hints.push("The pod's volume is pinned to a zone where no node can take the pod.".into());
+            let volumes: Vec<String> = claims
+                .iter()
+                .filter_map(|(name, claim)| {
+                    let volume = (*claim)?.spec.as_ref()?.volume_name.as_deref()?;
+                    Some(format!("claim {name} → PersistentVolume {volume}"))
+                })
+                .collect();
+            let pv = volumes.first().and_then(|v| v.rsplit(' ').next()).unwrap_or("NAME");
+            hints.push(format!(
+                "Its volumes can only attach where no node can take the pod{}: compare the volume's nodeAffinity (kubectl get pv {pv} -o jsonpath='{{.spec.nodeAffinity}}') with the nodes' zones (kubectl get nodes -L topology.kubernetes.io/zone). A node there lets it start; otherwise the data must move to a volume where the nodes are.",
+                if volumes.is_empty() { String::new() } else { format!(" ({})", volumes.join(", ")) }
+            ));
         }
         if m.contains("free ports") {
             hints.push("Another pod already uses the requested hostPort on every node.".into());

@@ -13,7 +13,7 @@ const DEFAULT_ANNOTATIONS: [&str; 2] =
 /// A claim pending this long while its volume is being provisioned is reported.
 const PENDING_FOR: SignedDuration = SignedDuration::from_mins(10);
 
-fn is_default(sc: &StorageClass) -> bool {
+pub(crate) fn is_default(sc: &StorageClass) -> bool {
     let annotations = sc.metadata.annotations.as_ref();
     DEFAULT_ANNOTATIONS.iter().any(|a| annotations.and_then(|m| m.get(*a)).is_some_and(|v| v == "true"))
 }

@@ -145,6 +145,48 @@ struct Collected {
     pub node: Option<Value>,
 }
 
+/// A claim of the pods involved: phase, requested size and capacity, its StorageClass and whether
+/// that class exists — so that a full disk or a missing class is in the evidence.
+fn claim_line(snapshot: &Snapshot, index: &analyze::Index<'_>, ns: &str, name: &str) -> String {
+    let Some(claim) = index.claims.get(&(ns, name)) else {
+        return match snapshot.has(Kind::PersistentVolumeClaim) {
+            true => format!("PersistentVolumeClaim {name}: not found"),
+            false => format!("PersistentVolumeClaim {name}: not read"),
+        };
+    };
+    let spec = claim.spec.as_ref();
+    let status = claim.status.as_ref();
+    let mut parts = vec![status.and_then(|s| s.phase.clone()).unwrap_or_else(|| "Pending".into())];
+    let storage = |map: Option<
+        &std::collections::BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
+    >| { map.and_then(|m| m.get("storage")).map(|q| q.0.clone()) };
+    if let Some(size) = storage(spec.and_then(|s| s.resources.as_ref()).and_then(|r| r.requests.as_ref())) {
+        parts.push(format!("requests {size}"));
+    }
+    if let Some(size) = storage(status.and_then(|s| s.capacity.as_ref())) {
+        parts.push(format!("capacity {size}"));
+    }
+    let known = snapshot.has(Kind::StorageClass);
+    let class = match spec.and_then(|s| s.storage_class_name.as_deref()) {
+        Some("") => "no StorageClass (static binding only)".to_string(),
+        Some(class) => match (known, index.storage_classes.contains_key(class)) {
+            (false, _) => format!("StorageClass {class} (classes not read)"),
+            (true, true) => format!("StorageClass {class} (exists)"),
+            (true, false) => format!("StorageClass {class} (does not exist)"),
+        },
+        None if !known => "no StorageClass named (classes not read)".to_string(),
+        None => match snapshot.objects.storage_classes.iter().find(|c| analyze::is_default_storage_class(c)) {
+            Some(c) => format!("no StorageClass named: the default is {}", c.metadata.name.as_deref().unwrap_or("")),
+            None => "no StorageClass named and no default class".to_string(),
+        },
+    };
+    parts.push(class);
+    if let Some(volume) = spec.and_then(|s| s.volume_name.as_deref()) {
+        parts.push(format!("volume {volume}"));
+    }
+    format!("PersistentVolumeClaim {name}: {}", parts.join(", "))
+}
+
 /// Reads an object and what surrounds it from the cluster: the kind resolved through discovery
 /// like kubectl (short names, plurals, groups), the namespace's state (the kinds the analyzers
 /// read), the current and previous logs of three of its pods — those in trouble first — and the
@@ -441,16 +483,7 @@ pub fn gather(snapshot: &Snapshot, object_json: &Value, findings: &[Finding], no
         for p in &pods {
             for v in p.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
                 if let Some(claim) = &v.persistent_volume_claim {
-                    let phase = index
-                        .claims
-                        .get(&(ns, claim.claim_name.as_str()))
-                        .and_then(|c| c.status.as_ref())
-                        .and_then(|s| s.phase.clone());
-                    let line = format!(
-                        "PersistentVolumeClaim {}: {}",
-                        claim.claim_name,
-                        phase.unwrap_or_else(|| "not found".into())
-                    );
+                    let line = claim_line(snapshot, &index, ns, &claim.claim_name);
                     if !related.contains(&line) {
                         related.push(line);
                     }

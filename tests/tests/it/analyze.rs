@@ -66,6 +66,7 @@ corpus! {
     pods: "pods",
     secret_refs: "secret-refs",
     storage_defaults: "storage-defaults",
+    volumes: "volumes",
 }
 
 #[test]
@@ -465,6 +466,28 @@ fn node_findings_explain_their_pods_and_events() {
     assert!(
         cart["hint"].as_str().unwrap().starts_with("Its node node-down may be down: check kubectl get node"),
         "{cart}"
+    );
+}
+
+/// A pod held by its volumes is told which claim and volume, and what to compare; a pod waiting
+/// for an unbound claim is told which claim is Pending.
+#[test]
+fn volume_hints_name_the_claims() {
+    let report =
+        run(Command::new(bin(ANALYZE)).args(["--snapshot"]).arg(state("volumes")).args(["-A", "-o", "json"])).json();
+    let hint = |name: &str| {
+        let found = report["results"].as_array().unwrap().iter().find(|f| f["name"] == name).cloned();
+        found.unwrap_or_else(|| panic!("{name}: {report}"))["hint"].as_str().unwrap().to_string()
+    };
+    let zone = hint("search-0");
+    assert!(
+        zone.contains("(claim data-search-0 → PersistentVolume pvc-9f8e)") && zone.contains("kubectl get pv pvc-9f8e"),
+        "{zone}"
+    );
+    let unbound = hint("reports-0");
+    assert!(
+        unbound.contains("(reports is Pending)") && unbound.contains("kubectl describe pvc -n data reports"),
+        "{unbound}"
     );
 }
 

@@ -128,6 +128,30 @@ fn without_a_model_the_evidence_is_printed() {
     assert_eq!(json["evidence"][0]["title"], "Object");
 }
 
+/// The diagnosis evidence names each claim of the pods involved with its size, its class and
+/// whether that class exists, so that a full disk or a missing class is visible to the model.
+#[test]
+fn a_diagnosis_shows_the_claims_size_and_class() {
+    let snapshot = state("volumes");
+    let evidence = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(bin(ANALYZE));
+        clean_model_env(&mut cmd);
+        let home = tempfile::tempdir().unwrap();
+        cmd.env("HOME", home.path()).env("XDG_CONFIG_HOME", home.path());
+        run(cmd.arg("--snapshot").arg(&snapshot).args(args)).stdout
+    };
+    let db = evidence(&["pod", "db-0", "-n", "data"]);
+    assert!(
+        db.contains("PersistentVolumeClaim data-db-0: Bound, requests 10Gi, capacity 10Gi, StorageClass fast (exists), volume pvc-0a1b"),
+        "{db}"
+    );
+    let reports = evidence(&["pod", "reports-0", "-n", "data"]);
+    assert!(
+        reports.contains("PersistentVolumeClaim reports: Pending, requests 5Gi, StorageClass ssd (does not exist)"),
+        "{reports}"
+    );
+}
+
 #[test]
 fn a_snapshot_can_be_diagnosed_offline() {
     let fm = FakeModel::start(DIAGNOSIS, &[]);
