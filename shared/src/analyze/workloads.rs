@@ -46,6 +46,11 @@ fn deployment(d: &Deployment) -> Option<Finding> {
     let problem = if let Some(c) = condition_is(conditions, "Progressing", "False")
         .filter(|c| c.reason.as_deref() == Some("ProgressDeadlineExceeded"))
     {
+        let old = if available > 0 && updated < desired {
+            format!(" ({available} available are the previous revision's: they still serve)")
+        } else {
+            String::new()
+        };
         Problem::new(
             Severity::High,
             "ProgressDeadlineExceeded",
@@ -53,7 +58,7 @@ fn deployment(d: &Deployment) -> Option<Finding> {
         )
         .messages(c.message.clone())
         .hint(format!(
-            "The new ReplicaSet's pods say why (kubectl rollout status deployment/{name} -n {ns}); to go back, kubectl rollout undo deployment/{name} -n {ns}."
+            "The new ReplicaSet's pods say why (kubectl rollout status deployment/{name} -n {ns}){old}; to go back, kubectl rollout undo deployment/{name} -n {ns}."
         ))
     } else if available < desired {
         let rolling = condition_is(conditions, "Progressing", "True").is_some_and(|c| {
@@ -142,10 +147,36 @@ fn create_hint(rs: &ReplicaSet, message: &str) -> String {
             "The pod template breaks the Pod Security level enforced on namespace {ns}: fix its securityContext (kubectl ai audit -n {ns} shows what), or relabel the namespace."
         );
     }
-    if message.contains("admission webhook") {
-        return "An admission webhook refused the pods: its message above says why; fix the template or the webhook's policy.".into();
+    // A webhook that could not be called (failurePolicy Fail) is not a verdict on the template.
+    if let Some(webhook) = quoted_after(message, "failed calling webhook ") {
+        return format!(
+            "Admission webhook {webhook} could not be reached, and with failurePolicy Fail nothing is admitted meanwhile: its Service is the problem, not the template (kubectl get validatingwebhookconfigurations,mutatingwebhookconfigurations, then the webhook's Service and pods)."
+        );
+    }
+    if let Some(webhook) =
+        quoted_after(message, "admission webhook ").filter(|_| message.contains("denied the request"))
+    {
+        return format!(
+            "Admission webhook {webhook} denied the pods: its message above says which rule; change the pod template to satisfy it, or ask the policy's owners for an exception."
+        );
+    }
+    // LimitRanger's words: "maximum memory usage per Container is 1Gi, but limit is 2Gi".
+    let rule = message.rsplit("is forbidden: ").next().unwrap_or(message);
+    if (rule.contains(" usage per ") || rule.contains(" limit to request ratio per "))
+        && (rule.contains(" per Container ") || rule.contains(" per Pod "))
+    {
+        return format!(
+            "A LimitRange in namespace {ns} rejects the template's resources ({rule}): fit the template's requests and limits to it, or change the LimitRange (kubectl describe limitrange -n {ns})."
+        );
     }
     format!("The API server refused the pods: {}", describe("ReplicaSet", &rs.metadata))
+}
+
+/// The double-quoted name right after `prefix`: `admission webhook "x.example.com" denied` → x.example.com.
+fn quoted_after<'m>(message: &'m str, prefix: &str) -> Option<&'m str> {
+    let rest = &message[message.find(prefix)? + prefix.len()..];
+    let rest = rest.strip_prefix('"')?;
+    rest.split('"').next().filter(|n| !n.is_empty())
 }
 
 pub(super) struct StatefulSetAnalyzer;
@@ -293,4 +324,58 @@ fn daemon_set(cx: &Context<'_>, ds: &DaemonSet) -> Vec<Finding> {
         out.extend(combine("DaemonSet", "DaemonSet", &ds.metadata, vec![problem]).map(Finding::symptom));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::apps::v1::ReplicaSet;
+
+    use super::create_hint;
+
+    /// The API server's refusals, verbatim (apiserver quota and LimitRanger admission plugins,
+    /// the webhook dispatcher), and the start of the hint each must get.
+    #[test]
+    fn a_refusal_gets_the_hint_of_its_cause() {
+        let rs: ReplicaSet =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "web-5d8", "namespace": "shop"}})).unwrap();
+        let cases = [
+            (
+                r#"pods "web-5d8-x" is forbidden: exceeded quota: compute, requested: limits.cpu=2, used: limits.cpu=8, limited: limits.cpu=9"#,
+                "ResourceQuota compute in namespace shop is used up",
+            ),
+            (
+                r#"admission webhook "validate.kyverno.svc-fail" denied the request: resource Pod/shop/web-5d8-x was blocked due to the following policies require-labels: check-team: 'validation error: label team is required.'"#,
+                "Admission webhook validate.kyverno.svc-fail denied the pods",
+            ),
+            (
+                r#"Internal error occurred: failed calling webhook "validate.kyverno.svc-fail": failed to call webhook: Post "https://kyverno-svc.kyverno.svc:443/validate/fail?timeout=10s": dial tcp 10.96.112.7:443: connect: connection refused"#,
+                "Admission webhook validate.kyverno.svc-fail could not be reached",
+            ),
+            (
+                r#"pods "web-5d8-x" is forbidden: maximum memory usage per Container is 1Gi, but limit is 2Gi"#,
+                "A LimitRange in namespace shop rejects the template's resources (maximum memory usage per Container is 1Gi, but limit is 2Gi)",
+            ),
+            (
+                r#"pods "web-5d8-x" is forbidden: minimum cpu usage per Pod is 100m, but request is 50m"#,
+                "A LimitRange in namespace shop rejects the template's resources (minimum cpu usage per Pod is 100m",
+            ),
+            (
+                r#"pods "web-5d8-x" is forbidden: cpu max limit to request ratio per Container is 2, but provided ratio is 4.000000"#,
+                "A LimitRange in namespace shop rejects the template's resources (cpu max limit to request ratio per Container is 2",
+            ),
+            (
+                r#"pods "web-5d8-x" is forbidden: error looking up service account shop/deployer: serviceaccount "deployer" not found"#,
+                "Service account default does not exist",
+            ),
+            (
+                r#"pods "web-5d8-x" is forbidden: violates PodSecurity "restricted:latest": privileged (container "web" must not set securityContext.privileged=true)"#,
+                "The pod template breaks the Pod Security level",
+            ),
+            ("something else entirely", "The API server refused the pods: kubectl describe replicaset -n shop web-5d8"),
+        ];
+        for (message, want) in cases {
+            let hint = create_hint(&rs, message);
+            assert!(hint.starts_with(want), "{message}\n→ {hint}");
+        }
+    }
 }

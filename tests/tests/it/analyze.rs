@@ -64,6 +64,7 @@ corpus! {
     network: "network",
     nodes: "nodes",
     pods: "pods",
+    rollouts: "rollouts",
     secret_refs: "secret-refs",
     storage_defaults: "storage-defaults",
     volumes: "volumes",
@@ -489,6 +490,32 @@ fn volume_hints_name_the_claims() {
         unbound.contains("(reports is Pending)") && unbound.contains("kubectl describe pvc -n data reports"),
         "{unbound}"
     );
+}
+
+/// The API server's refusals each get the hint of their cause (a webhook's denial, a webhook that
+/// cannot be reached, a LimitRange); a stuck rollout's way back joins the new pods' crash; a Job
+/// past its deadline says so.
+#[test]
+fn rollout_hints_follow_the_refusal() {
+    let report =
+        run(Command::new(bin(ANALYZE)).args(["--snapshot"]).arg(state("rollouts")).args(["-A", "-o", "json"])).json();
+    let hint = |name: &str| {
+        let found = report["results"].as_array().unwrap().iter().find(|f| f["name"] == name).cloned();
+        found.unwrap_or_else(|| panic!("{name}: {report}"))["hint"].as_str().unwrap().to_string()
+    };
+    assert!(hint("web-5d8").starts_with("Admission webhook validate.kyverno.svc-fail denied the pods"));
+    let down = hint("pay-6b4");
+    assert!(down.contains("could not be reached") && down.contains("not the template"), "{down}");
+    assert!(hint("api-7c9").contains("maximum memory usage per Container is 1Gi, but limit is 2Gi"));
+    let crash = hint("shop-7b9d6c5f4-q8w7e");
+    assert!(crash.starts_with("The process exits with code 1"), "{crash}");
+    assert!(
+        crash.contains("Deployment shop: the rollout is stuck: 1/3 replicas updated, 3 available")
+            && crash.contains("3 available are the previous revision's")
+            && crash.contains("kubectl rollout undo deployment/shop -n shop"),
+        "{crash}"
+    );
+    assert!(hint("nightly-report").contains("activeDeadlineSeconds (3600s)"));
 }
 
 /// An autoscaler whose containers lack the requests it scales on is told to set them, not to
