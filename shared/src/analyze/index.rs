@@ -287,10 +287,48 @@ impl<'a> Index<'a> {
             });
             match object {
                 Some(owner) => refs = owner.meta().owner_references.as_deref().unwrap_or_default(),
-                None => break,
+                None => {
+                    // A ReplicaSet that could not be read (403 on replicasets): its Deployment is
+                    // known by name — the ReplicaSet is `<deployment>-<pod-template-hash>` — when a
+                    // Deployment of that name selects the pod.
+                    if let Some(deployment) = (chain.len() == 1)
+                        .then(|| self.deployment_of_unread_replica_set(namespace, reference, meta))
+                        .flatten()
+                    {
+                        chain.push(OwnerLink {
+                            reference: ObjectRef {
+                                kind: "Deployment".into(),
+                                namespace: Some(namespace.to_string()).filter(|n| !n.is_empty()),
+                                name: deployment.metadata.name.clone().unwrap_or_default(),
+                            },
+                            object: Some(Owner::Deployment(deployment)),
+                        });
+                    }
+                    break;
+                }
             }
         }
         chain
+    }
+
+    fn deployment_of_unread_replica_set(
+        &self,
+        namespace: &str,
+        reference: &OwnerReference,
+        pod: &ObjectMeta,
+    ) -> Option<&'a Deployment> {
+        if reference.kind != "ReplicaSet" {
+            return None;
+        }
+        let hash = pod.labels.as_ref()?.get("pod-template-hash")?;
+        let name = reference.name.strip_suffix(hash.as_str())?.strip_suffix('-')?;
+        let Owner::Deployment(deployment) = *self.by_name.get(&("Deployment", namespace, name))? else {
+            return None;
+        };
+        let selector = deployment.spec.as_ref()?.selector.clone();
+        crate::snapshot::LabelSelector::from_api(&selector)
+            .is_ok_and(|s| s.matches(pod.labels.as_ref()))
+            .then_some(deployment)
     }
 }
 

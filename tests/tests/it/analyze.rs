@@ -251,8 +251,23 @@ fn a_forbidden_kind_gives_partial_results_and_a_warning() {
     assert_eq!(report["partial"], true);
     assert_eq!(report["warnings"][0]["kind"], "ReplicaSet");
     assert_eq!(report["warnings"][0]["reason"], "Forbidden");
+    // The Deployment is known without its ReplicaSet (`<deployment>-<pod-template-hash>`, and its
+    // selector matches): the same findings, grouped and as severe as with every kind read.
     let api = report["results"].as_array().unwrap().iter().find(|f| f["name"] == "api-5d4f8c7b9-x2x8k").unwrap();
-    assert_eq!(api["parent"]["kind"], "ReplicaSet", "the chain stops at what could not be read");
+    assert_eq!((api["parent"]["kind"].as_str(), api["parent"]["name"].as_str()), (Some("Deployment"), Some("api")));
+    let whole = Fixture::start(&state("pods"), &[]);
+    let all = run(&mut whole.plugin(ANALYZE, &["-A", "-o", "json"])).json();
+    assert_eq!(finding_lines(&report), finding_lines(&all));
+    // A stuck rollout: the new pod still joins its Deployment (and its way back); only the
+    // ReplicaSets' own findings are missing, since they could not be read.
+    let rollouts = |faults: &[&str]| {
+        let fx = Fixture::start(&state("rollouts"), faults);
+        let report = run(&mut fx.plugin(ANALYZE, &["-A", "-o", "json"])).json();
+        let pods: Vec<serde_json::Value> =
+            report["results"].as_array().unwrap().iter().filter(|f| f["kind"] != "ReplicaSet").cloned().collect();
+        finding_lines(&serde_json::json!({ "results": pods }))
+    };
+    assert_eq!(rollouts(&["--fault", "resource=replicasets,status=403"]), rollouts(&[]));
     let text = run(&mut fx.plugin(ANALYZE, &["-A"]));
     assert!(text.stdout.contains("Results are partial"), "{}", text.stdout);
 }
