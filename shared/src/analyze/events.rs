@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use jiff::SignedDuration;
-use k8s_openapi::api::core::v1::Event;
+use k8s_openapi::api::core::v1::{Event, Pod};
 
 use super::{Analyzer, Context, Info, condition_is, event_time};
 use crate::findings::{Finding, ObjectRef, Severity};
@@ -142,14 +142,14 @@ fn mentions_oom(f: &Finding) -> bool {
     f.reason.contains("OOM") || f.summary.contains("OOMKilled") || f.messages.iter().any(|m| m.contains("OOMKilled"))
 }
 
+/// A pod by namespace and name.
+fn pod_named<'a>(cx: &Context<'a>, namespace: &str, name: &str) -> Option<&'a Pod> {
+    cx.index.pods_in(namespace).iter().copied().find(|p| p.metadata.name.as_deref() == Some(name))
+}
+
 /// The node a pod runs on.
 fn node_of<'a>(cx: &Context<'a>, namespace: &str, pod: &str) -> Option<&'a str> {
-    cx.index
-        .pods_in(namespace)
-        .iter()
-        .copied()
-        .find(|p| p.metadata.name.as_deref() == Some(pod))
-        .and_then(|p| p.spec.as_ref()?.node_name.as_deref())
+    pod_named(cx, namespace, pod).and_then(|p| p.spec.as_ref()?.node_name.as_deref())
 }
 
 /// The object an event is about. A cluster-scoped object has no namespace, although its events are
@@ -171,8 +171,7 @@ fn is_history(cx: &Context<'_>, object: &ObjectRef) -> bool {
     if object.kind != "Pod" || !cx.snapshot.has(Kind::Pod) {
         return false;
     }
-    let pods = cx.index.pods_in(object.namespace.as_deref().unwrap_or(""));
-    let Some(pod) = pods.iter().find(|p| p.metadata.name.as_deref() == Some(object.name.as_str())) else {
+    let Some(pod) = pod_named(cx, object.namespace.as_deref().unwrap_or(""), &object.name) else {
         return true; // deleted since
     };
     if pod.metadata.creation_timestamp.as_ref().is_some_and(|t| cx.age(t.0) < SETTLING) {

@@ -28,6 +28,17 @@ fn corpus_state(name: &str) {
     assert_eq!(finding_lines(&offline.json()), expected, "snapshot: {name}");
 }
 
+/// The first finding on an object called `name`.
+fn finding_named(report: &Value, name: &str) -> Value {
+    let found = report["results"].as_array().unwrap().iter().find(|f| f["name"] == name).cloned();
+    found.unwrap_or_else(|| panic!("no finding on {name}: {report}"))
+}
+
+/// Its hint.
+fn hint_of(report: &Value, name: &str) -> String {
+    finding_named(report, name)["hint"].as_str().unwrap().to_string()
+}
+
 macro_rules! corpus {
     ($($test:ident: $state:literal,)*) => {
         mod corpus {
@@ -351,9 +362,7 @@ fn an_empty_scope_is_said_and_exits_4() {
 fn scheduling_hints_follow_the_evidence() {
     let fx = Fixture::start(&state("pods"), &[]);
     let hint = |args: &[&str], name: &str| {
-        let report = run(&mut fx.plugin(ANALYZE, &[args, &["-o", "json"][..]].concat())).json();
-        let found = report["results"].as_array().unwrap().iter().find(|f| f["name"] == name).cloned();
-        found.unwrap_or_else(|| panic!("{name}: {report}"))["hint"].as_str().unwrap().to_string()
+        hint_of(&run(&mut fx.plugin(ANALYZE, &[args, &["-o", "json"][..]].concat())).json(), name)
     };
     let everywhere = hint(&["-A"], "gpu-train");
     assert!(everywhere.starts_with("No node offers nvidia.com/gpu at all"), "{everywhere}");
@@ -376,10 +385,7 @@ fn scheduling_hints_follow_the_evidence() {
 fn probe_hints_follow_the_kubelets_words() {
     let fx = Fixture::start(&state("pods"), &[]);
     let report = run(&mut fx.plugin(ANALYZE, &["-A", "-o", "json"])).json();
-    let hint = |name: &str| {
-        let found = report["results"].as_array().unwrap().iter().find(|f| f["name"] == name).cloned();
-        found.unwrap_or_else(|| panic!("{name}"))["hint"].as_str().unwrap().to_string()
-    };
+    let hint = |name: &str| hint_of(&report, name);
     let killed = hint("killed-by-liveness");
     assert!(
         killed.contains("liveness probe fails, not because it exits by itself") && killed.contains("gets 404"),
@@ -402,10 +408,7 @@ fn service_and_ingress_hints_follow_the_evidence() {
         .arg(state("network"))
         .args(["-A", "-o", "json", "--enable", "Secret"]))
     .json();
-    let finding = |name: &str| {
-        let found = report["results"].as_array().unwrap().iter().find(|f| f["name"] == name).cloned();
-        found.unwrap_or_else(|| panic!("{name}: {report}"))
-    };
+    let finding = |name: &str| finding_named(&report, name);
     let hint = |name: &str| finding(name)["hint"].as_str().unwrap().to_string();
     let typo = hint("storefront");
     assert!(
@@ -457,10 +460,7 @@ fn node_findings_explain_their_pods_and_events() {
     let report =
         run(Command::new(bin(ANALYZE)).args(["--snapshot"]).arg(state("nodes")).args(["-A", "-o", "json"])).json();
     let results = report["results"].as_array().unwrap();
-    let finding = |name: &str| {
-        let found = results.iter().find(|f| f["name"] == name).cloned();
-        found.unwrap_or_else(|| panic!("{name}: {report}"))
-    };
+    let finding = |name: &str| finding_named(&report, name);
     assert!(results.iter().all(|f| f["namespace"] != "default"), "no node event re-reported under default");
     let down = finding("node-down");
     assert!(down["messages"].as_array().unwrap().iter().any(|m| m == "pod shop/cart-1 on it is not ready"), "{down}");
@@ -491,10 +491,7 @@ fn node_findings_explain_their_pods_and_events() {
 fn volume_hints_name_the_claims() {
     let report =
         run(Command::new(bin(ANALYZE)).args(["--snapshot"]).arg(state("volumes")).args(["-A", "-o", "json"])).json();
-    let hint = |name: &str| {
-        let found = report["results"].as_array().unwrap().iter().find(|f| f["name"] == name).cloned();
-        found.unwrap_or_else(|| panic!("{name}: {report}"))["hint"].as_str().unwrap().to_string()
-    };
+    let hint = |name: &str| hint_of(&report, name);
     let zone = hint("search-0");
     assert!(
         zone.contains("(claim data-search-0 → PersistentVolume pvc-9f8e)") && zone.contains("kubectl get pv pvc-9f8e"),
@@ -514,10 +511,7 @@ fn volume_hints_name_the_claims() {
 fn rollout_hints_follow_the_refusal() {
     let report =
         run(Command::new(bin(ANALYZE)).args(["--snapshot"]).arg(state("rollouts")).args(["-A", "-o", "json"])).json();
-    let hint = |name: &str| {
-        let found = report["results"].as_array().unwrap().iter().find(|f| f["name"] == name).cloned();
-        found.unwrap_or_else(|| panic!("{name}: {report}"))["hint"].as_str().unwrap().to_string()
-    };
+    let hint = |name: &str| hint_of(&report, name);
     assert!(hint("web-5d8").starts_with("Admission webhook validate.kyverno.svc-fail denied the pods"));
     let down = hint("pay-6b4");
     assert!(down.contains("could not be reached") && down.contains("not the template"), "{down}");
