@@ -119,12 +119,13 @@ fn absorb_symptoms(findings: Vec<Finding>) -> Vec<Finding> {
             Some(i) => {
                 // A stuck rollout adds its way back to the cause's hint: the old pods still serve.
                 let rollback = (symptom.reason == "ProgressDeadlineExceeded")
-                    .then(|| format!("{} {}: {} {}", symptom.kind, symptom.name, symptom.summary, symptom.hint));
+                    .then(|| format!("{} {}: {}. {}", symptom.kind, symptom.name, symptom.summary, symptom.hint));
                 // A symptom without words of the cluster's own says what it knows in its summary.
                 let words = if symptom.messages.is_empty() { vec![symptom.summary] } else { symptom.messages };
                 let mut merged = std::mem::take(&mut causes[i]).messages(words);
                 if let Some(rollback) = rollback {
-                    merged.hint = format!("{} {rollback}", merged.hint);
+                    let end = if merged.hint.ends_with('.') { "" } else { "." };
+                    merged.hint = format!("{}{end} {rollback}", merged.hint);
                 }
                 // The symptom measures the impact: a readiness failure that takes a Service down is high.
                 merged.severity = merged.severity.max(symptom.severity);

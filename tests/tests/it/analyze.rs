@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{Fixture, bin, expected_lines, finding_lines, refused_kubeconfig, run, state};
+use crate::support::{Fixture, bin, expected_lines, finding_lines, hint_lines, refused_kubeconfig, run, state};
 
 const ANALYZE: &str = "kubectl-ai-analyze";
 
@@ -26,6 +26,16 @@ fn corpus_state(name: &str) {
     assert_eq!(finding_lines(&out.json()), expected, "live: {name}");
     let offline = run(Command::new(bin(ANALYZE)).args(["--snapshot", dir.to_str().unwrap(), "-o", "json"]).args(&args));
     assert_eq!(finding_lines(&offline.json()), expected, "snapshot: {name}");
+    // Every hint, as read against the state: a changed hint is read again before hints.txt is
+    // rewritten (UPDATE_HINTS=1 writes what the analyzers say now, for that review).
+    let hints = dir.join("hints.txt");
+    let now = hint_lines(&out.json());
+    if std::env::var_os("UPDATE_HINTS").is_some() {
+        std::fs::write(&hints, now.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    }
+    let reviewed = std::fs::read_to_string(&hints).unwrap_or_default();
+    assert_eq!(now, reviewed.lines().map(str::to_string).collect::<Vec<_>>(), "hints.txt: {name}");
+    assert_eq!(hint_lines(&offline.json()), now, "hints from the snapshot: {name}");
 }
 
 /// The first finding on an object called `name`.

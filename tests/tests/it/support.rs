@@ -229,6 +229,27 @@ pub fn finding_lines(report: &Value) -> Vec<String> {
     lines
 }
 
+/// One line per finding with its hint, `namespace/name reason: hint`, sorted: what a corpus
+/// state's `hints.txt` holds once each hint has been read against the state.
+pub fn hint_lines(report: &Value) -> Vec<String> {
+    let mut lines: Vec<String> = report["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|f| {
+            format!(
+                "{}/{} {}: {}",
+                f["namespace"].as_str().unwrap_or("-"),
+                f["name"].as_str().unwrap_or_default(),
+                f["reason"].as_str().unwrap_or_default(),
+                f["hint"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
 /// The expected findings of a corpus state (`expected.txt`).
 pub fn expected_lines(state: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(state.join("expected.txt")).expect("expected.txt");
