@@ -44,6 +44,11 @@ fn finding_named(report: &Value, name: &str) -> Value {
     found.unwrap_or_else(|| panic!("no finding on {name}: {report}"))
 }
 
+/// The JSON report of a corpus state read from its files.
+fn offline(name: &str, args: &[&str]) -> Value {
+    run(Command::new(bin(ANALYZE)).arg("--snapshot").arg(state(name)).args(["-o", "json"]).args(args)).json()
+}
+
 /// Its hint.
 fn hint_of(report: &Value, name: &str) -> String {
     finding_named(report, name)["hint"].as_str().unwrap().to_string()
@@ -413,11 +418,7 @@ fn probe_hints_follow_the_kubelets_words() {
 /// object; an Ingress with two problems names both.
 #[test]
 fn service_and_ingress_hints_follow_the_evidence() {
-    let report = run(Command::new(bin(ANALYZE))
-        .args(["--snapshot"])
-        .arg(state("network"))
-        .args(["-A", "-o", "json", "--enable", "Secret"]))
-    .json();
+    let report = offline("network", &["-A", "--enable", "Secret"]);
     let finding = |name: &str| finding_named(&report, name);
     let hint = |name: &str| finding(name)["hint"].as_str().unwrap().to_string();
     let typo = hint("storefront");
@@ -445,9 +446,7 @@ fn service_and_ingress_hints_follow_the_evidence() {
     assert!(h.contains("create Service shop-frontend") && h.contains("kubectl create secret tls shop-tls"), "{h}");
     // Pods labelled with the Service's own name are what it means to select (Service search,
     // selector app=search-api, pods app=search).
-    let catalog =
-        run(Command::new(bin(ANALYZE)).args(["--snapshot"]).arg(state("catalog")).args(["-n", "apps", "-o", "json"]))
-            .json();
+    let catalog = offline("catalog", &["-n", "apps"]);
     let search = catalog["results"]
         .as_array()
         .unwrap()
@@ -467,8 +466,7 @@ fn service_and_ingress_hints_follow_the_evidence() {
 /// What no finding explains is named after its object (a node's SystemOOM), not its reason.
 #[test]
 fn node_findings_explain_their_pods_and_events() {
-    let report =
-        run(Command::new(bin(ANALYZE)).args(["--snapshot"]).arg(state("nodes")).args(["-A", "-o", "json"])).json();
+    let report = offline("nodes", &["-A"]);
     let results = report["results"].as_array().unwrap();
     let finding = |name: &str| finding_named(&report, name);
     assert!(results.iter().all(|f| f["namespace"] != "default"), "no node event re-reported under default");
@@ -488,7 +486,7 @@ fn node_findings_explain_their_pods_and_events() {
     // Without the nodes (a live namespace run reads none), what to check.
     let fx = Fixture::start(&state("nodes"), &[]);
     let ns = run(&mut fx.plugin(ANALYZE, &["-n", "shop", "-o", "json"])).json();
-    let cart = ns["results"].as_array().unwrap().iter().find(|f| f["name"] == "cart-0").cloned().unwrap();
+    let cart = finding_named(&ns, "cart-0");
     assert!(
         cart["hint"].as_str().unwrap().starts_with("Its node node-down may be down: check kubectl get node"),
         "{cart}"
@@ -499,8 +497,7 @@ fn node_findings_explain_their_pods_and_events() {
 /// for an unbound claim is told which claim is Pending.
 #[test]
 fn volume_hints_name_the_claims() {
-    let report =
-        run(Command::new(bin(ANALYZE)).args(["--snapshot"]).arg(state("volumes")).args(["-A", "-o", "json"])).json();
+    let report = offline("volumes", &["-A"]);
     let hint = |name: &str| hint_of(&report, name);
     let zone = hint("search-0");
     assert!(
@@ -519,8 +516,7 @@ fn volume_hints_name_the_claims() {
 /// past its deadline says so.
 #[test]
 fn rollout_hints_follow_the_refusal() {
-    let report =
-        run(Command::new(bin(ANALYZE)).args(["--snapshot"]).arg(state("rollouts")).args(["-A", "-o", "json"])).json();
+    let report = offline("rollouts", &["-A"]);
     let hint = |name: &str| hint_of(&report, name);
     assert!(hint("web-5d8").starts_with("Admission webhook validate.kyverno.svc-fail denied the pods"));
     let down = hint("pay-6b4");
@@ -541,8 +537,7 @@ fn rollout_hints_follow_the_refusal() {
 /// check metrics-server (the controller's message says "missing request for cpu").
 #[test]
 fn an_autoscaler_without_requests_is_not_sent_to_metrics_server() {
-    let report =
-        run(Command::new(bin(ANALYZE)).args(["--snapshot"]).arg(state("catalog")).args(["-A", "-o", "json"])).json();
+    let report = offline("catalog", &["-A"]);
     let hpa = report["results"]
         .as_array()
         .unwrap()
