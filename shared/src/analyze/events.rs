@@ -184,3 +184,103 @@ fn is_history(cx: &Context<'_>, object: &ObjectRef) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::analyze::testkit::{CLOCK, check, node, running_pod, warning};
+
+    /// A pod whose container was killed for memory, on a node.
+    fn oom_killed(name: &str, node: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: shop, creationTimestamp: '2026-05-01T10:00:00Z'}}\n\
+             spec: {{nodeName: {node}, containers: [{{name: app, image: app:1}}]}}\n\
+             status: {{phase: Running, conditions: [{{type: Ready, status: 'False'}}], containerStatuses: [{{name: app, image: app:1, imageID: '',\n  \
+             ready: false, restartCount: 6, state: {{waiting: {{reason: CrashLoopBackOff, message: back-off}}}},\n  \
+             lastState: {{terminated: {{exitCode: 137, reason: OOMKilled, finishedAt: '{CLOCK}'}}}}}}]}}\n---\n"
+        )
+    }
+
+    #[test]
+    fn warnings_are_attributed_to_their_object() {
+        let down = node("n1", "Unknown", "");
+        let ok = node("n2", "True", "");
+        let cases: &[(&str, String, &[&str])] = &[
+            (
+                "a node's warning, filed in default, is the node's: cluster-scoped, named after it",
+                ok.clone() + &warning("default", "Node", "", "n2", "Rebooted", "Node n2 has been rebooted"),
+                &["low Node -/n2 Rebooted … involvedObject.name=n2"],
+            ),
+            (
+                "explained by the node's own finding",
+                down.clone()
+                    + &warning("default", "Node", "", "n1", "NodeNotReady", "Node n1 status is now: NodeNotReady"),
+                &["critical Node -/n1 NodeStatusUnknown"],
+            ),
+            (
+                "a pod's warning on a node with a finding is the node's",
+                down.clone()
+                    + &running_pod("shop", "web", "n1").replace("status: 'True'}]", "status: 'False'}]")
+                    + &warning("shop", "Pod", "shop", "web", "FailedMount", "timed out waiting for the condition"),
+                &["critical Node -/n1 NodeStatusUnknown"],
+            ),
+            (
+                "look-alike: the same warning on a healthy node's pod that is not ready is reported",
+                ok.clone()
+                    + &running_pod("shop", "web", "n2").replace("status: 'True'}]", "status: 'False'}]")
+                    + &warning("shop", "Pod", "shop", "web", "FailedMount", "timed out waiting for the condition"),
+                &["low Pod shop/web FailedMount … involvedObject.name=web"],
+            ),
+            (
+                "a node's SystemOOM is explained by the pod it killed",
+                ok.clone()
+                    + &oom_killed("cache", "n2")
+                    + &warning("default", "Node", "", "n2", "SystemOOM", "System OOM encountered, victim process: app"),
+                &["high Pod shop/cache CrashLoopBackOff"],
+            ),
+            (
+                "look-alike: a SystemOOM no pod explains (a process outside any pod) is reported",
+                ok.clone()
+                    + &warning(
+                        "default",
+                        "Node",
+                        "",
+                        "n2",
+                        "SystemOOM",
+                        "System OOM encountered, victim process: dockerd",
+                    ),
+                &["low Node -/n2 SystemOOM … involvedObject.name=n2"],
+            ),
+            (
+                "history: a pod that is healthy now, a pod deleted since, an event over an hour old",
+                ok.clone()
+                    + &running_pod("shop", "web", "n2")
+                    + &warning("shop", "Pod", "shop", "web", "Unhealthy", "Readiness probe failed")
+                    + &warning("shop", "Pod", "shop", "gone", "BackOff", "Back-off restarting failed container")
+                    + &warning("shop", "Deployment", "shop", "api", "Old", "m").replace(CLOCK, "2026-05-01T10:30:00Z"),
+                &[],
+            ),
+            (
+                "several objects with one reason are one finding on the first",
+                ok.clone()
+                    + &warning(
+                        "shop",
+                        "PersistentVolumeClaim",
+                        "shop",
+                        "data-a",
+                        "ProvisioningFailed",
+                        "no volume plugin",
+                    )
+                    + &warning(
+                        "shop",
+                        "PersistentVolumeClaim",
+                        "shop",
+                        "data-b",
+                        "ProvisioningFailed",
+                        "no volume plugin",
+                    ),
+                &["low PersistentVolumeClaim shop/data-a ProvisioningFailed … reason=ProvisioningFailed"],
+            ),
+        ];
+        check(cases);
+    }
+}

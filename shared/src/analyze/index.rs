@@ -349,3 +349,73 @@ pub(crate) fn event_time(e: &Event) -> Option<Timestamp> {
         .or_else(|| e.first_timestamp.as_ref().map(|t| t.0))
         .or_else(|| e.metadata.creation_timestamp.as_ref().map(|t| t.0))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::analyze::testkit::{findings, line};
+
+    /// Two crashing pods of ReplicaSet `web-7d9f8` (not in the state: a 403 on replicasets), and a
+    /// Deployment whose selector is given.
+    fn state(deployment: &str, selector: &str) -> String {
+        let pod = |name: &str| {
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: shop, creationTimestamp: '2026-05-01T11:00:00Z',\n  \
+                 labels: {{app: web, pod-template-hash: 7d9f8}},\n  \
+                 ownerReferences: [{{apiVersion: apps/v1, kind: ReplicaSet, name: web-7d9f8, uid: rs-1, controller: true}}]}}\n\
+                 spec: {{nodeName: n1, containers: [{{name: app, image: app:1}}]}}\n\
+                 status: {{phase: Running, conditions: [{{type: Ready, status: 'False'}}], containerStatuses: [{{name: app, image: app:1, imageID: '',\n  \
+                 ready: false, restartCount: 6, state: {{waiting: {{reason: CrashLoopBackOff, message: back-off}}}},\n  \
+                 lastState: {{terminated: {{exitCode: 1, reason: Error, finishedAt: '2026-05-01T12:00:00Z'}}}}}}]}}\n---\n"
+            )
+        };
+        pod("web-7d9f8-aaaaa")
+            + &pod("web-7d9f8-bbbbb")
+            + &format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {deployment}, namespace: shop, uid: d-1}}\n\
+                 spec: {{replicas: 2, selector: {{matchLabels: {{{selector}}}}}, template: {{metadata: {{labels: {{{selector}}}}}, spec: {{containers: [{{name: app, image: app:1}}]}}}}}}\n\
+                 status: {{replicas: 2, unavailableReplicas: 2}}\n---\n"
+            )
+    }
+
+    #[test]
+    fn an_unread_replica_set_is_known_by_its_name() {
+        let parent = |s: &str| {
+            findings(s)
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} < {}",
+                        line(f),
+                        f.parent.as_ref().map_or("-".into(), |p| format!("{}/{}", p.kind, p.name))
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let cases: &[(&str, String, &[&str])] = &[
+            (
+                "the Deployment named by the ReplicaSet's name and selecting the pods owns them",
+                state("web", "app: web"),
+                &["critical Deployment shop/web CrashLoopBackOff < -"],
+            ),
+            (
+                "look-alike: a Deployment of that name that does not select the pods is not their owner",
+                state("web", "app: other"),
+                &[
+                    "high Deployment shop/web ReplicasUnavailable < -",
+                    "high ReplicaSet shop/web-7d9f8 CrashLoopBackOff < -",
+                ],
+            ),
+            (
+                "look-alike: no Deployment of that name",
+                state("api", "app: web"),
+                &[
+                    "high Deployment shop/api ReplicasUnavailable < -",
+                    "high ReplicaSet shop/web-7d9f8 CrashLoopBackOff < -",
+                ],
+            ),
+        ];
+        for (what, s, want) in cases {
+            assert_eq!(parent(s), *want, "{what}");
+        }
+    }
+}

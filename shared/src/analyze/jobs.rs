@@ -244,4 +244,51 @@ mod tests {
             assert!(validate_schedule(bad).is_err(), "{bad}");
         }
     }
+
+    #[test]
+    fn failed_jobs_carry_the_controllers_reason() {
+        use crate::analyze::testkit::check;
+        let job = |name: &str, created: &str, reason: &str, owner: &str| {
+            let condition = match reason {
+                "" => "type: Complete, status: 'True'".to_string(),
+                r => format!("type: Failed, status: 'True', reason: {r}, message: 'm {r}'"),
+            };
+            format!(
+                "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: {name}, namespace: ops, uid: {name}, creationTimestamp: '{created}'{owner}}}\n\
+                 spec: {{backoffLimit: 6, activeDeadlineSeconds: 600, template: {{spec: {{restartPolicy: Never, containers: [{{name: c, image: i}}]}}}}}}\n\
+                 status: {{failed: 7, conditions: [{{{condition}, lastTransitionTime: '2026-05-01T12:00:00Z'}}]}}\n---\n"
+            )
+        };
+        let cron = "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly, namespace: ops, uid: cron}\n\
+                    spec: {schedule: '0 3 * * *', jobTemplate: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: i}]}}}}}\n---\n";
+        let owned =
+            ", ownerReferences: [{apiVersion: batch/v1, kind: CronJob, name: nightly, uid: cron, controller: true}]";
+        let cases: &[(&str, String, &[&str])] = &[
+            (
+                "out of retries: the reason users search for, and the pods' output",
+                job("import", "2026-05-01T11:00:00Z", "BackoffLimitExceeded", ""),
+                &["high Job ops/import BackoffLimitExceeded … failed 7 time(s) and it gave up"],
+            ),
+            (
+                "past its deadline: the deadline, not the pods' output alone",
+                job("export", "2026-05-01T11:00:00Z", "DeadlineExceeded", ""),
+                &["high Job ops/export DeadlineExceeded … activeDeadlineSeconds (600s)"],
+            ),
+            (
+                "the latest run of a CronJob failed",
+                cron.to_string()
+                    + &job("nightly-1", "2026-04-30T03:00:00Z", "", owned)
+                    + &job("nightly-2", "2026-05-01T03:00:00Z", "BackoffLimitExceeded", owned),
+                &["high Job ops/nightly-2 BackoffLimitExceeded"],
+            ),
+            (
+                "look-alike: an earlier run failed, the latest succeeded",
+                cron.to_string()
+                    + &job("nightly-1", "2026-04-30T03:00:00Z", "BackoffLimitExceeded", owned)
+                    + &job("nightly-2", "2026-05-01T03:00:00Z", "", owned),
+                &[],
+            ),
+        ];
+        check(cases);
+    }
 }

@@ -19,6 +19,8 @@ mod quota;
 mod references;
 mod storage;
 pub(crate) use storage::is_default as is_default_storage_class;
+#[cfg(test)]
+mod testkit;
 mod webhooks;
 mod workloads;
 

@@ -435,4 +435,68 @@ mod tests {
             assert_eq!(looks_like_a_typo(want, have), typo, "{want} / {have}");
         }
     }
+
+    #[test]
+    fn ingresses_are_judged_by_what_serves_them() {
+        use crate::analyze::testkit::check;
+        let ingress = |class: &str, status: &str, tls: &str| {
+            format!(
+                "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {{name: shop, namespace: shop, creationTimestamp: '2026-05-01T11:00:00Z'}}\n\
+                 spec: {{{class}rules: [{{host: shop.example.com, http: {{paths: [{{path: /, pathType: Prefix, backend: {{service: {{name: web, port: {{number: 80}}}}}}}}]}}}}]{tls}}}\n\
+                 status: {{loadBalancer: {{{status}}}}}\n---\n"
+            )
+        };
+        let others = "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: nginx}\nspec: {controller: k8s.io/ingress-nginx}\n---\n\
+                      apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec: {ports: [{port: 80}]}\n---\n\
+                      apiVersion: v1\nkind: Secret\nmetadata: {name: other, namespace: shop}\ntype: Opaque\n---\n";
+        let cases: &[(&str, String, &[&str])] = &[
+            (
+                "an unknown class and no address: nothing serves it",
+                ingress("ingressClassName: traefik, ", "", "") + others,
+                &["high Ingress shop/shop UnknownIngressClass … install the controller for traefik"],
+            ),
+            (
+                "look-alike: the class object is missing but a controller admitted it (an address)",
+                ingress("ingressClassName: traefik, ", "ingress: [{ip: 203.0.113.7}]", "") + others,
+                &[],
+            ),
+            (
+                "look-alike: admitted by hostname, no class named",
+                ingress("", "ingress: [{hostname: lb.example.com}]", "") + others,
+                &[],
+            ),
+            (
+                "no class, no default, no address",
+                ingress("", "", "") + others,
+                &["medium Ingress shop/shop NoIngressClass … is-default-class"],
+            ),
+            (
+                "a missing backend Service and a missing TLS Secret are one finding with both",
+                ingress(
+                    "ingressClassName: nginx, ",
+                    "ingress: [{ip: 203.0.113.7}]",
+                    ", tls: [{hosts: [shop.example.com], secretName: shop-tls}]",
+                )
+                .replace("name: web, port", "name: webb, port")
+                    + others,
+                &["high Ingress shop/shop MissingBackendService … create Service webb in shop"],
+            ),
+            (
+                "the same, the TLS Secret's hint kept beside the Service's",
+                ingress("ingressClassName: nginx, ", "", ", tls: [{hosts: [shop.example.com], secretName: shop-tls}]")
+                    .replace("name: web, port", "name: webb, port")
+                    + others,
+                &["high Ingress shop/shop MissingBackendService … kubectl create secret tls shop-tls -n shop"],
+            ),
+            (
+                "a backend port the Service does not expose",
+                ingress("ingressClassName: nginx, ", "", "").replace("number: 80", "number: 8080") + others,
+                &["high Ingress shop/shop MissingBackendPort … Service web exposes 80"],
+            ),
+        ];
+        check(cases);
+        let both = crate::analyze::testkit::findings(&cases[4].1);
+        let reasons: Vec<&str> = both[0].problems.iter().map(|p| p.reason.as_str()).collect();
+        assert_eq!(reasons, ["MissingBackendService", "MissingTLSSecret"]);
+    }
 }

@@ -115,3 +115,60 @@ fn problems(node: &Node, waiting: &[String]) -> Vec<Problem> {
     }
     problems
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::analyze::testkit::{check, node};
+
+    #[test]
+    fn node_conditions() {
+        let waiting = "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop, creationTimestamp: '2026-05-01T11:00:00Z'}\n\
+                       spec: {containers: [{name: c, image: i}]}\n\
+                       status: {phase: Pending, conditions: [{type: PodScheduled, status: 'False', reason: Unschedulable,\n  \
+                       message: '0/1 nodes are available: 1 node(s) were unschedulable.'}]}\n---\n";
+        let cordoned = node("n1", "True", "").replace("status: {", "spec: {unschedulable: true}\nstatus: {");
+        let cases: &[(&str, String, &[&str])] = &[
+            (
+                "ready",
+                node(
+                    "n1",
+                    "True",
+                    ", {type: MemoryPressure, status: 'False'}, {type: NetworkUnavailable, status: 'False'}",
+                ),
+                &[],
+            ),
+            (
+                "not ready: the kubelet says why",
+                node("n1", "False", ""),
+                &["critical Node -/n1 NotReady … journalctl -u kubelet"],
+            ),
+            (
+                "unknown: the kubelet is gone",
+                node("n1", "Unknown", ""),
+                &["critical Node -/n1 NodeStatusUnknown … is down or cut off"],
+            ),
+            (
+                "pressure",
+                node("n1", "True", ", {type: DiskPressure, status: 'True', message: 'kubelet has disk pressure'}"),
+                &["high Node -/n1 DiskPressure … relieve disk pressure"],
+            ),
+            (
+                "no network: the CNI, not capacity",
+                node("n1", "True", ", {type: NetworkUnavailable, status: 'True', reason: NoRouteCreated}"),
+                &["high Node -/n1 NetworkUnavailable … CNI pods"],
+            ),
+            (
+                "a node problem detector's condition",
+                node("n1", "True", ", {type: KernelDeadlock, status: 'True', reason: DockerHung}"),
+                &["medium Node -/n1 KernelDeadlock … node problem detector"],
+            ),
+            (
+                "cordoned while a pod waits",
+                cordoned.clone() + waiting,
+                &["high Pod shop/web Unschedulable", "medium Node -/n1 Cordoned … kubectl uncordon n1"],
+            ),
+            ("look-alike: cordoned and nothing waits (maintenance)", cordoned, &[]),
+        ];
+        check(cases);
+    }
+}

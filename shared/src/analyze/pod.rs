@@ -1081,4 +1081,186 @@ mod tests {
             assert!(hint.contains("never started") && !hint.contains(": L"), "{code} {reason:?}: {hint}");
         }
     }
+
+    #[test]
+    fn a_pod_stuck_terminating_is_told_by_its_nodes_state() {
+        use crate::analyze::testkit::{check, node, running_pod};
+        let terminating = |node: &str, finalizers: &str| {
+            running_pod("shop", "db-0", node).replace(
+                "creationTimestamp: '2026-05-01T11:00:00Z'}",
+                &format!("creationTimestamp: '2026-05-01T11:00:00Z', deletionTimestamp: '2026-05-01T11:30:00Z', deletionGracePeriodSeconds: 30{finalizers}}}"),
+            )
+        };
+        let clock = node("clock", "True", "").replace("2026-04-01T08:00:00Z", "2026-05-01T12:00:00Z");
+        let cases: &[(&str, String, &[&str])] = &[
+            (
+                "its node is not ready: wait for it, force only once the machine is off",
+                node("n1", "Unknown", "") + &clock + &terminating("n1", ""),
+                &[
+                    "critical Node -/n1 NodeStatusUnknown",
+                    "medium Pod shop/db-0 StuckTerminating … Its node n1 is not ready",
+                ],
+            ),
+            (
+                "its node is ready: look at the kubelet before forcing",
+                node("n1", "True", "") + &clock + &terminating("n1", ""),
+                &["medium Pod shop/db-0 StuckTerminating … is ready but its kubelet has not confirmed"],
+            ),
+            (
+                "its node is gone: the leftover can go",
+                clock.clone() + &terminating("n1", ""),
+                &["medium Pod shop/db-0 StuckTerminating … Its node n1 no longer exists"],
+            ),
+            (
+                "nodes not read: say what to check",
+                terminating("n1", "").replace("2026-05-01T11:00:05Z", "2026-05-01T12:00:00Z"),
+                &["medium Pod shop/db-0 StuckTerminating … Its node n1 may be down: check kubectl get node n1"],
+            ),
+            (
+                "finalizers hold it, whatever the node",
+                node("n1", "True", "") + &clock + &terminating("n1", ", finalizers: [example.com/backup]"),
+                &["medium Pod shop/db-0 StuckTerminating … Finalizers example.com/backup block the deletion"],
+            ),
+            (
+                "look-alike: within its grace period it is terminating normally",
+                node("n1", "True", "")
+                    + &terminating("n1", "").replace("2026-05-01T11:30:00Z", "2026-05-01T11:59:50Z")
+                    + &clock,
+                &[],
+            ),
+        ];
+        check(cases);
+    }
+
+    #[test]
+    fn unschedulable_pods_are_told_the_scheduler_s_reason() {
+        use crate::analyze::testkit::check;
+        let pending = |message: &str, spec: &str| {
+            let message = message.replace('\'', "''");
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: job, namespace: ml, creationTimestamp: '2026-05-01T11:00:00Z'}}\n\
+                 spec: {{{spec}containers: [{{name: train, image: t:1, resources: {{requests: {{cpu: '2', nvidia.com/gpu: '5'}}, limits: {{nvidia.com/gpu: '5'}}}}}}]}}\n\
+                 status: {{phase: Pending, conditions: [{{type: PodScheduled, status: 'False', reason: Unschedulable, lastTransitionTime: '2026-05-01T12:00:00Z',\n  \
+                 message: '{message}'}}]}}\n---\n"
+            )
+        };
+        let gpu_node = "apiVersion: v1\nkind: Node\nmetadata: {name: g1}\nstatus: {allocatable: {cpu: '8', nvidia.com/gpu: '4'}, conditions: [{type: Ready, status: 'True'}]}\n---\n";
+        let cpu_node = "apiVersion: v1\nkind: Node\nmetadata: {name: c1}\nstatus: {allocatable: {cpu: '8'}, conditions: [{type: Ready, status: 'True'}]}\n---\n";
+        let cases: &[(&str, String, &[&str])] = &[
+            (
+                "an extended resource keeps its name and the pod's request",
+                pending(
+                    "0/2 nodes are available: 1 Insufficient nvidia.com/gpu, 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }. preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling.",
+                    "",
+                ) + gpu_node,
+                &[
+                    "high Pod ml/job Unschedulable … No node has enough free nvidia.com/gpu for the pod's requests (nvidia.com/gpu 5)",
+                ],
+            ),
+            (
+                "look-alike: no node offers it at all: the device plugin, not the requests",
+                pending(
+                    "0/2 nodes are available: 1 Insufficient nvidia.com/gpu, 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }.",
+                    "",
+                ) + cpu_node,
+                &["high Pod ml/job Unschedulable … No node offers nvidia.com/gpu at all"],
+            ),
+            (
+                "the control-plane taint is not offered as the fix when a selector is why",
+                pending(
+                    "0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, 2 node(s) didn't match Pod's node affinity/selector.",
+                    "nodeSelector: {disktype: ssd}, ",
+                ) + cpu_node,
+                &[
+                    "high Pod ml/job Unschedulable … No node matches the pod's nodeSelector disktype=ssd: kubectl get nodes -l disktype=ssd.",
+                ],
+            ),
+            (
+                "another taint is named",
+                pending("0/2 nodes are available: 2 node(s) had untolerated taint {dedicated: gpu}.", "") + cpu_node,
+                &["high Pod ml/job Unschedulable … Nodes carry taints the pod does not tolerate (dedicated)"],
+            ),
+            (
+                "only control-plane nodes: say so, and that tolerating is rarely the fix",
+                pending(
+                    "0/1 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }.",
+                    "",
+                ) + cpu_node,
+                &["high Pod ml/job Unschedulable … tolerating the control-plane taint is rarely the fix"],
+            ),
+            (
+                "cpu short: lower the requests or add capacity",
+                pending("0/1 nodes are available: 1 Insufficient cpu.", "") + cpu_node,
+                &[
+                    "high Pod ml/job Unschedulable … No node has enough free cpu for the pod's requests (cpu 2): lower the requests",
+                ],
+            ),
+        ];
+        check(cases);
+        // The control-plane fact is not a hint of its own beside the real reason.
+        let hint = &crate::analyze::testkit::findings(&cases[2].1)[0].hint;
+        assert!(!hint.contains("control-plane") && !hint.contains("taint"), "{hint}");
+    }
+
+    #[test]
+    fn a_crash_is_read_from_the_kubelet_s_words() {
+        use crate::analyze::testkit::{CLOCK, check};
+        let crashing = |code: i32, reason: &str, probe: &str| {
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: web, namespace: shop, uid: p, creationTimestamp: '2026-05-01T10:00:00Z'}}\n\
+                 spec: {{nodeName: n1, containers: [{{name: app, image: app:1{probe}}}]}}\n\
+                 status: {{phase: Running, conditions: [{{type: Ready, status: 'False'}}], containerStatuses: [{{name: app, image: app:1, imageID: '',\n  \
+                 ready: false, restartCount: 9, state: {{waiting: {{reason: CrashLoopBackOff, message: back-off 5m0s restarting failed container}}}},\n  \
+                 lastState: {{terminated: {{exitCode: {code}, reason: {reason}, finishedAt: '{CLOCK}'}}}}}}]}}\n---\n"
+            )
+        };
+        let event = |reason: &str, message: &str| {
+            format!(
+                "apiVersion: v1\nkind: Event\nmetadata: {{name: web.{reason}, namespace: shop}}\n\
+                 involvedObject: {{kind: Pod, name: web, namespace: shop, fieldPath: 'spec.containers{{app}}'}}\n\
+                 type: {kind}\nreason: {reason}\nmessage: '{message}'\ncount: 9\nlastTimestamp: '{CLOCK}'\n---\n",
+                kind = if reason == "Killing" { "Normal" } else { "Warning" },
+            )
+        };
+        let http = ", livenessProbe: {httpGet: {path: /healthz, port: 8080}}";
+        let exec = ", livenessProbe: {exec: {command: [cat, /tmp/healthy]}}";
+        let cases: &[(&str, String, &[&str])] = &[
+            (
+                "killed by its liveness probe with exit 0: not a process that ends by itself",
+                crashing(0, "Completed", http)
+                    + &event("Unhealthy", "Liveness probe failed: HTTP probe failed with statuscode: 404")
+                    + &event("Killing", "Container app failed liveness probe, will be restarted"),
+                &[
+                    "high Pod shop/web CrashLoopBackOff … not because it exits by itself. Its liveness probe (HTTP GET /healthz on port 8080) gets 404",
+                ],
+            ),
+            (
+                "killed by its liveness probe with exit 137: not memory",
+                crashing(137, "Error", http)
+                    + &event(
+                        "Unhealthy",
+                        "Liveness probe failed: Get \"http://10.1.0.7:8080/healthz\": dial tcp 10.1.0.7:8080: connect: connection refused",
+                    ),
+                &["high Pod shop/web CrashLoopBackOff … nothing listening"],
+            ),
+            (
+                "an exec probe whose command fails has no endpoint to check",
+                crashing(137, "Error", exec)
+                    + &event("Unhealthy", "Liveness probe failed: cat: /tmp/healthy: No such file or directory"),
+                &["high Pod shop/web CrashLoopBackOff … command fails"],
+            ),
+            (
+                "look-alike: exit 0 with no probe failing: it ends by itself",
+                crashing(0, "Completed", http),
+                &["high Pod shop/web CrashLoopBackOff … Job"],
+            ),
+            (
+                "look-alike: a readiness failure does not make the crash the probe's",
+                crashing(1, "Error", http)
+                    + &event("Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503"),
+                &["high Pod shop/web CrashLoopBackOff … kubectl logs -n shop web -c app --previous"],
+            ),
+        ];
+        check(cases);
+    }
 }

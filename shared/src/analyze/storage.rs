@@ -157,3 +157,76 @@ impl Analyzer for StorageClassAnalyzer {
         out.extend(combine("StorageClass", "StorageClass", &defaults[0].metadata, vec![problem]));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::analyze::testkit::{CLOCK, check, warning};
+
+    #[test]
+    fn claims() {
+        let claim = |name: &str, class: &str, phase: &str| {
+            format!(
+                "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {{name: {name}, namespace: shop, creationTimestamp: '2026-05-01T11:00:00Z'}}\n\
+                 spec: {{{class}accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}\nstatus: {{phase: {phase}}}\n---\n"
+            )
+        };
+        let class = |name: &str, extra: &str| {
+            format!(
+                "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {{name: {name}{extra}}}\nprovisioner: p\n---\n"
+            )
+        };
+        let default = class("standard", ", annotations: {storageclass.kubernetes.io/is-default-class: 'true'}");
+        let lazy =
+            class("local", "").replace("provisioner: p", "provisioner: p\nvolumeBindingMode: WaitForFirstConsumer");
+        // The clock: the newest timestamp of the state.
+        let clock = warning("shop", "Pod", "shop", "x", "Scheduled", "m").replace("type: Warning", "type: Normal");
+        let cases: &[(&str, String, &[&str])] = &[
+            (
+                "a class that does not exist",
+                claim("data", "storageClassName: fast, ", "Pending") + &default + &clock,
+                &["high PersistentVolumeClaim shop/data MissingStorageClass … storageClassName cannot be changed"],
+            ),
+            (
+                "no class named and no default",
+                claim("data", "", "Pending") + &class("fast", "") + &clock,
+                &["high PersistentVolumeClaim shop/data NoDefaultStorageClass … is-default-class=true"],
+            ),
+            (
+                "the provisioner's refusal, quoted",
+                claim("data", "", "Pending")
+                    + &default
+                    + &warning(
+                        "shop",
+                        "PersistentVolumeClaim",
+                        "shop",
+                        "data",
+                        "ProvisioningFailed",
+                        "rpc error: code = ResourceExhausted",
+                    ),
+                &["high PersistentVolumeClaim shop/data ProvisioningFailed … kubectl describe pvc -n shop data"],
+            ),
+            (
+                "pending for an hour with nothing said",
+                claim("data", "", "Pending") + &default + &clock,
+                &["medium PersistentVolumeClaim shop/data Pending"],
+            ),
+            (
+                "look-alike: waiting for its first consumer is normal",
+                claim("data", "storageClassName: local, ", "Pending") + &lazy + &clock,
+                &[],
+            ),
+            (
+                "look-alike: a class-less claim bound statically",
+                claim("data", "storageClassName: '', ", "Bound") + &clock,
+                &[],
+            ),
+            (
+                "lost",
+                claim("data", "volumeName: pv-9, ", "Lost") + &clock,
+                &["high PersistentVolumeClaim shop/data Lost … its data is lost"],
+            ),
+        ];
+        assert!(clock.contains(CLOCK));
+        check(cases);
+    }
+}

@@ -378,4 +378,53 @@ mod tests {
             assert!(hint.starts_with(want), "{message}\n→ {hint}");
         }
     }
+
+    #[test]
+    fn a_stuck_rollout_says_whether_the_old_pods_still_serve() {
+        use crate::analyze::testkit::check;
+        let deployment = |status: &str| {
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: api, namespace: shop, uid: d, creationTimestamp: '2026-05-01T10:00:00Z'}}\n\
+                 spec: {{replicas: 3, selector: {{matchLabels: {{app: api}}}}, template: {{metadata: {{labels: {{app: api}}}}, spec: {{containers: [{{name: c, image: i}}]}}}}}}\n\
+                 status: {{{status}}}\n---\n"
+            )
+        };
+        let stuck = |available: u32| {
+            deployment(&format!(
+                "replicas: 4, updatedReplicas: 1, availableReplicas: {available}, conditions: [{{type: Progressing, status: 'False', reason: ProgressDeadlineExceeded,\n  \
+                 message: 'ReplicaSet \"api-6b8d\" has timed out progressing.', lastUpdateTime: '2026-05-01T12:00:00Z'}}]"
+            ))
+        };
+        let cases: &[(&str, String, &[&str])] = &[
+            (
+                "stuck, the previous revision serving: the reason, the way back, and that the old pods serve",
+                stuck(3),
+                &[
+                    "high Deployment shop/api ProgressDeadlineExceeded … (3 available are the previous revision's: they still serve); to go back, kubectl rollout undo deployment/api -n shop.",
+                ],
+            ),
+            (
+                "stuck with nothing available: no claim that anything serves",
+                stuck(0),
+                &[
+                    "high Deployment shop/api ProgressDeadlineExceeded … kubectl rollout status deployment/api -n shop); to go back",
+                ],
+            ),
+            (
+                "look-alike: a rollout within its deadline",
+                deployment(
+                    "replicas: 4, updatedReplicas: 1, availableReplicas: 3, conditions: [{type: Progressing, status: 'True', reason: ReplicaSetUpdated, lastUpdateTime: '2026-05-01T12:00:00Z'}]",
+                ),
+                &[],
+            ),
+            (
+                "not a rollout: replicas missing",
+                deployment(
+                    "replicas: 3, updatedReplicas: 3, availableReplicas: 1, conditions: [{type: Available, status: 'False', reason: MinimumReplicasUnavailable, message: 'Deployment does not have minimum availability.', lastUpdateTime: '2026-05-01T12:00:00Z'}]",
+                ),
+                &["high Deployment shop/api ReplicasUnavailable … kubectl get pods -n shop -l app=api"],
+            ),
+        ];
+        check(cases);
+    }
 }

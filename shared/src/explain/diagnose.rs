@@ -744,4 +744,50 @@ mod tests {
         );
         assert_eq!(Diagnosis::from_markdown("just prose").root_cause, "just prose");
     }
+
+    #[test]
+    fn a_claims_line_says_its_size_and_whether_its_class_exists() {
+        let claim = |name: &str, class: &str, status: &str| {
+            format!(
+                "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {{name: {name}, namespace: shop}}\n\
+                 spec: {{{class}accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 10Gi}}}}}}\nstatus: {{{status}}}\n---\n"
+            )
+        };
+        let fast = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: fast}\nprovisioner: ebs.csi.aws.com\n---\n";
+        let default = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: standard, annotations: {storageclass.kubernetes.io/is-default-class: 'true'}}\nprovisioner: p\n---\n";
+        let bound = "phase: Bound, capacity: {storage: 10Gi}";
+        let cases = [
+            (
+                claim("data", "storageClassName: fast, volumeName: pv-1, ", bound) + fast,
+                "PersistentVolumeClaim data: Bound, requests 10Gi, capacity 10Gi, StorageClass fast (exists), volume pv-1",
+            ),
+            (
+                claim("data", "storageClassName: fsat, ", "phase: Pending") + fast,
+                "PersistentVolumeClaim data: Pending, requests 10Gi, StorageClass fsat (does not exist)",
+            ),
+            (
+                claim("data", "storageClassName: fast, ", "phase: Pending"),
+                "PersistentVolumeClaim data: Pending, requests 10Gi, StorageClass fast (classes not read)",
+            ),
+            (
+                claim("data", "", "phase: Pending") + default,
+                "PersistentVolumeClaim data: Pending, requests 10Gi, no StorageClass named: the default is standard",
+            ),
+            (
+                claim("data", "", "phase: Pending") + fast,
+                "PersistentVolumeClaim data: Pending, requests 10Gi, no StorageClass named and no default class",
+            ),
+            (
+                claim("data", "storageClassName: '', ", "phase: Pending") + fast,
+                "PersistentVolumeClaim data: Pending, requests 10Gi, no StorageClass (static binding only)",
+            ),
+            (claim("other", "", "phase: Pending") + fast, "PersistentVolumeClaim data: not found"),
+            (fast.to_string(), "PersistentVolumeClaim data: not read"),
+        ];
+        for (state, want) in cases {
+            let snapshot = Snapshot::from_text("case", &state).unwrap();
+            let index = analyze::Index::new(&snapshot);
+            assert_eq!(claim_line(&snapshot, &index, "shop", "data"), want);
+        }
+    }
 }

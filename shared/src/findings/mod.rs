@@ -361,3 +361,31 @@ impl Report {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_comes_before_namespace() {
+        let f = |cluster: Option<&str>, ns: Option<&str>, name: &str, severity| Finding {
+            cluster: cluster.map(str::to_string),
+            namespace: ns.map(str::to_string),
+            kind: "Pod".into(),
+            name: name.into(),
+            severity,
+            ..Finding::default()
+        };
+        let mut findings = vec![
+            f(None, Some("a-default"), "low", Severity::Low),
+            f(None, Some("z-prod"), "critical", Severity::Critical),
+            f(None, None, "node", Severity::High),
+            f(None, Some("a-default"), "high", Severity::High),
+            f(Some("west"), Some("a"), "west-critical", Severity::Critical),
+            f(Some("east"), Some("z"), "east-critical", Severity::Critical),
+        ];
+        sort(&mut findings);
+        let names: Vec<&str> = findings.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["critical", "east-critical", "west-critical", "node", "high", "low"]);
+    }
+}

@@ -119,9 +119,9 @@ impl Group<'_> {
 }
 
 /// The findings grouped by check and severity, worst first, then by how many objects they touch.
-fn groups(report: &AuditReport) -> Vec<Group<'_>> {
+fn groups(findings: &[AuditFinding]) -> Vec<Group<'_>> {
     let mut groups: Vec<Group<'_>> = Vec::new();
-    for f in &report.findings {
+    for f in findings {
         match groups.iter_mut().find(|g| g.check == f.check && g.severity == f.severity) {
             Some(g) => g.findings.push(f),
             None => groups.push(Group {
@@ -146,7 +146,7 @@ fn text_by_check(out: &mut dyn Write, report: &AuditReport) -> io::Result<()> {
     let bold = Style::new().effects(Effects::BOLD);
     let dim = Style::new().effects(Effects::DIMMED);
     let green = AnsiColor::Green.on_default();
-    for g in groups(report) {
+    for g in groups(&report.findings) {
         let style = severity_style(g.severity);
         writeln!(
             out,
@@ -274,7 +274,7 @@ fn markdown(out: &mut dyn Write, report: &AuditReport, view: View) -> io::Result
     if !report.findings.is_empty() && view == View::ByCheck {
         writeln!(out, "| Severity | Check | Objects | Fix |")?;
         writeln!(out, "|---|---|---|---|")?;
-        for g in groups(report) {
+        for g in groups(&report.findings) {
             let objects = g.objects_text(10);
             writeln!(
                 out,
@@ -422,4 +422,81 @@ pub fn sarif(report: &AuditReport) -> Value {
             "results": results,
         }],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(check: &'static str, severity: Severity, object: &str, container: Option<&str>) -> AuditFinding {
+        let (kind, rest) = object.split_once(' ').unwrap();
+        let (namespace, name) = match rest.split_once('/') {
+            Some((ns, name)) => (Some(ns.to_string()), name.to_string()),
+            None => (None, rest.to_string()),
+        };
+        AuditFinding {
+            check,
+            title: "t",
+            severity,
+            kind: kind.into(),
+            namespace,
+            name,
+            container: container.map(str::to_string),
+            path: String::new(),
+            message: String::new(),
+            remediation: "r",
+            references: Vec::new(),
+            source: None,
+        }
+    }
+
+    #[test]
+    fn findings_are_grouped_by_check_and_severity_worst_and_widest_first() {
+        use Severity::*;
+        type Row = (&'static str, Severity, &'static str, Option<&'static str>);
+        let cases: &[(&[Row], &[&str])] = &[
+            (
+                &[
+                    ("POD-001", High, "Deployment shop/api", Some("app")),
+                    ("POD-001", High, "Deployment shop/api", Some("sidecar")),
+                ],
+                &["high POD-001 Deployment shop/api · containers app, sidecar"],
+            ),
+            (
+                &[
+                    ("POD-002", Medium, "Deployment shop/a", Some("app")),
+                    ("POD-002", Medium, "Deployment shop/b", Some("app")),
+                    ("POD-002", Medium, "Deployment shop/a", Some("init")),
+                    ("POD-002", Medium, "StatefulSet shop/c", None),
+                    ("POD-002", Medium, "DaemonSet kube-system/d", None),
+                ],
+                &["medium POD-002 4 objects: Deployment shop/a, Deployment shop/b, StatefulSet shop/c and 1 more"],
+            ),
+            (
+                &[
+                    ("RBAC-004", Critical, "ClusterRoleBinding ci", None),
+                    ("POD-003", Low, "Pod shop/x", None),
+                    ("POD-003", Low, "Pod shop/y", None),
+                    ("POD-004", Low, "Pod shop/z", None),
+                    ("RBAC-004", High, "RoleBinding shop/dev", None),
+                ],
+                &[
+                    "critical RBAC-004 ClusterRoleBinding ci",
+                    "high RBAC-004 RoleBinding shop/dev",
+                    "low POD-003 2 objects: Pod shop/x, Pod shop/y",
+                    "low POD-004 Pod shop/z",
+                ],
+            ),
+            (&[], &[]),
+        ];
+        for (findings, want) in cases {
+            let findings: Vec<AuditFinding> =
+                findings.iter().map(|(c, s, o, container)| finding(c, *s, o, *container)).collect();
+            let got: Vec<String> = groups(&findings)
+                .iter()
+                .map(|g| format!("{} {} {}", g.severity.as_str(), g.check, g.objects_text(SHOWN)))
+                .collect();
+            assert_eq!(got, *want);
+        }
+    }
 }
