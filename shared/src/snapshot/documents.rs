@@ -25,26 +25,39 @@ pub struct ParseError {
 
 /// Parses every object in `text`. Lists are flattened into their items.
 pub fn parse_documents(text: &str) -> Result<Vec<Document>, ParseError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out = Vec::new();
-    if text.trim_start().starts_with(['{', '[']) {
-        parse_json(text, &mut out)?;
-    } else {
-        for (line, chunk) in split_yaml(text) {
-            if chunk.lines().all(|l| {
-                let t = l.trim();
-                t.is_empty() || t.starts_with('#')
-            }) {
-                continue;
-            }
-            let value: Value = serde_saphyr::from_str_with_options(chunk, yaml_options(chunk.len())).map_err(|e| {
-                let at = e.location().map(|loc| line + loc.line() as usize - 1).unwrap_or(line);
-                ParseError { line: Some(at), message: first_line(&e.without_snippet().to_string()) }
-            })?;
-            push_object(value, line + leading_blank_lines(chunk), &mut out)?;
-        }
-    }
+    each_document(text, &mut |doc| {
+        out.push(doc);
+        Ok(())
+    })?;
     Ok(out)
+}
+
+/// Hands every object in `text` to `f` as it is read, so that a large list is never held whole:
+/// the items of a JSON list are read one at a time. Lists are flattened into their items. An error
+/// of `f` stops the reading and is returned.
+pub(crate) fn each_document(
+    text: &str,
+    f: &mut dyn FnMut(Document) -> Result<(), ParseError>,
+) -> Result<(), ParseError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim_start().starts_with(['{', '[']) {
+        return each_json_document(text, f);
+    }
+    for (line, chunk) in split_yaml(text) {
+        if chunk.lines().all(|l| {
+            let t = l.trim();
+            t.is_empty() || t.starts_with('#')
+        }) {
+            continue;
+        }
+        let value: Value = serde_saphyr::from_str_with_options(chunk, yaml_options(chunk.len())).map_err(|e| {
+            let at = e.location().map(|loc| line + loc.line() as usize - 1).unwrap_or(line);
+            ParseError { line: Some(at), message: first_line(&e.without_snippet().to_string()) }
+        })?;
+        push_object(value, line + leading_blank_lines(chunk), f)?;
+    }
+    Ok(())
 }
 
 /// serde-saphyr's default budget is sized for configuration files; a snapshot of a large cluster is
@@ -63,23 +76,179 @@ fn yaml_options(len: usize) -> serde_saphyr::Options {
     options
 }
 
-fn parse_json(text: &str, out: &mut Vec<Document>) -> Result<(), ParseError> {
-    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+/// JSON: one value, an array, or values one after another. A first pass finds where each value
+/// starts and ends without building anything; the second reads each, streaming a list's items.
+fn each_json_document(text: &str, f: &mut dyn FnMut(Document) -> Result<(), ParseError>) -> Result<(), ParseError> {
+    let mut bounds = Vec::new();
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<serde::de::IgnoredAny>();
     loop {
         let start = stream.byte_offset();
-        let Some(next) = stream.next() else { break };
-        let line = 1 + text[..start].matches('\n').count() + leading_newlines(&text[start..]);
-        let value = next.map_err(|e| ParseError { line: Some(e.line()), message: strip_json_position(&e) })?;
-        match value {
-            Value::Array(items) => {
-                for item in items {
-                    push_object(item, line, out)?;
-                }
-            }
-            other => push_object(other, line, out)?,
+        match stream.next() {
+            None => break,
+            Some(Err(e)) => return Err(ParseError { line: Some(e.line()), message: strip_json_position(&e) }),
+            Some(Ok(_)) => bounds.push((start, stream.byte_offset())),
         }
     }
+    for (start, end) in bounds {
+        let line = 1 + text[..start].matches('\n').count() + leading_newlines(&text[start..end]);
+        let mut failed = None;
+        let mut de = serde_json::Deserializer::from_str(&text[start..end]);
+        let read =
+            serde::de::DeserializeSeed::deserialize(stream::Top { line, f: &mut *f, failed: &mut failed }, &mut de);
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        read.map_err(|e| ParseError { line: Some(line + e.line() - 1), message: strip_json_position(&e) })?;
+    }
     Ok(())
+}
+
+/// Reading one top-level JSON value with serde's visitors, so that list items reach the caller one
+/// by one instead of as one tree.
+mod stream {
+    use std::fmt;
+
+    use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Value};
+
+    use super::{Document, ParseError, push_object};
+
+    pub(super) struct Top<'a> {
+        pub line: usize,
+        pub f: &'a mut dyn FnMut(Document) -> Result<(), ParseError>,
+        /// The error of `f` or of an object, which serde's error type cannot carry with its line.
+        pub failed: &'a mut Option<ParseError>,
+    }
+
+    impl Top<'_> {
+        fn push<E: serde::de::Error>(&mut self, value: Value) -> Result<(), E> {
+            push_object(value, self.line, self.f).map_err(|e| {
+                *self.failed = Some(e);
+                E::custom("stopped")
+            })
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Top<'_> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Top<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a Kubernetes object or a list of them")
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(item) = seq.next_element::<Value>()? {
+                self.push(item)?;
+            }
+            Ok(())
+        }
+
+        fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+            let mut fields = Map::new();
+            // Items without their own kind (a raw PodList's) wait for the list's kind.
+            let mut kindless: Vec<Value> = Vec::new();
+            let mut streamed = false;
+            while let Some(key) = map.next_key::<String>()? {
+                let kind = fields.get("kind").and_then(Value::as_str);
+                if key == "items" && kind.is_none_or(|k| k.ends_with("List")) {
+                    let items = map.next_value_seed(Items { top: &mut self, kindless: &mut kindless })?;
+                    match items {
+                        Some(value) => drop(fields.insert(key, value)),
+                        None => streamed = true,
+                    }
+                } else {
+                    fields.insert(key, map.next_value::<Value>()?);
+                }
+            }
+            if !streamed {
+                return self.push(Value::Object(fields));
+            }
+            let kind = fields.get("kind").and_then(Value::as_str).unwrap_or_default();
+            if !kind.ends_with("List") {
+                return Err(A::Error::custom(format!(
+                    "an object with items that is not a list (kind {kind:?}): expected a Kubernetes object or a List"
+                )));
+            }
+            // Put the list back together without the items already handed over, for push_object
+            // to give the rest their kind.
+            fields.insert("items".into(), Value::Array(kindless));
+            self.push(Value::Object(fields))
+        }
+    }
+
+    /// A list's items: each handed over as soon as it is read; `Some` when `items` is not an array.
+    struct Items<'t, 'a> {
+        top: &'t mut Top<'a>,
+        kindless: &'t mut Vec<Value>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Items<'_, '_> {
+        type Value = Option<Value>;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<Value>, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Items<'_, '_> {
+        type Value = Option<Value>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list's items")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Value>, A::Error> {
+            while let Some(item) = seq.next_element::<Value>()? {
+                if item.get("kind").is_some() {
+                    self.top.push(item)?;
+                } else {
+                    self.kindless.push(item);
+                }
+            }
+            Ok(None)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<Value>, A::Error> {
+            let value = Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+            Ok(Some(value))
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Option<Value>, E> {
+            Ok(Some(Value::Null))
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Option<Value>, E> {
+            Ok(Some(Value::String(v.into())))
+        }
+
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Option<Value>, E> {
+            Ok(Some(Value::Bool(v)))
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Option<Value>, E> {
+            Ok(Some(Value::from(v)))
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Option<Value>, E> {
+            Ok(Some(Value::from(v)))
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Option<Value>, E> {
+            Ok(Some(Value::from(v)))
+        }
+    }
+
+    use serde::Deserialize as _;
 }
 
 /// Lines before a chunk's first content line (the rest of a `---` line, blanks, comments).
@@ -137,8 +306,12 @@ fn split_yaml(text: &str) -> Vec<(usize, &str)> {
     chunks
 }
 
-/// Adds one parsed value: an object, or the items of a list. Nulls (empty documents) are skipped.
-fn push_object(value: Value, line: usize, out: &mut Vec<Document>) -> Result<(), ParseError> {
+/// Hands over one parsed value: an object, or the items of a list. Nulls (empty documents) are skipped.
+fn push_object(
+    value: Value,
+    line: usize,
+    out: &mut dyn FnMut(Document) -> Result<(), ParseError>,
+) -> Result<(), ParseError> {
     let Value::Object(mut map) = value else {
         if value.is_null() {
             return Ok(());
@@ -170,8 +343,7 @@ fn push_object(value: Value, line: usize, out: &mut Vec<Document>) -> Result<(),
     if kind.is_empty() || !map.get("apiVersion").is_some_and(Value::is_string) {
         return Err(ParseError { line: Some(line), message: "object without apiVersion and kind".into() });
     }
-    out.push(Document { value: Value::Object(map), line });
-    Ok(())
+    out(Document { value: Value::Object(map), line })
 }
 
 /// The newest RFC 3339 timestamp (`…Z`) anywhere in an object.
@@ -248,5 +420,55 @@ mod tests {
         assert_eq!(err.to_string(), "line 2: duplicate mapping key: a");
         let err = parse_documents("metadata: {name: x}\n").unwrap_err();
         assert_eq!(err.to_string(), "line 1: object without apiVersion and kind");
+    }
+
+    #[test]
+    fn json_lists_are_streamed_whatever_the_order_of_their_keys() {
+        // kubectl -o json sorts keys: items come before kind.
+        let text = r#"{"apiVersion":"v1","items":[{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a"}},
+            {"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"b"}}],"kind":"List","metadata":{}}"#;
+        assert_eq!(kinds(text), vec![("Pod".into(), 1), ("Deployment".into(), 1)]);
+        // A raw API list whose kind comes last: its items get the kind of the list.
+        let text = r#"{"items":[{"metadata":{"name":"a"}}],"apiVersion":"v1","kind":"PodList"}"#;
+        let docs = parse_documents(text).unwrap();
+        assert_eq!(docs[0].value, json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}}));
+        // Nested lists, and a list inside an array.
+        let text = r#"[{"kind":"List","apiVersion":"v1","items":[{"kind":"List","apiVersion":"v1","items":[{"apiVersion":"v1","kind":"Node"}]}]}]"#;
+        assert_eq!(kinds(text), vec![("Node".into(), 1)]);
+        // `items` on an object that is not a list is the object's own field when its kind came first.
+        let docs = parse_documents(r#"{"apiVersion":"x/v1","kind":"Widget","items":[1,2]}"#).unwrap();
+        assert_eq!(docs[0].value["items"], json!([1, 2]));
+        let err =
+            parse_documents(r#"{"apiVersion":"x/v1","items":[{"kind":"Pod","apiVersion":"v1"}],"kind":"Widget"}"#);
+        assert!(err.unwrap_err().message.contains("not a list"));
+    }
+
+    #[test]
+    fn each_item_is_handed_over_as_it_is_read() {
+        let text = "{\"apiVersion\":\"v1\",\"items\":[\n{\"apiVersion\":\"v1\",\"kind\":\"Pod\"},\n{\"apiVersion\":\"v1\",\"kind\":\"Pod\"},\n\"oops\"],\"kind\":\"List\"}";
+        let mut seen = 0;
+        let err = each_document(text, &mut |_| {
+            seen += 1;
+            Ok(())
+        })
+        .unwrap_err();
+        assert_eq!(seen, 2, "the items before the bad one were handed over");
+        assert_eq!(err.to_string(), "line 1: expected a Kubernetes object (a mapping)");
+        // The caller's error stops the reading.
+        let mut seen = 0;
+        let err = each_document(text, &mut |d| {
+            seen += 1;
+            Err(ParseError { line: Some(d.line), message: "no".into() })
+        })
+        .unwrap_err();
+        assert_eq!((seen, err.to_string()), (1, "line 1: no".to_string()));
+        // A syntax error anywhere is found before anything is handed over, with its line.
+        let mut seen = 0;
+        let err = each_document("{\"apiVersion\":\"v1\",\"kind\":\"Pod\"}\n{\"kind\": }", &mut |_| {
+            seen += 1;
+            Ok(())
+        })
+        .unwrap_err();
+        assert_eq!((seen, err.line), (0, Some(2)));
     }
 }

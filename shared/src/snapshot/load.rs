@@ -5,7 +5,9 @@ use std::path::Path;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use super::{ContainerLog, EXTENSION_API_VERSION, Kind, Snapshot, SnapshotInfo, newest_timestamp, parse_documents};
+use super::{
+    ContainerLog, EXTENSION_API_VERSION, Kind, ParseError, Snapshot, SnapshotInfo, each_document, newest_timestamp,
+};
 use crate::error::Error;
 
 impl Snapshot {
@@ -28,7 +30,7 @@ impl Snapshot {
             if file.is_file() && is_state {
                 let body = read_text(&file)?;
                 // Parse each file alone so that its errors name it.
-                crate::snapshot::parse_documents(&body).map_err(|e| Error::input(file.display(), e))?;
+                each_document(&body, &mut |_| Ok(())).map_err(|e| Error::input(file.display(), e))?;
                 text.push_str("\n---\n");
                 text.push_str(&body);
             }
@@ -95,31 +97,41 @@ impl Snapshot {
         if text.trim().is_empty() {
             return Err(Error::input(source, "is empty: expected Kubernetes objects as YAML or JSON"));
         }
-        let docs = parse_documents(text).map_err(|e| Error::input(source, e))?;
         let mut snapshot = Snapshot::default();
         let mut info: Option<SnapshotInfo> = None;
         let mut newest: Option<Timestamp> = None;
-        for doc in docs {
+        // Each object becomes its typed form as soon as it is read: the text's tree is never whole.
+        each_document(text, &mut |doc| {
             let api_version = doc.value["apiVersion"].as_str().unwrap_or_default().to_string();
             let kind_name = doc.value["kind"].as_str().unwrap_or_default().to_string();
-            let what = format!("line {}: {kind_name} {}", doc.line, describe(&doc.value));
-            let at = |e: &dyn std::fmt::Display| Error::input(source, format!("{what}: {e}"));
+            let at = |e: &dyn std::fmt::Display| ParseError {
+                line: Some(doc.line),
+                message: format!("{kind_name} {}: {e}", describe(&doc.value)),
+            };
             if api_version == EXTENSION_API_VERSION {
                 match kind_name.as_str() {
-                    "SnapshotInfo" => info = Some(serde_json::from_value(strip_type(doc.value)).map_err(|e| at(&e))?),
+                    "SnapshotInfo" => {
+                        info = Some(serde_json::from_value(strip_type(doc.value.clone())).map_err(|e| at(&e))?)
+                    }
                     "ContainerLog" => snapshot.logs.push(ContainerLog::from_document(&doc.value).map_err(|e| at(&e))?),
                     _ => *snapshot.skipped.entry(format!("{api_version}/{kind_name}")).or_default() += 1,
                 }
-                continue;
+                return Ok(());
             }
             match Kind::from_type(&api_version, &kind_name) {
                 Some(kind) => {
                     newest = newest.max(newest_timestamp(&doc.value));
-                    snapshot.objects.insert_value(kind, doc.value).map_err(|e| at(&e))?;
+                    let what = describe(&doc.value);
+                    snapshot.objects.insert_value(kind, doc.value).map_err(|e| ParseError {
+                        line: Some(doc.line),
+                        message: format!("{kind_name} {what}: {e}"),
+                    })?;
                 }
                 None => *snapshot.skipped.entry(format!("{api_version}/{kind_name}")).or_default() += 1,
             }
-        }
+            Ok(())
+        })
+        .map_err(|e| Error::input(source, e))?;
         snapshot.info = match info {
             Some(info) => info,
             // A plain `kubectl get -o yaml`: the kinds present are the kinds read, and the state is as
