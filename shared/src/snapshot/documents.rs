@@ -51,11 +51,19 @@ pub(crate) fn each_document(
         }) {
             continue;
         }
-        let value: Value = serde_saphyr::from_str_with_options(chunk, yaml_options(chunk.len())).map_err(|e| {
+        // The same visitors as JSON's: a `kind: List` document's items are handed over one by one.
+        let mut failed = None;
+        let top = stream::Top { line: line + leading_blank_lines(chunk), f: &mut *f, failed: &mut failed };
+        let read = serde_saphyr::with_deserializer_from_str_with_options(chunk, yaml_options(chunk.len()), |de| {
+            serde::de::DeserializeSeed::deserialize(top, de)
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        read.map_err(|e| {
             let at = e.location().map(|loc| line + loc.line() as usize - 1).unwrap_or(line);
             ParseError { line: Some(at), message: first_line(&e.without_snippet().to_string()) }
         })?;
-        push_object(value, line + leading_blank_lines(chunk), f)?;
     }
     Ok(())
 }
@@ -147,6 +155,30 @@ mod stream {
             Ok(())
         }
 
+        fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_str<E: serde::de::Error>(mut self, v: &str) -> Result<(), E> {
+            self.push(Value::String(v.into()))
+        }
+
+        fn visit_bool<E: serde::de::Error>(mut self, v: bool) -> Result<(), E> {
+            self.push(Value::Bool(v))
+        }
+
+        fn visit_i64<E: serde::de::Error>(mut self, v: i64) -> Result<(), E> {
+            self.push(Value::from(v))
+        }
+
+        fn visit_u64<E: serde::de::Error>(mut self, v: u64) -> Result<(), E> {
+            self.push(Value::from(v))
+        }
+
+        fn visit_f64<E: serde::de::Error>(mut self, v: f64) -> Result<(), E> {
+            self.push(Value::from(v))
+        }
+
         fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
             while let Some(item) = seq.next_element::<Value>()? {
                 self.push(item)?;
@@ -224,6 +256,10 @@ mod stream {
         }
 
         fn visit_unit<E: serde::de::Error>(self) -> Result<Option<Value>, E> {
+            Ok(Some(Value::Null))
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Option<Value>, E> {
             Ok(Some(Value::Null))
         }
 
@@ -470,5 +506,15 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!((seen, err.line), (0, Some(2)));
+        // YAML lists alike, kind after items.
+        let yaml = "apiVersion: v1\nitems:\n- {apiVersion: v1, kind: Pod}\n- {apiVersion: v1, kind: Node}\n- oops\nkind: List\n";
+        let mut seen = Vec::new();
+        let err = each_document(yaml, &mut |d| {
+            seen.push(d.value["kind"].as_str().unwrap().to_string());
+            Ok(())
+        })
+        .unwrap_err();
+        assert_eq!(seen, ["Pod", "Node"]);
+        assert_eq!(err.to_string(), "line 1: expected a Kubernetes object (a mapping)");
     }
 }

@@ -122,7 +122,19 @@ impl Snapshot {
                 Some(kind) => {
                     newest = newest.max(newest_timestamp(&doc.value));
                     let what = describe(&doc.value);
-                    snapshot.objects.insert_value(kind, doc.value).map_err(|e| ParseError {
+                    let mut value = doc.value;
+                    // Dropped now rather than by scrub() at the end: managed fields and the
+                    // last-applied configuration are often the larger part of an object, and would
+                    // all be held until then.
+                    if let Some(meta) = value.get_mut("metadata").and_then(serde_json::Value::as_object_mut) {
+                        meta.remove("managedFields");
+                        if let Some(annotations) =
+                            meta.get_mut("annotations").and_then(serde_json::Value::as_object_mut)
+                        {
+                            annotations.remove(super::LAST_APPLIED);
+                        }
+                    }
+                    snapshot.objects.insert_value(kind, value).map_err(|e| ParseError {
                         line: Some(doc.line),
                         message: format!("{kind_name} {what}: {e}"),
                     })?;
