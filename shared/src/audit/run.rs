@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
 use super::{Level, Object, Options, Source, trivy};
 use crate::cluster::{Cluster, ConnectOptions, Scope};
 use crate::error::Error;
@@ -362,27 +364,27 @@ impl std::fmt::Display for Target {
 }
 
 /// Every object of a snapshot, except those a controller owns (their owner is audited instead).
-fn from_snapshot(snapshot: Snapshot, scope: &Scope) -> Vec<Object> {
+/// What is not audited is dropped before the rest becomes JSON, one object at a time.
+fn from_snapshot(mut snapshot: Snapshot, scope: &Scope) -> Vec<Object> {
     let kinds: BTreeSet<Kind> = KINDS.iter().copied().collect();
-    let objects = snapshot.objects.to_values(&kinds);
-    let owned = |v: &serde_json::Value| {
-        v["metadata"]["ownerReferences"].as_array().into_iter().flatten().any(|r| {
-            r["controller"] == true
+    let owned = |kind: Kind, meta: &ObjectMeta| {
+        meta.owner_references.iter().flatten().any(|r| {
+            r.controller == Some(true)
                 && matches!(
-                    (v["kind"].as_str(), r["kind"].as_str()),
-                    (Some("Pod"), _) | (Some("ReplicaSet"), Some("Deployment")) | (Some("Job"), Some("CronJob"))
+                    (kind, r.kind.as_str()),
+                    (Kind::Pod, _) | (Kind::ReplicaSet, "Deployment") | (Kind::Job, "CronJob")
                 )
         })
     };
-    objects
-        .into_iter()
-        .filter(|v| !owned(v))
-        .filter(|v| match (scope.namespace(), v["metadata"]["namespace"].as_str()) {
-            (Some(ns), Some(own)) => own == ns,
-            _ => true,
-        })
-        .map(|value| Object { value, source: None })
-        .collect()
+    snapshot.objects.retain(|kind, meta| {
+        kinds.contains(&kind)
+            && !owned(kind, meta)
+            && match (scope.namespace(), meta.namespace.as_deref()) {
+                (Some(ns), Some(own)) => own == ns,
+                _ => true,
+            }
+    });
+    snapshot.objects.into_values(&kinds).into_iter().map(|value| Object { value, source: None }).collect()
 }
 
 /// Reads every manifest; a file that cannot be read or parsed is an error of its own, the others

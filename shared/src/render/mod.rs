@@ -83,10 +83,13 @@ pub fn manifests(
 
 /// Pretty JSON and a newline. Serialized first, then written: an I/O error (a closed pipe) stays an
 /// I/O error.
+/// Pretty JSON, written as it is serialized: a large report is never held a second time as text.
 pub(crate) fn json(out: &mut dyn Write, value: &impl serde::Serialize) -> io::Result<()> {
-    let mut text = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
-    text.push(b'\n');
-    out.write_all(&text)
+    let mut out = io::BufWriter::with_capacity(64 * 1024, out);
+    // An I/O error (a closed pipe) keeps its kind through serde_json's error.
+    serde_json::to_writer_pretty(&mut out, value).map_err(io::Error::from)?;
+    out.write_all(b"\n")?;
+    out.flush()
 }
 
 pub(crate) fn severity_style(s: Severity) -> anstyle::Style {
