@@ -377,8 +377,7 @@ fn from_snapshot(mut snapshot: Snapshot, scope: &Scope) -> Vec<Object> {
         })
     };
     snapshot.objects.retain(|kind, meta| {
-        kinds.contains(&kind)
-            && !owned(kind, meta)
+        !owned(kind, meta)
             && match (scope.namespace(), meta.namespace.as_deref()) {
                 (Some(ns), Some(own)) => own == ns,
                 _ => true,

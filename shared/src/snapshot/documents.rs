@@ -190,12 +190,12 @@ mod stream {
             let mut fields = Map::new();
             // Items without their own kind (a raw PodList's) wait for the list's kind.
             let mut kindless: Vec<Value> = Vec::new();
-            let mut streamed = false;
+            let (mut streamed, mut handed_over) = (false, false);
             while let Some(key) = map.next_key::<String>()? {
                 let kind = fields.get("kind").and_then(Value::as_str);
                 if key == "items" && kind.is_none_or(|k| k.ends_with("List")) {
-                    let items = map.next_value_seed(Items { top: &mut self, kindless: &mut kindless })?;
-                    match items {
+                    let items = Items { top: &mut self, kindless: &mut kindless, handed_over: &mut handed_over };
+                    match map.next_value_seed(items)? {
                         Some(value) => drop(fields.insert(key, value)),
                         None => streamed = true,
                     }
@@ -203,18 +203,17 @@ mod stream {
                     fields.insert(key, map.next_value::<Value>()?);
                 }
             }
-            if !streamed {
-                return self.push(Value::Object(fields));
-            }
             let kind = fields.get("kind").and_then(Value::as_str).unwrap_or_default();
-            if !kind.ends_with("List") {
+            if handed_over && !kind.ends_with("List") {
                 return Err(A::Error::custom(format!(
                     "an object with items that is not a list (kind {kind:?}): expected a Kubernetes object or a List"
                 )));
             }
             // Put the list back together without the items already handed over, for push_object
-            // to give the rest their kind.
-            fields.insert("items".into(), Value::Array(kindless));
+            // to give the rest their kind; an object that is not a list gets its field back.
+            if streamed {
+                fields.insert("items".into(), Value::Array(kindless));
+            }
             self.push(Value::Object(fields))
         }
     }
@@ -223,6 +222,7 @@ mod stream {
     struct Items<'t, 'a> {
         top: &'t mut Top<'a>,
         kindless: &'t mut Vec<Value>,
+        handed_over: &'t mut bool,
     }
 
     impl<'de> DeserializeSeed<'de> for Items<'_, '_> {
@@ -242,6 +242,7 @@ mod stream {
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Value>, A::Error> {
             while let Some(item) = seq.next_element::<Value>()? {
                 if item.get("kind").is_some() {
+                    *self.handed_over = true;
                     self.top.push(item)?;
                 } else {
                     self.kindless.push(item);
@@ -477,6 +478,11 @@ mod tests {
         let err =
             parse_documents(r#"{"apiVersion":"x/v1","items":[{"kind":"Pod","apiVersion":"v1"}],"kind":"Widget"}"#);
         assert!(err.unwrap_err().message.contains("not a list"));
+        // ... and it is still its own field when its kind comes after it, as kubectl's sorted keys put it.
+        let docs = parse_documents(r#"{"apiVersion":"x/v1","items":[1,{"a":2}],"kind":"Widget"}"#).unwrap();
+        assert_eq!(docs[0].value["items"], json!([1, {"a": 2}]));
+        let docs = parse_documents("apiVersion: x/v1\nitems: [1, 2]\nkind: Widget\n").unwrap();
+        assert_eq!(docs[0].value["items"], json!([1, 2]));
     }
 
     #[test]

@@ -104,15 +104,14 @@ impl Snapshot {
         each_document(text, &mut |doc| {
             let api_version = doc.value["apiVersion"].as_str().unwrap_or_default().to_string();
             let kind_name = doc.value["kind"].as_str().unwrap_or_default().to_string();
+            let (line, what) = (doc.line, describe(&doc.value));
             let at = |e: &dyn std::fmt::Display| ParseError {
-                line: Some(doc.line),
-                message: format!("{kind_name} {}: {e}", describe(&doc.value)),
+                line: Some(line),
+                message: format!("{kind_name} {what}: {e}"),
             };
             if api_version == EXTENSION_API_VERSION {
                 match kind_name.as_str() {
-                    "SnapshotInfo" => {
-                        info = Some(serde_json::from_value(strip_type(doc.value.clone())).map_err(|e| at(&e))?)
-                    }
+                    "SnapshotInfo" => info = Some(serde_json::from_value(strip_type(doc.value)).map_err(|e| at(&e))?),
                     "ContainerLog" => snapshot.logs.push(ContainerLog::from_document(&doc.value).map_err(|e| at(&e))?),
                     _ => *snapshot.skipped.entry(format!("{api_version}/{kind_name}")).or_default() += 1,
                 }
@@ -121,7 +120,6 @@ impl Snapshot {
             match Kind::from_type(&api_version, &kind_name) {
                 Some(kind) => {
                     newest = newest.max(newest_timestamp(&doc.value));
-                    let what = describe(&doc.value);
                     let mut value = doc.value;
                     // Dropped now rather than by scrub() at the end: managed fields and the
                     // last-applied configuration are often the larger part of an object, and would
@@ -134,10 +132,7 @@ impl Snapshot {
                             annotations.remove(super::LAST_APPLIED);
                         }
                     }
-                    snapshot.objects.insert_value(kind, value).map_err(|e| ParseError {
-                        line: Some(doc.line),
-                        message: format!("{kind_name} {what}: {e}"),
-                    })?;
+                    snapshot.objects.insert_value(kind, value).map_err(|e| at(&e))?;
                 }
                 None => *snapshot.skipped.entry(format!("{api_version}/{kind_name}")).or_default() += 1,
             }
