@@ -25,7 +25,9 @@ pub enum Input {
     },
     /// A saved state: a `--dump`, `kubectl get … -o yaml|json` output, or a directory of them.
     Snapshot(PathBuf),
-    /// The same, already read (from stdin): its name for messages, and its text.
+    /// The same, read from this process's standard input as it streams in (never held whole).
+    SnapshotStdin,
+    /// The same, already read: its name for messages, and its text.
     SnapshotText {
         /// What it is called in messages (`stdin`).
         name: String,
@@ -147,6 +149,7 @@ fn analyze_one(
         }
         Input::Snapshot(path) => saved(Snapshot::from_file(path)?, path.display().to_string()),
         Input::SnapshotText { name, text } => saved(Snapshot::from_text(name, text)?, name.clone()),
+        Input::SnapshotStdin => saved(Snapshot::from_reader("stdin", std::io::stdin().lock())?, "stdin".into()),
         Input::Clusters { .. } => return Err(Error::Usage("several contexts make several snapshots".into())),
     };
     snapshot.info.selector = options.selector.clone().or(snapshot.info.selector.take());

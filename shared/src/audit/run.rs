@@ -23,7 +23,9 @@ pub enum AuditInput {
     Cluster(ConnectOptions),
     /// A saved state (`analyze --dump`, or `kubectl get -o yaml|json`).
     Snapshot(PathBuf),
-    /// The same, already read (from stdin).
+    /// The same, read from this process's standard input as it streams in (never held whole).
+    SnapshotStdin,
+    /// The same, already read.
     SnapshotText {
         /// What it is called in messages (`stdin`).
         name: String,
@@ -151,6 +153,10 @@ pub fn run(options: &AuditOptions, progress: &dyn Progress) -> Result<AuditRepor
         AuditInput::Snapshot(path) => {
             source.snapshot = Some(path.display().to_string());
             saved(Snapshot::from_file(path)?, &mut source)
+        }
+        AuditInput::SnapshotStdin => {
+            source.snapshot = Some("stdin".into());
+            saved(Snapshot::from_reader("stdin", std::io::stdin().lock())?, &mut source)
         }
         AuditInput::SnapshotText { name, text } => {
             source.snapshot = Some(name.clone());

@@ -150,8 +150,6 @@ pub struct AnalyzeArgs {
 
 /// The longest explanation asked for, in tokens.
 const MAX_ANSWER: u32 = 1024;
-/// The largest state read from stdin (`--snapshot -`); a file has no limit.
-const MAX_SNAPSHOT: u64 = 2 * 1024 * 1024 * 1024;
 
 /// Runs `kubectl ai analyze`.
 pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
@@ -244,11 +242,8 @@ fn input_of(args: &AnalyzeArgs, several: bool) -> Result<Input, Error> {
                 "--snapshot - reads the state from stdin, and nothing is piped in: kubectl get pods,events -A -o yaml | kubectl ai analyze --snapshot -".into(),
             ));
         }
-        let read = input::read(path, MAX_SNAPSHOT, Over::Refuse("save it to a file and give --snapshot FILE"))?;
-        if read.lossy {
-            return Err(Error::input("stdin", "not UTF-8 text"));
-        }
-        return Ok(Input::SnapshotText { name: read.source, text: read.text });
+        // Read as it streams in, however large: never held whole.
+        return Ok(Input::SnapshotStdin);
     }
     let connect = cluster.connect_options();
     let listed =

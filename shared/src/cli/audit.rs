@@ -246,8 +246,11 @@ fn input_of(args: &AuditArgs) -> Result<AuditInput, Error> {
     }
     Ok(match &args.snapshot {
         Some(path) if path.as_os_str() == "-" => {
-            let (name, text) = stdin("--snapshot - reads the state")?;
-            AuditInput::SnapshotText { name, text }
+            if !input::piped() {
+                return Err(Error::Usage("--snapshot - reads the state from stdin, and stdin is a terminal".into()));
+            }
+            // Read as it streams in, however large: never held whole.
+            AuditInput::SnapshotStdin
         }
         Some(path) => AuditInput::Snapshot(path.clone()),
         None => AuditInput::Cluster(args.cluster.connect_options()),

@@ -127,6 +127,9 @@ fn collect(options: &DiagnoseOptions, progress: &dyn Progress) -> Result<(Eviden
         Input::SnapshotText { name, text } => {
             collect_offline(Snapshot::from_text(name, text)?, name, target, namespace)?
         }
+        Input::SnapshotStdin => {
+            collect_offline(Snapshot::from_reader("stdin", std::io::stdin().lock())?, "stdin", target, namespace)?
+        }
         Input::Clusters { .. } => return Err(Error::Usage("a diagnosis reads one cluster: give one --context".into())),
     };
     for w in &snapshot.info.warnings {

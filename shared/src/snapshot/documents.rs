@@ -34,39 +34,278 @@ pub fn parse_documents(text: &str) -> Result<Vec<Document>, ParseError> {
 }
 
 /// Hands every object in `text` to `f` as it is read, so that a large list is never held whole:
-/// the items of a JSON list are read one at a time. Lists are flattened into their items. An error
-/// of `f` stops the reading and is returned.
+/// the items of a list are read one at a time. Lists are flattened into their items. An error of
+/// `f` stops the reading and is returned.
 pub(crate) fn each_document(
     text: &str,
     f: &mut dyn FnMut(Document) -> Result<(), ParseError>,
 ) -> Result<(), ParseError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if text.trim_start().starts_with(['{', '[']) {
-        return each_json_document(text, f);
+    each_document_in(text.as_bytes(), text.len(), f)
+}
+
+/// [`each_document`] over a reader (a file, stdin): neither its text nor a document's tree is ever
+/// held whole, only the object being read. `size_hint` (the input's length, when known) sizes the
+/// YAML parser's budget. Bytes that are not UTF-8 stop the reading with `not UTF-8 text`.
+pub(crate) fn each_document_in(
+    reader: impl std::io::Read,
+    size_hint: usize,
+    f: &mut dyn FnMut(Document) -> Result<(), ParseError>,
+) -> Result<(), ParseError> {
+    let mut text = Utf8Reader::new(reader);
+    if text.fill_buf().map_err(read_error)?.starts_with("\u{feff}".as_bytes()) {
+        text.consume(3);
     }
-    for (line, chunk) in split_yaml(text) {
-        if chunk.lines().all(|l| {
-            let t = l.trim();
-            t.is_empty() || t.starts_with('#')
-        }) {
-            continue;
-        }
-        // The same visitors as JSON's: a `kind: List` document's items are handed over one by one.
+    if skip_whitespace(&mut text)?.is_some_and(|b| b == b'{' || b == b'[') {
+        each_json_document(&mut text, f)
+    } else {
+        each_yaml_document(&mut text, size_hint, f)
+    }
+}
+
+/// JSON: one value, an array, or values one after another, each read straight from the input.
+fn each_json_document<R: std::io::Read>(
+    text: &mut Utf8Reader<R>,
+    f: &mut dyn FnMut(Document) -> Result<(), ParseError>,
+) -> Result<(), ParseError> {
+    while skip_whitespace(text)?.is_some() {
+        let line = text.newlines + 1;
         let mut failed = None;
-        let top = stream::Top { line: line + leading_blank_lines(chunk), f: &mut *f, failed: &mut failed };
-        let read = serde_saphyr::with_deserializer_from_str_with_options(chunk, yaml_options(chunk.len()), |de| {
-            serde::de::DeserializeSeed::deserialize(top, de)
-        });
+        let mut de = serde_json::Deserializer::from_reader(&mut *text);
+        let read =
+            serde::de::DeserializeSeed::deserialize(stream::Top { line, f: &mut *f, failed: &mut failed }, &mut de);
         if let Some(e) = failed {
             return Err(e);
         }
-        read.map_err(|e| {
-            let at = e.location().map(|loc| line + loc.line() as usize - 1).unwrap_or(line);
-            ParseError { line: Some(at), message: first_line(&e.without_snippet().to_string()) }
+        read.map_err(|e| match e.io_error_kind() {
+            Some(_) => ParseError { line: None, message: text.failure.take().unwrap_or_else(|| e.to_string()) },
+            None => ParseError { line: Some(line + e.line() - 1), message: strip_json_position(&e) },
         })?;
     }
     Ok(())
 }
+
+/// YAML: documents separated by `---` (or ended by `...`), each parsed as it streams in, a
+/// `kind: List` document's items handed over one by one.
+fn each_yaml_document<R: std::io::Read>(
+    text: &mut Utf8Reader<R>,
+    size_hint: usize,
+    f: &mut dyn FnMut(Document) -> Result<(), ParseError>,
+) -> Result<(), ParseError> {
+    // The rest of a `--- ` line opens the next document, on the marker's line.
+    let mut pending = (String::new(), 0);
+    loop {
+        let mut document = YamlDocument { text: &mut *text, line: pending.0, line_no: pending.1, at: 0, end: None };
+        let opened = document.skip_blank_lines().map_err(|e| document.text.error(e))?;
+        if let Some(line) = opened {
+            let mut failed = None;
+            let top = stream::Top { line, f: &mut *f, failed: &mut failed };
+            let read = serde_saphyr::with_deserializer_from_reader_with_options(
+                &mut document,
+                yaml_options(size_hint),
+                |de| serde::de::DeserializeSeed::deserialize(top, de),
+            );
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            if let Some(why) = document.text.failure.take() {
+                return Err(ParseError { line: None, message: why });
+            }
+            read.map_err(|e| {
+                let at = e.location().map(|loc| line + loc.line() as usize - 1).unwrap_or(line);
+                ParseError { line: Some(at), message: first_line(&e.without_snippet().to_string()) }
+            })?;
+        }
+        pending = match document.end {
+            Some(YamlEnd::Marker(rest, line_no)) => (rest, line_no),
+            Some(YamlEnd::DocumentEnd) => (String::new(), 0),
+            None | Some(YamlEnd::Eof) => return Ok(()),
+        };
+    }
+}
+
+/// What ended a YAML document.
+enum YamlEnd {
+    /// `---`, with the rest of its line (which belongs to the next document) and its line number.
+    Marker(String, usize),
+    /// `...`.
+    DocumentEnd,
+    /// The end of the input.
+    Eof,
+}
+
+/// One YAML document of a stream, read line by line up to the next marker.
+struct YamlDocument<'t, R> {
+    text: &'t mut Utf8Reader<R>,
+    /// The current line (served from `at`) and its 1-based number.
+    line: String,
+    line_no: usize,
+    at: usize,
+    end: Option<YamlEnd>,
+}
+
+impl<R: std::io::Read> YamlDocument<'_, R> {
+    /// Reads the next line of this document; false at its end.
+    fn next_line(&mut self) -> std::io::Result<bool> {
+        if self.end.is_some() {
+            return Ok(false);
+        }
+        self.line.clear();
+        self.at = 0;
+        self.line_no = self.text.newlines + 1;
+        if self.text.read_line(&mut self.line)? == 0 {
+            self.end = Some(YamlEnd::Eof);
+            return Ok(false);
+        }
+        let bare = self.line.trim_end_matches(['\n', '\r']);
+        if bare == "---" || bare.starts_with("--- ") || bare.starts_with("---\t") {
+            self.end = Some(YamlEnd::Marker(self.line[3..].to_string(), self.line_no));
+        } else if bare == "..." {
+            self.end = Some(YamlEnd::DocumentEnd);
+        } else {
+            return Ok(true);
+        }
+        self.line.clear();
+        Ok(false)
+    }
+
+    /// Skips the blank and comment lines that open the document: the line of its first content
+    /// line, or none for an empty document.
+    fn skip_blank_lines(&mut self) -> std::io::Result<Option<usize>> {
+        if self.line.is_empty() && !self.next_line()? {
+            return Ok(None);
+        }
+        loop {
+            let t = self.line.trim();
+            if !(t.is_empty() || t.starts_with('#')) {
+                return Ok(Some(self.line_no));
+            }
+            if !self.next_line()? {
+                return Ok(None);
+            }
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for YamlDocument<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.line.len() {
+            if !self.next_line()? {
+                return Ok(0);
+            }
+        }
+        let n = buf.len().min(self.line.len() - self.at);
+        buf[..n].copy_from_slice(&self.line.as_bytes()[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// Skips whitespace, counting lines; the next byte, if any.
+fn skip_whitespace<R: std::io::Read>(text: &mut Utf8Reader<R>) -> Result<Option<u8>, ParseError> {
+    loop {
+        let buf = match text.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) => return Err(text.error(e)),
+        };
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        let (n, next) = match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(n) => (n, Some(buf[n])),
+            None => (buf.len(), None),
+        };
+        text.consume(n);
+        if next.is_some() {
+            return Ok(next);
+        }
+    }
+}
+
+fn read_error(e: std::io::Error) -> ParseError {
+    ParseError { line: None, message: e.to_string() }
+}
+
+/// A buffered reader that checks the input is UTF-8 and counts the lines handed out.
+struct Utf8Reader<R> {
+    inner: R,
+    buf: Box<[u8]>,
+    /// `buf[start..valid]` is checked and not yet handed out; `buf[valid..end]` is an incomplete
+    /// character waiting for its next bytes.
+    start: usize,
+    valid: usize,
+    end: usize,
+    /// Newlines handed out so far.
+    newlines: usize,
+    /// Why the input stopped, for an error the parsers report as I/O.
+    failure: Option<String>,
+}
+
+impl<R: std::io::Read> Utf8Reader<R> {
+    fn new(inner: R) -> Self {
+        Utf8Reader {
+            inner,
+            buf: vec![0; 64 * 1024].into_boxed_slice(),
+            start: 0,
+            valid: 0,
+            end: 0,
+            newlines: 0,
+            failure: None,
+        }
+    }
+
+    fn error(&mut self, e: std::io::Error) -> ParseError {
+        ParseError { line: None, message: self.failure.take().unwrap_or_else(|| e.to_string()) }
+    }
+
+    fn fail(&mut self, why: String) -> std::io::Error {
+        self.failure = Some(why.clone());
+        std::io::Error::new(std::io::ErrorKind::InvalidData, why)
+    }
+}
+
+impl<R: std::io::Read> std::io::BufRead for Utf8Reader<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        while self.start == self.valid {
+            // Keep the incomplete character, read more after it.
+            self.buf.copy_within(self.valid..self.end, 0);
+            self.end -= self.valid;
+            self.start = 0;
+            self.valid = 0;
+            let n = match self.inner.read(&mut self.buf[self.end..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.fail(e.to_string())),
+            };
+            self.end += n;
+            match std::str::from_utf8(&self.buf[..self.end]) {
+                Ok(_) => self.valid = self.end,
+                Err(e) if e.error_len().is_none() && n > 0 => self.valid = e.valid_up_to(),
+                Err(_) => return Err(self.fail("not UTF-8 text".into())),
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        Ok(&self.buf[self.start..self.valid])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.newlines += self.buf[self.start..self.start + n].iter().filter(|&&b| b == b'\n').count();
+        self.start += n;
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Utf8Reader<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let buf = self.fill_buf()?;
+        let n = buf.len().min(out.len());
+        out[..n].copy_from_slice(&buf[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+use std::io::BufRead as _;
 
 /// serde-saphyr's default budget is sized for configuration files; a snapshot of a large cluster is
 /// one list of many thousands of objects, so the node and event caps grow with the input. Depth,
@@ -76,39 +315,13 @@ fn yaml_options(len: usize) -> serde_saphyr::Options {
     budget.max_nodes = budget.max_nodes.max(len / 2);
     budget.max_events = budget.max_events.max(len);
     budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(len);
+    budget.max_reader_input_bytes = budget.max_reader_input_bytes.map(|max| max.max(len));
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
     // Like sigs.k8s.io/yaml (YAML 1.1): `defaultMode: 0644` is octal.
     options.legacy_octal_numbers = true;
     options.emit_comments = false;
     options
-}
-
-/// JSON: one value, an array, or values one after another. A first pass finds where each value
-/// starts and ends without building anything; the second reads each, streaming a list's items.
-fn each_json_document(text: &str, f: &mut dyn FnMut(Document) -> Result<(), ParseError>) -> Result<(), ParseError> {
-    let mut bounds = Vec::new();
-    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<serde::de::IgnoredAny>();
-    loop {
-        let start = stream.byte_offset();
-        match stream.next() {
-            None => break,
-            Some(Err(e)) => return Err(ParseError { line: Some(e.line()), message: strip_json_position(&e) }),
-            Some(Ok(_)) => bounds.push((start, stream.byte_offset())),
-        }
-    }
-    for (start, end) in bounds {
-        let line = 1 + text[..start].matches('\n').count() + leading_newlines(&text[start..end]);
-        let mut failed = None;
-        let mut de = serde_json::Deserializer::from_str(&text[start..end]);
-        let read =
-            serde::de::DeserializeSeed::deserialize(stream::Top { line, f: &mut *f, failed: &mut failed }, &mut de);
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        read.map_err(|e| ParseError { line: Some(line + e.line() - 1), message: strip_json_position(&e) })?;
-    }
-    Ok(())
 }
 
 /// Reading one top-level JSON value with serde's visitors, so that list items reach the caller one
@@ -288,21 +501,6 @@ mod stream {
     use serde::Deserialize as _;
 }
 
-/// Lines before a chunk's first content line (the rest of a `---` line, blanks, comments).
-fn leading_blank_lines(chunk: &str) -> usize {
-    chunk
-        .split_inclusive('\n')
-        .take_while(|l| {
-            let t = l.trim();
-            (t.is_empty() || t.starts_with('#')) && l.ends_with('\n')
-        })
-        .count()
-}
-
-fn leading_newlines(s: &str) -> usize {
-    s[..s.len() - s.trim_start().len()].matches('\n').count()
-}
-
 fn strip_json_position(e: &serde_json::Error) -> String {
     let text = e.to_string();
     match text.rfind(" at line ") {
@@ -319,28 +517,6 @@ fn first_line(s: &str) -> String {
         Some(i) if line[i..].contains(", column ") => line[..i].to_string(),
         _ => line.to_string(),
     }
-}
-
-/// Splits a YAML stream on `---` document markers, keeping each chunk's first line number.
-fn split_yaml(text: &str) -> Vec<(usize, &str)> {
-    let mut chunks = Vec::new();
-    let mut start = 0usize;
-    let mut start_line = 1usize;
-    let mut offset = 0usize;
-    for (idx, line) in text.split_inclusive('\n').enumerate() {
-        let bare = line.trim_end_matches(['\n', '\r']);
-        let is_marker = bare == "---" || bare.starts_with("--- ") || bare.starts_with("---\t");
-        let is_end = bare == "...";
-        if is_marker || is_end {
-            chunks.push((start_line, &text[start..offset]));
-            // Content after `--- ` on the marker line belongs to the next document.
-            start = if is_marker { offset + 3 } else { offset + line.len() };
-            start_line = idx + 1 + usize::from(is_end);
-        }
-        offset += line.len();
-    }
-    chunks.push((start_line, &text[start..]));
-    chunks
 }
 
 /// Hands over one parsed value: an object, or the items of a list. Nulls (empty documents) are skipped.
@@ -504,14 +680,15 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!((seen, err.to_string()), (1, "line 1: no".to_string()));
-        // A syntax error anywhere is found before anything is handed over, with its line.
+        // A syntax error is found where the reading reaches it (what came before was handed over;
+        // the error stops the whole load), with its line.
         let mut seen = 0;
         let err = each_document("{\"apiVersion\":\"v1\",\"kind\":\"Pod\"}\n{\"kind\": }", &mut |_| {
             seen += 1;
             Ok(())
         })
         .unwrap_err();
-        assert_eq!((seen, err.line), (0, Some(2)));
+        assert_eq!((seen, err.line), (1, Some(2)));
         // YAML lists alike, kind after items.
         let yaml = "apiVersion: v1\nitems:\n- {apiVersion: v1, kind: Pod}\n- {apiVersion: v1, kind: Node}\n- oops\nkind: List\n";
         let mut seen = Vec::new();
@@ -522,5 +699,52 @@ mod tests {
         .unwrap_err();
         assert_eq!(seen, ["Pod", "Node"]);
         assert_eq!(err.to_string(), "line 1: expected a Kubernetes object (a mapping)");
+    }
+
+    #[test]
+    fn read_from_a_reader_in_small_pieces() {
+        // A reader that hands out 1 byte at a time: characters, lines and documents split anywhere.
+        struct Trickle<'a>(&'a [u8]);
+        impl std::io::Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(1).min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let read = |text: &str| {
+            let mut out = Vec::new();
+            each_document_in(Trickle(text.as_bytes()), text.len(), &mut |d| {
+                out.push((d.value["metadata"]["name"].as_str().unwrap_or_default().to_string(), d.line));
+                Ok(())
+            })
+            .map(|()| out)
+        };
+        let yaml = "\u{feff}# état\r\napiVersion: v1\r\nkind: Pod\r\nmetadata: {name: café}\r\n---\r\n\r\n--- \napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Pod, metadata: {name: 日本}}\n...\napiVersion: v1\nkind: Pod\nmetadata: {name: z}";
+        assert_eq!(read(yaml).unwrap(), [("café".into(), 2), ("日本".into(), 8), ("z".into(), 13)]);
+        let json = "\n\n{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"ü\"}}\n[{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"€\"}}]";
+        assert_eq!(read(json).unwrap(), [("ü".into(), 3), ("€".into(), 4)]);
+        // A list longer than the reader's buffer, item by item.
+        let items: Vec<String> =
+            (0..3000).map(|i| format!(r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"p{i}"}}}}"#)).collect();
+        let big = format!(r#"{{"apiVersion":"v1","items":[{}],"kind":"List"}}"#, items.join(",\n"));
+        assert!(big.len() > 128 * 1024);
+        let got = read(&big).unwrap();
+        assert_eq!((got.len(), got[2999].0.as_str()), (3000, "p2999"));
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_one_error() {
+        for text in [
+            &b"apiVersion: v1\nkind: Pod\nmetadata: {name: caf\xe9}\n"[..],
+            b"{\"apiVersion\": \"v1\", \"kind\": \"\xff\"}",
+        ] {
+            let err = each_document_in(text, text.len(), &mut |_| Ok(())).unwrap_err();
+            assert_eq!(err.to_string(), "not UTF-8 text");
+        }
+        // A character cut at the end of the input is not UTF-8 either.
+        let err = each_document_in(&b"apiVersion: v1\nkind: \xe6\x97"[..], 0, &mut |_| Ok(())).unwrap_err();
+        assert_eq!(err.to_string(), "not UTF-8 text");
     }
 }

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::{
-    ContainerLog, EXTENSION_API_VERSION, Kind, ParseError, Snapshot, SnapshotInfo, each_document, newest_timestamp,
+    ContainerLog, EXTENSION_API_VERSION, Kind, ParseError, Snapshot, SnapshotInfo, each_document_in, newest_timestamp,
 };
 use crate::error::Error;
 
@@ -19,33 +19,56 @@ impl Snapshot {
         if path.is_dir() {
             return Snapshot::from_dir(path);
         }
-        Snapshot::from_text(&path.display().to_string(), &read_text(path)?)
+        let name = path.display().to_string();
+        let mut loader = Loader::default();
+        if !loader.read_file(path)? {
+            return Err(Error::input(&name, EMPTY));
+        }
+        Ok(loader.finish(&name))
     }
 
     fn from_dir(dir: &Path) -> Result<Snapshot, Error> {
         let name = dir.display().to_string();
-        let mut text = String::new();
+        let mut loader = Loader::default();
+        let mut any = false;
         for file in listing(dir)? {
             let is_state = file.extension().is_some_and(|x| x == "yaml" || x == "yml" || x == "json");
             if file.is_file() && is_state {
-                let body = read_text(&file)?;
-                // Parse each file alone so that its errors name it.
-                each_document(&body, &mut |_| Ok(())).map_err(|e| Error::input(file.display(), e))?;
-                text.push_str("\n---\n");
-                text.push_str(&body);
+                // Each file read alone, so that its errors name it.
+                any |= loader.read_file(&file)?;
             }
         }
-        if text.trim().is_empty() {
+        if !any {
             return Err(Error::input(&name, "holds no *.yaml, *.yml or *.json file"));
         }
-        let mut snapshot = Snapshot::from_text(&name, &text)?;
+        let mut snapshot = loader.finish(&name);
         let logs = dir.join("logs");
         if logs.is_dir() {
             snapshot.logs.extend(read_log_dir(&logs)?);
         }
         Ok(snapshot)
     }
+
+    /// Reads a snapshot as it streams in from `reader` (stdin's); `source` names it in errors.
+    pub fn from_reader(source: &str, reader: impl std::io::Read) -> Result<Snapshot, Error> {
+        let mut loader = Loader::default();
+        if !loader.read(source, reader, usize::MAX)? {
+            return Err(Error::input(source, EMPTY));
+        }
+        Ok(loader.finish(source))
+    }
+
+    /// Reads a snapshot from text; `source` names it in errors.
+    pub fn from_text(source: &str, text: &str) -> Result<Snapshot, Error> {
+        let mut loader = Loader::default();
+        if !loader.read(source, text.as_bytes(), text.len())? {
+            return Err(Error::input(source, EMPTY));
+        }
+        Ok(loader.finish(source))
+    }
 }
+
+const EMPTY: &str = "is empty: expected Kubernetes objects as YAML or JSON";
 
 /// Reads container logs laid out as `<namespace>/<pod>/<container>.log` (the current instance) and
 /// `<container>.previous.log` (the previous one).
@@ -91,17 +114,29 @@ fn read_text(path: &Path) -> Result<String, Error> {
     String::from_utf8(bytes).map_err(|_| Error::input(&name, "not UTF-8 text"))
 }
 
-impl Snapshot {
-    /// Reads a snapshot from text; `source` names it in errors.
-    pub fn from_text(source: &str, text: &str) -> Result<Snapshot, Error> {
-        if text.trim().is_empty() {
-            return Err(Error::input(source, "is empty: expected Kubernetes objects as YAML or JSON"));
-        }
-        let mut snapshot = Snapshot::default();
-        let mut info: Option<SnapshotInfo> = None;
-        let mut newest: Option<Timestamp> = None;
-        // Each object becomes its typed form as soon as it is read: the text's tree is never whole.
-        each_document(text, &mut |doc| {
+/// A snapshot being read from one or more inputs.
+#[derive(Default)]
+struct Loader {
+    snapshot: Snapshot,
+    info: Option<SnapshotInfo>,
+    newest: Option<Timestamp>,
+}
+
+impl Loader {
+    /// Reads one file; whether it held anything but whitespace.
+    fn read_file(&mut self, path: &Path) -> Result<bool, Error> {
+        let name = path.display().to_string();
+        let file = std::fs::File::open(path).map_err(|e| Error::input(&name, io_reason(&e)))?;
+        let size = file.metadata().map(|m| m.len() as usize).unwrap_or(usize::MAX);
+        self.read(&name, file, size)
+    }
+
+    /// Reads every object of one input, each typed as soon as it is read: neither the text nor its
+    /// tree is ever whole. Whether the input held anything but whitespace.
+    fn read(&mut self, source: &str, reader: impl std::io::Read, size_hint: usize) -> Result<bool, Error> {
+        let Loader { snapshot, info, newest } = self;
+        let mut reader = NotBlank { inner: reader, seen: false };
+        each_document_in(&mut reader, size_hint, &mut |doc| {
             let api_version = doc.value["apiVersion"].as_str().unwrap_or_default().to_string();
             let kind_name = doc.value["kind"].as_str().unwrap_or_default().to_string();
             let (line, what) = (doc.line, describe(&doc.value));
@@ -111,7 +146,7 @@ impl Snapshot {
             };
             if api_version == EXTENSION_API_VERSION {
                 match kind_name.as_str() {
-                    "SnapshotInfo" => info = Some(serde_json::from_value(strip_type(doc.value)).map_err(|e| at(&e))?),
+                    "SnapshotInfo" => *info = Some(serde_json::from_value(strip_type(doc.value)).map_err(|e| at(&e))?),
                     "ContainerLog" => snapshot.logs.push(ContainerLog::from_document(&doc.value).map_err(|e| at(&e))?),
                     _ => *snapshot.skipped.entry(format!("{api_version}/{kind_name}")).or_default() += 1,
                 }
@@ -119,7 +154,7 @@ impl Snapshot {
             }
             match Kind::from_type(&api_version, &kind_name) {
                 Some(kind) => {
-                    newest = newest.max(newest_timestamp(&doc.value));
+                    *newest = (*newest).max(newest_timestamp(&doc.value));
                     let mut value = doc.value;
                     // Dropped now rather than by scrub() at the end: managed fields and the
                     // last-applied configuration are often the larger part of an object, and would
@@ -139,6 +174,11 @@ impl Snapshot {
             Ok(())
         })
         .map_err(|e| Error::input(source, e))?;
+        Ok(reader.seen)
+    }
+
+    fn finish(self, source: &str) -> Snapshot {
+        let Loader { mut snapshot, info, newest } = self;
         snapshot.info = match info {
             Some(info) => info,
             // A plain `kubectl get -o yaml`: the kinds present are the kinds read, and the state is as
@@ -153,7 +193,21 @@ impl Snapshot {
             tracing::info!("{source}: skipped {count} object(s) of {what}, which analyzers do not read");
         }
         snapshot.scrub();
-        Ok(snapshot)
+        snapshot
+    }
+}
+
+/// A reader that notes whether anything but whitespace went through it.
+struct NotBlank<R> {
+    inner: R,
+    seen: bool,
+}
+
+impl<R: std::io::Read> std::io::Read for NotBlank<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.seen = self.seen || buf[..n].iter().any(|b| !b.is_ascii_whitespace());
+        Ok(n)
     }
 }
 

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub(crate) use documents::each_document;
+pub(crate) use documents::each_document_in;
 pub use documents::{Document, ParseError, looks_like_timestamp, newest_timestamp, parse_documents};
 pub use fetch::FetchPlan;
 pub use kinds::{Kind, Objects};

@@ -788,6 +788,43 @@ fn kubectl_output_piped_in_is_a_snapshot() {
 }
 
 #[test]
+fn a_state_on_stdin_streams_in_as_from_a_file() {
+    // The same state given as a file and piped in (read as it streams, never held whole): the same
+    // report, for analyze and audit; bytes that are not UTF-8 are one line and exit 2.
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("state.yaml");
+    let saved = run(Command::new(bin(ANALYZE))
+        .args(["--snapshot", state("pods").to_str().unwrap(), "-A"])
+        .args(["--dump", dump.to_str().unwrap()]));
+    assert_eq!(saved.code, 1, "{}", saved.stderr);
+    let text = std::fs::read(&dump).unwrap();
+    let report = |out: crate::support::Run| {
+        let mut v = out.json();
+        v.as_object_mut().unwrap().remove("generatedAt");
+        v
+    };
+    for plugin in [ANALYZE, "kubectl-ai-audit"] {
+        let file = run(Command::new(bin(plugin)).args(["--snapshot", dump.to_str().unwrap(), "-A", "-o", "json"]));
+        let piped = crate::support::run_with_stdin(
+            Command::new(bin(plugin)).args(["--snapshot", "-", "-A", "-o", "json"]),
+            &text,
+        );
+        assert_eq!((piped.code, piped.stderr.contains("error")), (file.code, false), "{plugin}: {}", piped.stderr);
+        let (file, piped) = (report(file), report(piped));
+        assert!(file.to_string().len() > 1000, "{plugin}: a report with findings: {file}");
+        // The report names its source: the file's path, or stdin.
+        assert_eq!(piped.to_string(), file.to_string().replace(dump.to_str().unwrap(), "stdin"));
+        let bad = crate::support::run_with_stdin(
+            Command::new(bin(plugin)).args(["--snapshot", "-", "-A"]),
+            b"apiVersion: v1\nkind: Pod\nmetadata: {name: caf\xe9}\n",
+        );
+        assert_eq!(bad.code, 2, "{plugin}: {}", bad.stderr);
+        bad.assert_one_error_line();
+        assert!(bad.stderr.contains("stdin: not UTF-8 text"), "{plugin}: {}", bad.stderr);
+    }
+}
+
+#[test]
 fn pagination_reads_every_page() {
     let dir = tempfile::tempdir().unwrap();
     let mut state = String::new();
