@@ -16,7 +16,7 @@ mod resources;
 mod run;
 pub mod trivy;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -124,24 +124,48 @@ pub(crate) fn audit(objects: &[Object], options: &Options) -> Outcome {
     Outcome { findings: out, evaluated: evaluated.into_iter().collect(), objects: objects.len() }
 }
 
-/// Every object of the run, by kind, for checks that look across objects.
+/// Every object of the run, indexed for checks that look across objects (a binding its role, a
+/// pod its ServiceAccount and the NetworkPolicies of its namespace): each lookup costs the objects
+/// it returns, not a scan of the run.
 pub(crate) struct All<'a> {
-    objects: &'a [Object],
+    /// By kind, then namespace ([`namespace_of`]), in the run's order.
+    in_namespace: HashMap<&'a str, HashMap<&'a str, Vec<&'a Value>>>,
+    /// By kind, then name, in the run's order.
+    by_name: HashMap<&'a str, HashMap<&'a str, Vec<&'a Value>>>,
+    /// The objects with a pod spec (pods and their controllers), by namespace.
+    with_pods: HashMap<&'a str, Vec<&'a Value>>,
 }
 
 impl<'a> All<'a> {
     fn new(objects: &'a [Object]) -> All<'a> {
-        All { objects }
+        let mut all = All { in_namespace: HashMap::new(), by_name: HashMap::new(), with_pods: HashMap::new() };
+        for v in objects.iter().map(|o| &o.value) {
+            let Some(kind) = v["kind"].as_str() else { continue };
+            all.in_namespace.entry(kind).or_default().entry(namespace_of(v)).or_default().push(v);
+            if let Some(name) = v["metadata"]["name"].as_str() {
+                all.by_name.entry(kind).or_default().entry(name).or_default().push(v);
+            }
+            if pod::PodView::of(v).is_some() {
+                all.with_pods.entry(namespace_of(v)).or_default().push(v);
+            }
+        }
+        all
     }
 
-    pub(crate) fn of_kind(&self, kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
-        self.objects.iter().map(|o| &o.value).filter(move |v| v["kind"] == kind)
+    /// The objects of a kind in a namespace.
+    pub(crate) fn in_namespace(&self, kind: &str, namespace: &str) -> &[&'a Value] {
+        self.in_namespace.get(kind).and_then(|by_ns| by_ns.get(namespace)).map_or(&[], Vec::as_slice)
     }
 
+    /// The objects of a namespace with a pod spec.
+    pub(crate) fn with_pods_in(&self, namespace: &str) -> &[&'a Value] {
+        self.with_pods.get(namespace).map_or(&[], Vec::as_slice)
+    }
+
+    /// The first object of a kind and name, in `namespace` when given.
     pub(crate) fn find(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<&'a Value> {
-        self.objects.iter().map(|o| &o.value).find(|v| {
-            v["kind"] == kind && v["metadata"]["name"] == name && namespace.is_none_or(|ns| namespace_of(v) == ns)
-        })
+        let named = self.by_name.get(kind)?.get(name)?;
+        named.iter().copied().find(|v| namespace.is_none_or(|ns| namespace_of(v) == ns))
     }
 }
 
@@ -301,11 +325,16 @@ pub(crate) fn vulnerability_findings(
 ) -> Vec<AuditFinding> {
     let Some(check) = check("IMG-004") else { return Vec::new() };
     let mut out = Vec::new();
+    // The first good scan of each image.
+    let mut by_image: HashMap<&str, &trivy::ImageScan> = HashMap::new();
+    for s in scans.iter().filter(|s| s.error.is_none()) {
+        by_image.entry(s.image.as_str()).or_insert(s);
+    }
     for o in objects {
         let Some(pod) = pod::PodView::of(&o.value) else { continue };
         for c in pod.containers() {
             let image = c.c["image"].as_str().unwrap_or("");
-            let Some(scan) = scans.iter().find(|s| s.image == image && s.error.is_none()) else { continue };
+            let Some(scan) = by_image.get(image) else { continue };
             let Some(worst) = scan.worst().filter(|w| *w >= min) else { continue };
             let top: Vec<String> = scan
                 .top

@@ -134,10 +134,10 @@ pub(crate) fn network_policy_coverage(pod: &PodView<'_>, all: &All<'_>, emit: &m
     let ns = namespace_of(pod.object);
     let labels = &pod.meta["labels"];
     let selecting: Vec<&Value> = all
-        .of_kind("NetworkPolicy")
-        .filter(|p| {
-            namespace_of(p) == ns && !p["spec"]["podSelector"].is_null() && selects(&p["spec"]["podSelector"], labels)
-        })
+        .in_namespace("NetworkPolicy", ns)
+        .iter()
+        .copied()
+        .filter(|p| !p["spec"]["podSelector"].is_null() && selects(&p["spec"]["podSelector"], labels))
         .collect();
     let (ingress, egress) = selecting.iter().fold((false, false), |(i, e), p| {
         let (pi, pe) = directions(p);
@@ -182,11 +182,8 @@ fn network_policy(v: &Value, all: &All<'_>, emit: &mut Emit<'_>) {
         return;
     }
     let ns = namespace_of(v);
-    let matched = all
-        .objects
-        .iter()
-        .filter_map(|o| PodView::of(&o.value))
-        .any(|pod| namespace_of(pod.object) == ns && selects(selector, &pod.meta["labels"]));
+    let matched =
+        all.with_pods_in(ns).iter().filter_map(|v| PodView::of(v)).any(|pod| selects(selector, &pod.meta["labels"]));
     if !matched {
         emit.report(
             "NET-005",

@@ -241,7 +241,9 @@ pub fn run(options: &AuditOptions, progress: &dyn Progress) -> Result<AuditRepor
             .collect();
         outcome.objects = labelled.len();
         outcome.findings.retain(|f| {
-            labelled.iter().any(|(k, ns, n)| *k == f.kind && *n == f.name && (ns.is_none() || *ns == f.namespace))
+            // A cluster-scoped object (no namespace) is its findings' whatever their namespace.
+            let key = |ns: Option<String>| (f.kind.clone(), ns, f.name.clone());
+            labelled.contains(&key(f.namespace.clone())) || labelled.contains(&key(None))
         });
     }
     if let Scope::Namespace(_) = scope {
