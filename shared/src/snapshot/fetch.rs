@@ -6,8 +6,9 @@ use std::fmt::Debug;
 use futures::{StreamExt as _, stream};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use kube::api::{ListParams, LogParams};
-use kube::core::{ObjectList, Request};
+use kube::core::Request;
 use serde::de::DeserializeOwned;
 
 use super::kinds::{self, Kind};
@@ -190,12 +191,9 @@ where
     let mut restarted = false;
     loop {
         let req = request.list(&params).map_err(kube::Error::BuildRequest)?;
-        match client.request::<ObjectList<K>>(req).await {
+        match client.request::<Page<K>>(req).await {
             Ok(page) => {
-                items.extend(page.items.into_iter().map(|mut item| {
-                    item.meta_mut().managed_fields = None;
-                    item
-                }));
+                items.extend(page.items.into_iter().map(|Lean(item)| item));
                 match page.metadata.continue_ {
                     Some(token) if !token.is_empty() => params.continue_token = Some(token),
                     _ => break,
@@ -212,6 +210,27 @@ where
     }
     tracing::debug!("listed {} {}", items.len(), kind.resource());
     Ok(items)
+}
+
+/// One page of a list: its continue token and its items, each typed without its managed fields.
+#[derive(serde::Deserialize)]
+#[serde(bound = "K: DeserializeOwned")]
+struct Page<K> {
+    #[serde(default)]
+    metadata: ListMeta,
+    #[serde(default = "Vec::new")]
+    items: Vec<Lean<K>>,
+}
+
+/// An item read as JSON, made [lean](super::lean), then typed.
+struct Lean<K>(K);
+
+impl<'de, K: DeserializeOwned> serde::Deserialize<'de> for Lean<K> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut value = serde_json::Value::deserialize(d)?;
+        super::lean(&mut value);
+        serde_json::from_value(value).map(Lean).map_err(serde::de::Error::custom)
+    }
 }
 
 /// The containers whose logs explain a failure: `(container, previous)` pairs.

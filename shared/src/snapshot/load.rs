@@ -156,17 +156,7 @@ impl Loader {
                 Some(kind) => {
                     *newest = (*newest).max(newest_timestamp(&doc.value));
                     let mut value = doc.value;
-                    // Dropped now rather than by scrub() at the end: managed fields and the
-                    // last-applied configuration are often the larger part of an object, and would
-                    // all be held until then.
-                    if let Some(meta) = value.get_mut("metadata").and_then(serde_json::Value::as_object_mut) {
-                        meta.remove("managedFields");
-                        if let Some(annotations) =
-                            meta.get_mut("annotations").and_then(serde_json::Value::as_object_mut)
-                        {
-                            annotations.remove(super::LAST_APPLIED);
-                        }
-                    }
+                    super::lean(&mut value);
                     snapshot.objects.insert_value(kind, value).map_err(|e| at(&e))?;
                 }
                 None => *snapshot.skipped.entry(format!("{api_version}/{kind_name}")).or_default() += 1,

@@ -207,6 +207,18 @@ impl Snapshot {
     }
 }
 
+/// Drops an object's managed fields and last-applied configuration before it is typed: they are
+/// often the larger part of an object, no analyzer reads them, and dropped only once typed they
+/// would all be allocated first (and leave the heap fragmented when freed among what is kept).
+pub(crate) fn lean(value: &mut serde_json::Value) {
+    if let Some(meta) = value.get_mut("metadata").and_then(serde_json::Value::as_object_mut) {
+        meta.remove("managedFields");
+        if let Some(annotations) = meta.get_mut("annotations").and_then(serde_json::Value::as_object_mut) {
+            annotations.remove(LAST_APPLIED);
+        }
+    }
+}
+
 /// Whether `-l` filters a kind (see [`Snapshot::restrict`]).
 pub(crate) fn selector_applies(kind: Kind) -> bool {
     kind.namespaced() && kind != Kind::Event
