@@ -41,8 +41,10 @@ test: build mcp-python
 conformance: build
 	$(CARGO) run -q -p opsagent-tests --bin conformance -- $(if $(V),-v)
 
-## bench: explain tokens vs k8sgpt; the exec prompt; MCP tool-call latency and memory; analyze vs kubectl on a 10,000-pod fixture cluster (BENCHMARKS.md; BENCH=tokens|exec|mcp|scale for one)
+## bench: explain tokens vs k8sgpt; the exec prompt; MCP tool-call latency and memory; analyze and audit at 10k, 50k and 150k pods, live and from a file, vs kubectl (BENCHMARKS.md; BENCH=tokens|exec|mcp|scale for one; BENCH_PODS=10000 for one size)
 bench:
+	@test -x /usr/bin/time || { command -v apt-get >/dev/null && apt-get install -y -qq time >/dev/null; } \
+		|| { echo "make bench: GNU time (Debian package time) is needed to measure peak RSS and could not be installed" >&2; exit 1; }
 	$(CARGO) build --release -p kubectl-ai-analyze -p kubectl-ai-audit -p kubectl-ai-exec -p opsagent-tests --bins
 	python3 tests/bench/bench.py
 

@@ -15,11 +15,14 @@ latency of the `analyze` and `kubectl get pods` tool calls over stdio and over s
 (median and p99 of CALLS calls each), the server's RSS before and after 1,000 further calls, and
 the tokens of the tool list an agent pays for on every turn.
 
-scale: `kubectl-ai-analyze -A -o json` against `kubectl get <the same kinds> -A -o json`, side
-by side on one fixture cluster of 10,000 pods. Runs are interleaved (A, B, A, B, ...) so that a noisy
-machine affects both alike; medians are reported, with the ratios that matter.
+scale: at each size of BENCH_PODS (default 10,000, 50,000 and 150,000 pods; generated states),
+`kubectl-ai-analyze -A -o json` and `kubectl-ai-audit -A -o json` live against the fixture cluster
+and from the state file (`--snapshot`), and `kubectl get <the same kinds> -A -o json` up to 50,000
+pods, side by side. Runs are interleaved (A, B, A, B, ...) so that a noisy machine affects all alike
+(BENCH_RUNS at the first size, a third of them at the others); medians are reported, with the ratios
+that matter and the growth from the smallest size to the largest.
 
-Peak RSS is the process's own maximum resident set (wait4's ru_maxrss). kubectl is the real binary
+Peak RSS is the process's own maximum resident set, as GNU time reports it. kubectl is the real binary
 behind the dispatcher (kubectl.1.32), so the dispatcher's extra process and /version call are not
 counted against it.
 """
@@ -36,7 +39,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RELEASE = os.path.join(ROOT, "target", "release")
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
-PODS = int(os.environ.get("BENCH_PODS", "10000"))
+# The exec bench's state: the first size of the scale bench.
+PODS = int(os.environ.get("BENCH_PODS", "10000").split(",")[0])
 CALLS = int(os.environ.get("BENCH_CALLS", "200"))
 
 
@@ -49,12 +53,18 @@ def kubectl_binary():
 
 
 def measure(cmd, env):
-    """Wall seconds, peak RSS in MiB, exit code of one run."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    return wall, usage.ru_maxrss / 1024.0, os.waitstatus_to_exitcode(status)
+    """Wall seconds, peak RSS in MiB, exit code of one run.
+
+    The peak RSS is measured by GNU time, which starts the command from its own small process:
+    Linux carries a process's peak RSS across exec, so a command started straight from this
+    script would report at least the script's own (hundreds of MiB once it has read a large
+    report)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
+        start = time.perf_counter()
+        code = subprocess.run(["/usr/bin/time", "-q", "-f", "%M", "-o", out.name, *cmd],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env).returncode
+        wall = time.perf_counter() - start
+        return wall, int(out.read().split()[-1]) / 1024.0, code
 
 
 def token_bench():
@@ -337,6 +347,8 @@ def mcp_bench():
 
 
 def main():
+    if not os.access("/usr/bin/time", os.X_OK):
+        sys.exit("make bench: GNU time is required to measure peak RSS (Debian: apt-get install time)")
     which = os.environ.get("BENCH", "all")
     if which in ("all", "tokens"):
         token_bench()
@@ -349,11 +361,35 @@ def main():
 
 
 def scale_bench():
+    """The scale bench at each size of BENCH_PODS (comma-separated), then the growth from the
+    smallest to the largest."""
+    sizes = [int(p) for p in os.environ.get("BENCH_PODS", "10000,50000,150000").split(",") if p.strip()]
+    results = {}
+    for i, pods in enumerate(sizes):
+        # Fewer runs of the larger states (each takes minutes); kubectl only up to 50,000 pods (it
+        # needs several GiB and minutes beyond).
+        runs = RUNS if i == 0 else max(1, RUNS // 3)
+        results[pods] = scale_run(pods, runs, with_kubectl=pods <= 50000, counts=i == 0)
+    if len(sizes) > 1:
+        small, large = sizes[0], sizes[-1]
+        print(f"\n### Growth {small:,} -> {large:,} pods ({large / small:.0f}x the objects)\n")
+        print("| command | wall time | peak RSS |")
+        print("|---|---:|---:|")
+        for name in results[large]:
+            if name in results[small]:
+                (w0, r0), (w1, r1) = results[small][name], results[large][name]
+                print(f"| {name} | {w1 / w0:.1f}x | {r1 / r0:.1f}x |")
+        a, b = results[large].get("audit (file)"), results[large].get("analyze (file)")
+        if a and b:
+            print(f"\naudit / analyze at {large:,} pods (file): {a[0] / b[0]:.2f}x the wall time")
+
+
+def scale_run(pods, runs, with_kubectl, counts):
     work = tempfile.mkdtemp(prefix="opsagent-bench-")
-    state = os.path.join(ROOT, "target", "bench", f"cluster-{PODS}.json")
+    state = os.path.join(ROOT, "target", "bench", f"cluster-{pods}.json")
     os.makedirs(os.path.dirname(state), exist_ok=True)
     if not os.path.exists(state):
-        subprocess.run([os.path.join(RELEASE, "gen-cluster"), "--pods", str(PODS), "--out", state], check=True)
+        subprocess.run([os.path.join(RELEASE, "gen-cluster"), "--pods", str(pods), "--out", state], check=True)
     kubeconfig = os.path.join(work, "kubeconfig")
     access = os.path.join(work, "access.jsonl")
     fixture = subprocess.Popen(
@@ -365,6 +401,7 @@ def scale_bench():
             sys.exit(f"make bench: kube-fixture did not start: {ready!r}")
         env = dict(os.environ, KUBECONFIG=kubeconfig, KUBECACHEDIR=os.path.join(work, "cache"), HOME=work)
         analyze = [os.path.join(RELEASE, "kubectl-ai-analyze"), "-A", "-o", "json"]
+        audit_json = [os.path.join(RELEASE, "kubectl-ai-audit"), "-A", "-o", "json"]
 
         # One untimed run: check it works, count its findings, and learn which kinds it lists.
         out = subprocess.run(analyze, env=env, capture_output=True, text=True)
@@ -384,33 +421,40 @@ def scale_bench():
                 if name not in resources:
                     resources.append(name)
         kubectl = [kubectl_binary(), "get", ",".join(resources), "-A", "-o", "json"]
-        # Warm kubectl's discovery cache, and count what it prints.
-        listed = subprocess.run(kubectl, env=env, capture_output=True, text=True)
-        if listed.returncode != 0:
-            sys.exit(f"make bench: kubectl failed: {listed.stderr}")
-        items = len(json.loads(listed.stdout)["items"])
+        items = None
+        if with_kubectl:
+            # Warm kubectl's discovery cache, and count what it prints.
+            listed = subprocess.run(kubectl, env=env, capture_output=True, text=True)
+            if listed.returncode != 0:
+                sys.exit(f"make bench: kubectl failed: {listed.stderr}")
+            items = len(json.loads(listed.stdout)["items"])
 
         # The audit of the same cluster: how long its default text is (one entry per check) next to
         # its JSON findings (one per object) and --details.
-        audit = [os.path.join(RELEASE, "kubectl-ai-audit"), "-A"]
-        audit_lines = {}
-        for name, extra in (("text", []), ("details", ["--details"])):
-            out = subprocess.run(audit + extra, env=env, capture_output=True, text=True)
-            if out.returncode not in (0, 1):
-                sys.exit(f"make bench: audit failed ({out.returncode}): {out.stderr}")
-            audit_lines[name] = len(out.stdout.splitlines())
-        out = subprocess.run(audit + ["-o", "json"], env=env, capture_output=True, text=True)
-        audit_findings = len(json.loads(out.stdout)["findings"])
+        audit_lines, audit_findings = {}, None
+        if counts:
+            audit = [os.path.join(RELEASE, "kubectl-ai-audit"), "-A"]
+            for name, extra in (("text", []), ("details", ["--details"])):
+                out = subprocess.run(audit + extra, env=env, capture_output=True, text=True)
+                if out.returncode not in (0, 1):
+                    sys.exit(f"make bench: audit failed ({out.returncode}): {out.stderr}")
+                audit_lines[name] = len(out.stdout.splitlines())
+            out = subprocess.run(audit_json, env=env, capture_output=True, text=True)
+            audit_findings = len(json.loads(out.stdout)["findings"])
 
-        # From the file: the state read with --snapshot (streamed item by item, issue 17). The
-        # audit exits 4 here: the state holds no RBAC kinds, so those checks do not run.
-        from_file = {
-            "analyze-file": [os.path.join(RELEASE, "kubectl-ai-analyze"), "--snapshot", state, "-A", "-o", "json"],
-            "audit-file": [os.path.join(RELEASE, "kubectl-ai-audit"), "--snapshot", state, "-A", "-o", "json"],
+        # Live (against the fixture cluster) and from the file (--snapshot, streamed item by item).
+        # The audit of the file exits 4: the state holds no RBAC kinds, so those checks do not run.
+        commands = {
+            "analyze (live)": analyze,
+            "audit (live)": audit_json,
+            "analyze (file)": [os.path.join(RELEASE, "kubectl-ai-analyze"), "--snapshot", state, "-A", "-o", "json"],
+            "audit (file)": [os.path.join(RELEASE, "kubectl-ai-audit"), "--snapshot", state, "-A", "-o", "json"],
         }
-        samples = {"analyze": [], "kubectl": [], "analyze-file": [], "audit-file": []}
-        for _ in range(RUNS):
-            for name, cmd in (("analyze", analyze), ("kubectl", kubectl), *from_file.items()):
+        if with_kubectl:
+            commands["kubectl get (live)"] = kubectl
+        samples = {name: [] for name in commands}
+        for _ in range(runs):
+            for name, cmd in commands.items():
                 wall, rss, code = measure(cmd, env)
                 if code not in (0, 1, 4):
                     sys.exit(f"make bench: {name} exited {code}")
@@ -422,20 +466,24 @@ def scale_bench():
 
     med = {k: (statistics.median(w for w, _ in v), statistics.median(r for _, r in v)) for k, v in samples.items()}
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    print(f"\n### {pods:,} pods\n")
     print(f"machine: {os.cpu_count()} cores, {cpu}; {platform.system()} {platform.release()}")
-    print(f"state: {PODS} pods in 50 namespaces, {os.path.getsize(state) / 1e6:.1f} MB of JSON; kubectl listed {items} objects "
-          f"of {len(resources)} kinds; analyze reported {report['summary']['problems']} problems")
-    print(f"runs: {RUNS} of each, interleaved; medians\n")
+    listed = f"kubectl listed {items} objects of {len(resources)} kinds" if items else f"{len(resources)} kinds"
+    print(f"state: {pods} pods in 50 namespaces, {os.path.getsize(state) / 1e6:.1f} MB of JSON; {listed}; "
+          f"analyze reported {report['summary']['problems']} problems")
+    print(f"runs: {runs} of each, interleaved; medians\n")
     print("| command | wall time (s) | peak RSS (MiB) |")
     print("|---|---:|---:|")
-    print(f"| `kubectl-ai-analyze -A -o json` | {med['analyze'][0]:.2f} | {med['analyze'][1]:.0f} |")
-    print(f"| `kubectl get <{len(resources)} kinds> -A -o json` | {med['kubectl'][0]:.2f} | {med['kubectl'][1]:.0f} |")
-    print(f"| ratio analyze / kubectl | {med['analyze'][0] / med['kubectl'][0]:.2f}x | {med['analyze'][1] / med['kubectl'][1]:.2f}x |")
-    print(f"| `kubectl-ai-analyze --snapshot {os.path.basename(state)} -A -o json` | {med['analyze-file'][0]:.2f} | {med['analyze-file'][1]:.0f} |")
-    print(f"| `kubectl-ai-audit --snapshot {os.path.basename(state)} -A -o json` | {med['audit-file'][0]:.2f} | {med['audit-file'][1]:.0f} |")
+    for name, (wall, rss) in med.items():
+        print(f"| {name} | {wall:.2f} | {rss:.0f} |")
+    if with_kubectl:
+        a, k = med["analyze (live)"], med["kubectl get (live)"]
+        print(f"| ratio analyze / kubectl (live) | {a[0] / k[0]:.2f}x | {a[1] / k[1]:.2f}x |")
     print(f"\nkinds: {','.join(resources)}")
-    print(f"\n`kubectl-ai-audit -A`: {audit_findings} findings (JSON), {audit_lines['text']} lines of text by default, "
-          f"{audit_lines['details']} with --details")
+    if counts:
+        print(f"\n`kubectl-ai-audit -A`: {audit_findings} findings (JSON), {audit_lines['text']} lines of text by default, "
+              f"{audit_lines['details']} with --details")
+    return med
 
 
 if __name__ == "__main__":
