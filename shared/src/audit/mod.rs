@@ -371,6 +371,43 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn lookups_across_objects_keep_the_scans_meaning() {
+        // What `All` returns is what a scan of the run in order returned: the first match, a
+        // namespace only when asked, unset namespaces as `default`, pod-bearing objects by namespace.
+        let objects: Vec<Object> = [
+            json!({"kind": "ServiceAccount", "metadata": {"name": "app", "namespace": "a"}, "automountServiceAccountToken": false}),
+            json!({"kind": "ServiceAccount", "metadata": {"name": "app", "namespace": "b"}}),
+            json!({"kind": "ServiceAccount", "metadata": {"name": "app"}, "n": "default"}),
+            json!({"kind": "ClusterRole", "metadata": {"name": "admin"}}),
+            json!({"kind": "Role", "metadata": {"name": "admin", "namespace": "a"}}),
+            json!({"kind": "NetworkPolicy", "metadata": {"name": "p1", "namespace": "a"}}),
+            json!({"kind": "NetworkPolicy", "metadata": {"name": "p2", "namespace": "a"}}),
+            json!({"kind": "Deployment", "metadata": {"name": "web", "namespace": "a"},
+                   "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}}),
+            json!({"kind": "Service", "metadata": {"name": "web", "namespace": "a"}}),
+            json!({"kind": 3, "metadata": {"name": "odd"}}),
+        ]
+        .into_iter()
+        .map(|value| Object { value, source: None })
+        .collect();
+        let all = All::new(&objects);
+        let name = |v: Option<&Value>| v.map(|v| v["metadata"]["namespace"].as_str().unwrap_or("(none)").to_string());
+        assert_eq!(name(all.find("ServiceAccount", Some("b"), "app")), Some("b".into()));
+        assert_eq!(name(all.find("ServiceAccount", None, "app")), Some("a".into()));
+        assert_eq!(name(all.find("ServiceAccount", Some("default"), "app")), Some("(none)".into()));
+        assert_eq!(name(all.find("ServiceAccount", Some("c"), "app")), None);
+        assert_eq!(name(all.find("ClusterRole", None, "admin")), Some("(none)".into()));
+        assert_eq!(name(all.find("Role", Some("a"), "admin")), Some("a".into()));
+        assert_eq!(all.find("Role", Some("a"), "nope"), None);
+        let names =
+            |vs: &[&Value]| vs.iter().map(|v| v["metadata"]["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+        assert_eq!(names(all.in_namespace("NetworkPolicy", "a")), ["p1", "p2"]);
+        assert!(all.in_namespace("NetworkPolicy", "b").is_empty());
+        assert_eq!(names(all.with_pods_in("a")), ["web"]);
+        assert!(all.with_pods_in("default").is_empty());
+    }
+
     /// The checks that fail on a pod with this spec (a restricted-compliant base, overridden).
     fn failing(level: Option<Level>, spec: Value) -> Vec<&'static str> {
         let mut base = json!({
