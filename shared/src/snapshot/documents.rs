@@ -52,7 +52,11 @@ pub(crate) fn each_document_in(
     f: &mut dyn FnMut(Document) -> Result<(), ParseError>,
 ) -> Result<(), ParseError> {
     let mut text = Utf8Reader::new(reader);
-    if text.fill_buf().map_err(read_error)?.starts_with("\u{feff}".as_bytes()) {
+    let bom = match text.fill_buf() {
+        Ok(buf) => buf.starts_with("\u{feff}".as_bytes()),
+        Err(e) => return Err(text.error(e)),
+    };
+    if bom {
         text.consume(3);
     }
     if skip_whitespace(&mut text)?.is_some_and(|b| b == b'{' || b == b'[') {
@@ -115,6 +119,9 @@ fn each_yaml_document<R: std::io::Read>(
                 ParseError { line: Some(at), message: first_line(&e.without_snippet().to_string()) }
             })?;
         }
+        // Whatever the parser left of the document (nothing, as it reads to the end) is not lost
+        // silently with the documents after it: the stream goes on from the next marker.
+        while document.next_line().map_err(|e| document.text.error(e))? {}
         pending = match document.end {
             Some(YamlEnd::Marker(rest, line_no)) => (rest, line_no),
             Some(YamlEnd::DocumentEnd) => (String::new(), 0),
@@ -219,10 +226,6 @@ fn skip_whitespace<R: std::io::Read>(text: &mut Utf8Reader<R>) -> Result<Option<
             return Ok(next);
         }
     }
-}
-
-fn read_error(e: std::io::Error) -> ParseError {
-    ParseError { line: None, message: e.to_string() }
 }
 
 /// A buffered reader that checks the input is UTF-8 and counts the lines handed out.
