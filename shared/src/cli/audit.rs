@@ -223,10 +223,12 @@ fn run_plugin(args: &AuditArgs) -> anyhow::Result<Exit> {
 
 /// What to audit: `-f` manifests (`-` reads stdin), `--snapshot`, or the cluster.
 fn input_of(args: &AuditArgs) -> Result<AuditInput, Error> {
+    let piped = |what: &str| match input::piped() {
+        true => Ok(()),
+        false => Err(Error::Usage(format!("{what} from stdin, and stdin is a terminal"))),
+    };
     let stdin = |what: &str| -> Result<(String, String), Error> {
-        if !input::piped() {
-            return Err(Error::Usage(format!("{what} from stdin, and stdin is a terminal")));
-        }
+        piped(what)?;
         let read =
             input::read(std::path::Path::new("-"), MAX_STDIN, Over::Refuse("save it to files and give them with -f"))?;
         if read.lossy {
@@ -246,9 +248,7 @@ fn input_of(args: &AuditArgs) -> Result<AuditInput, Error> {
     }
     Ok(match &args.snapshot {
         Some(path) if path.as_os_str() == "-" => {
-            if !input::piped() {
-                return Err(Error::Usage("--snapshot - reads the state from stdin, and stdin is a terminal".into()));
-            }
+            piped("--snapshot - reads the state")?;
             // Read as it streams in, however large: never held whole.
             AuditInput::SnapshotStdin
         }

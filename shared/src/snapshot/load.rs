@@ -19,12 +19,8 @@ impl Snapshot {
         if path.is_dir() {
             return Snapshot::from_dir(path);
         }
-        let name = path.display().to_string();
-        let mut loader = Loader::default();
-        if !loader.read_file(path)? {
-            return Err(Error::input(&name, EMPTY));
-        }
-        Ok(loader.finish(&name))
+        let (file, size) = open(path)?;
+        Snapshot::read_one(&path.display().to_string(), file, size)
     }
 
     fn from_dir(dir: &Path) -> Result<Snapshot, Error> {
@@ -35,7 +31,8 @@ impl Snapshot {
             let is_state = file.extension().is_some_and(|x| x == "yaml" || x == "yml" || x == "json");
             if file.is_file() && is_state {
                 // Each file read alone, so that its errors name it.
-                any |= loader.read_file(&file)?;
+                let (reader, size) = open(&file)?;
+                any |= loader.read(&file.display().to_string(), reader, size)?;
             }
         }
         if !any {
@@ -51,24 +48,30 @@ impl Snapshot {
 
     /// Reads a snapshot as it streams in from `reader` (stdin's); `source` names it in errors.
     pub fn from_reader(source: &str, reader: impl std::io::Read) -> Result<Snapshot, Error> {
-        let mut loader = Loader::default();
-        if !loader.read(source, reader, usize::MAX)? {
-            return Err(Error::input(source, EMPTY));
-        }
-        Ok(loader.finish(source))
+        Snapshot::read_one(source, reader, usize::MAX)
     }
 
     /// Reads a snapshot from text; `source` names it in errors.
     pub fn from_text(source: &str, text: &str) -> Result<Snapshot, Error> {
+        Snapshot::read_one(source, text.as_bytes(), text.len())
+    }
+
+    /// A snapshot of one input, which must hold more than whitespace.
+    fn read_one(source: &str, reader: impl std::io::Read, size_hint: usize) -> Result<Snapshot, Error> {
         let mut loader = Loader::default();
-        if !loader.read(source, text.as_bytes(), text.len())? {
-            return Err(Error::input(source, EMPTY));
+        if !loader.read(source, reader, size_hint)? {
+            return Err(Error::input(source, "is empty: expected Kubernetes objects as YAML or JSON"));
         }
         Ok(loader.finish(source))
     }
 }
 
-const EMPTY: &str = "is empty: expected Kubernetes objects as YAML or JSON";
+/// Opens a state file: the file and its size.
+fn open(path: &Path) -> Result<(std::fs::File, usize), Error> {
+    let file = std::fs::File::open(path).map_err(|e| Error::input(path.display(), io_reason(&e)))?;
+    let size = file.metadata().map(|m| m.len() as usize).unwrap_or(usize::MAX);
+    Ok((file, size))
+}
 
 /// Reads container logs laid out as `<namespace>/<pod>/<container>.log` (the current instance) and
 /// `<container>.previous.log` (the previous one).
@@ -123,14 +126,6 @@ struct Loader {
 }
 
 impl Loader {
-    /// Reads one file; whether it held anything but whitespace.
-    fn read_file(&mut self, path: &Path) -> Result<bool, Error> {
-        let name = path.display().to_string();
-        let file = std::fs::File::open(path).map_err(|e| Error::input(&name, io_reason(&e)))?;
-        let size = file.metadata().map(|m| m.len() as usize).unwrap_or(usize::MAX);
-        self.read(&name, file, size)
-    }
-
     /// Reads every object of one input, each typed as soon as it is read: neither the text nor its
     /// tree is ever whole. Whether the input held anything but whitespace.
     fn read(&mut self, source: &str, reader: impl std::io::Read, size_hint: usize) -> Result<bool, Error> {
