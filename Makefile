@@ -4,7 +4,7 @@ CARGO  ?= cargo
 PREFIX ?= $(HOME)/.local/bin
 PLUGINS := kubectl-ai-analyze kubectl-ai-audit kubectl-ai-gen kubectl-ai-exec
 
-.PHONY: all build demo test mcp-python conformance bench dist deny fuzz lint fmt fmt-check clippy release install uninstall clean
+.PHONY: all build demo test mcp-python monitoring conformance bench dist deny fuzz lint fmt fmt-check clippy release install uninstall clean
 
 all: build
 
@@ -25,9 +25,18 @@ mcp-python:
 		|| { rm -rf $(MCP_PYTHON); echo "make: the Python MCP SDK ($(MCP_SDK)) could not be installed: its test will say skipped" >&2; }; \
 	fi
 
+## monitoring: Debian's prometheus (with promtool) and prometheus-alertmanager, the real peers of the
+## watch mode's tests (installed when missing; their tests say skipped where they cannot be)
+APT_MONITORING := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null 2>&1
+monitoring:
+	@if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus-alertmanager >/dev/null 2>&1; then \
+		{ command -v apt-get >/dev/null 2>&1 && { $(APT_MONITORING) || { apt-get update -qq >/dev/null 2>&1 && $(APT_MONITORING); }; }; } \
+		|| echo "make: prometheus and prometheus-alertmanager (Debian packages) could not be installed: the watch mode's tests against them will say skipped" >&2; \
+	fi
+
 ## test: every test (unit, integration against the fixture cluster and the real kubectl, snapshots)
 # The integration tests run the plugin binaries, so they are built first (nextest only builds tests).
-test: build mcp-python
+test: build mcp-python monitoring
 	@command -v kubectl >/dev/null 2>&1 || { echo "make test: kubectl is required: the integration tests run the real kubectl against the fixture cluster" >&2; exit 1; }
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace; \
@@ -41,7 +50,7 @@ test: build mcp-python
 conformance: build
 	$(CARGO) run -q -p opsagent-tests --bin conformance -- $(if $(V),-v)
 
-## bench: explain tokens vs k8sgpt; the exec prompt; MCP tool-call latency and memory; analyze and audit at 10k, 50k and 150k pods, live and from a file, vs kubectl (BENCHMARKS.md; BENCH=tokens|exec|mcp|scale for one; BENCH_PODS=10000 for one size)
+## bench: explain tokens vs k8sgpt; the exec prompt; MCP tool-call latency and memory; analyze and audit at 10k, 50k and 150k pods, live and from a file, vs kubectl; memory of a 1,000-run watch (BENCHMARKS.md; BENCH=tokens|exec|mcp|scale|watch for one; BENCH_PODS=10000 for one size)
 bench:
 	@test -x /usr/bin/time || { command -v apt-get >/dev/null && apt-get install -y -qq time >/dev/null; } \
 		|| { echo "make bench: GNU time (Debian package time) is needed to measure peak RSS and could not be installed" >&2; exit 1; }

@@ -52,6 +52,14 @@ run kubectl ai audit -A --severity high --fail-on critical || status=$?
 # 1 means "a finding at or above --fail-on": the demo cluster has some, on purpose.
 [ "$status" -le 1 ] || exit "$status"
 
+# In the cluster: re-run on an interval, one line per run (docs/operations.md: /metrics, Alertmanager).
+run kubectl ai analyze -A --watch 1s --force --watch-runs 2
+run kubectl ai analyze -A -o json --metrics-file "$work/opsagent.prom" >/dev/null || true
+printf '
+The metrics for Prometheus (node-exporter textfile; --metrics-addr serves them live):
+'
+grep -E '^opsagent_findings' "$work/opsagent.prom"
+
 # gen and exec need a model. Here it is OpsAgent's fake model, a local test server with scripted
 # answers (tests/demo/model-script.yaml): the requests show what would be sent, and nothing leaves
 # the machine. With a real provider: export OPENAI_API_KEY (docs/configuration.md).

@@ -36,6 +36,22 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// A duration as the flags write it: `90s` is `1m30s`, `1500ms` stays in milliseconds.
+pub(crate) fn display(d: Duration) -> String {
+    if d.subsec_millis() != 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    let mut left = d.as_secs();
+    let mut out = String::new();
+    for (unit, size) in [("h", 3600), ("m", 60), ("s", 1)] {
+        if left >= size {
+            out.push_str(&format!("{}{unit}", left / size));
+            left %= size;
+        }
+    }
+    if out.is_empty() { "0s".into() } else { out }
+}
+
 /// The wait before retry `attempt` (0 first): `base` doubled each time, ±25 % jitter so that
 /// clients retrying together spread out, at most `max`. One backoff for the API server's retries
 /// and the model's.
@@ -59,6 +75,16 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_display_as_they_are_written() {
+        for text in ["0s", "500ms", "1500ms", "30s", "1m30s", "5m", "2h", "1h0m1s"] {
+            let shown = display(parse_duration(text).unwrap());
+            assert_eq!(parse_duration(&shown).unwrap(), parse_duration(text).unwrap(), "{text} -> {shown}");
+        }
+        assert_eq!(display(Duration::from_secs(3601)), "1h1s");
+        assert_eq!(display(Duration::from_secs(90)), "1m30s");
+    }
 
     #[test]
     fn durations() {

@@ -11,6 +11,7 @@
 //! | 4 | partial or empty results: some kinds could not be read, or the scope matched nothing; nothing found |
 //! | 5 | the model could not be used: not configured, rejected the request, unreachable |
 //! | 6 | `exec`: a change was asked for and not made (read-only, declined, no terminal) |
+//! | 7 | `analyze`, `audit`: a `--notify` sink could not be told (the report was written) |
 
 use std::fmt;
 
@@ -31,6 +32,8 @@ pub enum Exit {
     Model = 5,
     /// A change was asked for and not made: read-only, declined, or no terminal to ask on.
     NotDone = 6,
+    /// A `--notify` sink could not be told (the report was written; the state file keeps it).
+    NotNotified = 7,
 }
 
 impl Exit {

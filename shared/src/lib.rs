@@ -55,6 +55,10 @@ pub mod generate;
 // The `exec` verb: an agent over kubectl and jq that asks before any change.
 pub mod exec;
 
+// Running in the cluster: re-runs on an interval, Prometheus metrics, findings pushed to
+// Alertmanager, Slack or webhooks.
+pub mod watch;
+
 // exec's tools, and the analyzers and audit, served to other agents over MCP.
 pub mod mcp;
 

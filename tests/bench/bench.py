@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""make bench, four benchmarks (BENCH=tokens, BENCH=exec, BENCH=mcp or BENCH=scale runs one):
+"""make bench, five benchmarks (BENCH=tokens, BENCH=exec, BENCH=mcp, BENCH=scale or BENCH=watch runs one):
 
 tokens: the prompt tokens `kubectl-ai-analyze --explain` sends for tests/states/explain (10 identical
 crashing replicas + 3 other faults), recorded by the fake model, against what k8sgpt's
@@ -21,6 +21,11 @@ and from the state file (`--snapshot`), and `kubectl get <the same kinds> -A -o 
 pods, side by side. Runs are interleaved (A, B, A, B, ...) so that a noisy machine affects all alike
 (BENCH_RUNS at the first size, a third of them at the others); medians are reported, with the ratios
 that matter and the growth from the smallest size to the largest.
+
+watch: `analyze --watch` and `audit --watch` on the demo state, back to back (--watch 0s --force),
+for WATCH_RUNS runs (default 1,000: a day of a 90-second interval, four days of 5 minutes), serving
+/metrics and telling a local webhook what changed, with a state file; the resident set sampled at
+runs 10, 100, 250, 500, 750 and the last: it must not grow beyond noise.
 
 Peak RSS is the process's own maximum resident set, as GNU time reports it. kubectl is the real binary
 behind the dispatcher (kubectl.1.32), so the dispatcher's extra process and /version call are not
@@ -358,6 +363,69 @@ def main():
         mcp_bench()
     if which in ("all", "scale"):
         scale_bench()
+    if which in ("all", "watch"):
+        watch_bench()
+
+
+def watch_bench():
+    """Memory of a long watch: RSS at runs 10 ... WATCH_RUNS, for analyze and audit."""
+    import http.server
+    import threading
+
+    runs = int(os.environ.get("WATCH_RUNS", "1000"))
+    marks = sorted({m for m in (10, 100, 250, 500, 750, runs) if m <= runs})
+    work = tempfile.mkdtemp(prefix="opsagent-watch-")
+    received = [0]
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            received[0] += 1
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    hook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    fixture, kubeconfig = demo_fixture(work)
+    print(f"\n== watch: {runs} runs back to back on the demo state (RSS in MiB at run N)")
+    try:
+        env = clean_env()
+        env.update(HOME=work, KUBECONFIG=kubeconfig, KUBECACHEDIR=os.path.join(work, "cache"))
+        for plugin in ("analyze", "audit"):
+            cmd = [os.path.join(RELEASE, f"kubectl-ai-{plugin}"), "-A", "--watch", "0s", "--force",
+                   "--watch-runs", str(runs + 1), "--metrics-addr", "127.0.0.1:0",
+                   "--notify", f"http://127.0.0.1:{hook.server_address[1]}/hook",
+                   "--state-file", os.path.join(work, f"{plugin}-state.json")]
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, env=env, text=True)
+            samples = {}
+            started = time.monotonic()
+            for line in proc.stderr:
+                if line.startswith("run "):
+                    n = int(line.split()[1].rstrip(":"))
+                    if n in marks:
+                        samples[n] = rss_mib(proc.pid)
+                    if n == runs:
+                        elapsed = time.monotonic() - started
+                        break
+            proc.terminate()
+            proc.wait()
+            if len(samples) != len(marks):
+                sys.exit(f"make bench: the {plugin} watch stopped early: {samples}")
+            row = "  ".join(f"{n}: {samples[n]:.1f}" for n in marks)
+            growth = samples[marks[-1]] / samples[marks[0]]
+            print(f"{plugin:8} {row}  (run {marks[-1]} / run {marks[0]}: {growth:.3f}x; "
+                  f"{elapsed / runs * 1000:.1f} ms per run)")
+        print(f"webhook messages received: {received[0]} (only changes: the first run of each plugin)")
+    finally:
+        fixture.terminate()
+        fixture.wait()
+        hook.shutdown()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def scale_bench():

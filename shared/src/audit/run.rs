@@ -213,6 +213,10 @@ pub fn run(options: &AuditOptions, progress: &dyn Progress) -> Result<AuditRepor
         checks.skip.extend(ran.iter().map(|id| id.to_string()));
     }
     let checks = &checks;
+    let mut read = BTreeMap::new();
+    for o in &objects {
+        *read.entry(kind_of(o).to_string()).or_insert(0) += 1;
+    }
     let mut outcome = super::audit(&objects, checks);
     if let Some(t) = &options.target {
         outcome.findings.retain(|f| t.matches(&f.kind, &f.name));
@@ -288,6 +292,7 @@ pub fn run(options: &AuditOptions, progress: &dyn Progress) -> Result<AuditRepor
         findings,
         images,
         partial: partial || !errors.is_empty(),
+        read,
         errors,
         warnings,
         explanations: BTreeMap::new(),

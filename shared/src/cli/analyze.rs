@@ -7,8 +7,9 @@ use clap::Parser;
 
 use super::input::{self, Over};
 use super::terminal::Terminal;
+use super::watch::Plan;
 use crate::analyze::{self, AnalyzeOptions, Input, Selection};
-use crate::cli::{self, CommonArgs, LlmArgs};
+use crate::cli::{self, CommonArgs, LlmArgs, WatchArgs};
 use crate::error::{Error, Exit};
 use crate::explain::diagnose::{self, DiagnoseOptions, Target};
 use crate::explain::pipe::{self, InputReport};
@@ -17,6 +18,9 @@ use crate::llm::{Client, ModelConfig};
 use crate::progress::Progress;
 use crate::render::dryrun::{self, DryRequest};
 use crate::render::{self, Format};
+use crate::watch::RunOutput;
+use crate::watch::alerts::{self, Plugin};
+use crate::watch::metrics::RunFacts;
 
 const EXAMPLES: &str = r#"Examples:
   # What is broken in the current namespace, and across the cluster
@@ -46,6 +50,13 @@ const EXAMPLES: &str = r#"Examples:
   kubectl ai analyze -A --context prod-eu,prod-us
   kubectl ai analyze -A --all-contexts
 
+  # In the cluster: every 5 minutes, metrics on :9090, changes to Alertmanager
+  kubectl ai analyze -A --watch 5m --metrics-addr :9090 \
+    --notify alertmanager+http://alertmanager.monitoring:9093
+
+  # From a CronJob: tell Slack what changed since the last run
+  kubectl ai analyze -A --notify env:SLACK_WEBHOOK_URL --state-file state.json
+
   # For an agent (Claude Code, Cursor …): these analyzers as MCP tools
   kubectl ai exec --mcp-server
 
@@ -56,7 +67,8 @@ Exit codes:
   3  the cluster could not be used (unreachable, credentials rejected)
   4  partial or empty: some kinds could not be read, or the namespace or
      selector matched nothing; nothing found
-  5  the model failed or is not configured"#;
+  5  the model failed or is not configured
+  7  a --notify sink could not be told (the report was written)"#;
 
 /// Find what is broken in a cluster, without a model.
 #[derive(Parser, Debug, Clone)]
@@ -146,6 +158,10 @@ pub struct AnalyzeArgs {
     /// The model.
     #[command(flatten)]
     pub llm: LlmArgs,
+
+    /// Watch and notify.
+    #[command(flatten)]
+    pub watching: WatchArgs,
 }
 
 /// The longest explanation asked for, in tokens.
@@ -175,13 +191,71 @@ fn run_plugin(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
     if !args.target.is_empty() {
         return diagnose_object(args, &progress, &mut stdout);
     }
+    let plan = Plan::new(&args.watching, Plugin::Analyze)?;
+    if plan.watching() {
+        if args.dump.is_some() || args.llm.dry_run {
+            return Err(Error::Usage("--watch serves its reports: --dump and --dry-run are for one run".into()).into());
+        }
+        let cluster = plan.cluster.clone();
+        let input = input_of(args, true)?;
+        if matches!(input, Input::SnapshotStdin) {
+            return Err(
+                Error::Usage("--watch reads the state again each run: stdin cannot be read twice".into()).into()
+            );
+        }
+        return plan.watch(|| {
+            let (report, prompt_tokens) = analysis(args, &progress)?;
+            let mut json = Vec::new();
+            render::report(&mut json, &report, Format::Json)
+                .map_err(|e| Error::Usage(format!("cannot write the report: {e}")))?;
+            Ok(RunOutput { report: json, facts: facts(&report, prompt_tokens, cluster.as_deref()) })
+        });
+    }
+    let started = std::time::Instant::now();
+    let common = &args.common;
+    if args.llm.dry_run {
+        let analysis = analyze::analyze(&options_of(args)?)?;
+        let model = ModelConfig::resolve(&args.llm.options())?;
+        let prepared = explain::prepare(&analysis, &model, &explain_options(args));
+        let requests: Vec<DryRequest<'_>> = prepared.requests().iter().map(|r| r.dry()).collect();
+        dryrun::print(&mut stdout, &model, &requests, prepared.cached(), common.output)?;
+        stdout.flush()?;
+        return Ok(Exit::Clean);
+    }
+    let (report, prompt_tokens) = analysis(args, &progress)?;
+    for w in &report.warnings {
+        match &w.cluster {
+            Some(cluster) => cli::warn(format!("context {cluster}: {}", w.message)),
+            None => cli::warn(&w.message),
+        }
+    }
+    render::report(&mut stdout, &report, common.output)?;
+    stdout.flush()?;
+    let exit = if !report.results.is_empty() {
+        Exit::Problems
+    } else if report.partial {
+        Exit::Partial
+    } else {
+        Exit::Clean
+    };
+    if plan.after_run() {
+        let cluster = plan.cluster.clone();
+        if let Some(failed) = plan.finish(&facts(&report, prompt_tokens, cluster.as_deref()), started)? {
+            return Ok(failed);
+        }
+    }
+    Ok(exit)
+}
+
+/// What the flags ask analyze to read and run.
+fn options_of(args: &AnalyzeArgs) -> Result<AnalyzeOptions, Error> {
     let common = &args.common;
     // An explanation is better with the log lines of the failing containers.
     let mut enable = args.enable.clone();
     if args.explain {
         enable.push("Log".to_string());
     }
-    let options = AnalyzeOptions {
+    Ok(AnalyzeOptions {
         input: input_of(args, true)?,
         namespace: common.cluster.namespace.clone(),
         all_namespaces: common.scope.all_namespaces,
@@ -190,43 +264,44 @@ fn run_plugin(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
         log_lines: args.log_lines,
         max_concurrency: usize::from(args.max_concurrency),
         dump: args.dump.clone(),
-    };
-    let mut analysis = analyze::analyze(&options)?;
-    if args.explain || args.llm.dry_run {
-        let model = ModelConfig::resolve(&args.llm.options())?;
-        let options = explain::Options {
-            concurrency: usize::from(args.llm_concurrency),
-            cache: !args.no_cache,
-            anonymize: args.anonymize,
-            max_answer: MAX_ANSWER,
-            batch: usize::from(args.batch),
-        };
-        let prepared = explain::prepare(&analysis, &model, &options);
-        if args.llm.dry_run {
-            let requests: Vec<DryRequest<'_>> = prepared.requests().iter().map(|r| r.dry()).collect();
-            dryrun::print(&mut stdout, &model, &requests, prepared.cached(), common.output)?;
-            stdout.flush()?;
-            return Ok(Exit::Clean);
-        }
-        let client = Client::for_use(model, "--explain")?.reporting_to(&progress);
-        explain::explain(&mut analysis.report, &prepared, &client, &options, &progress)?;
-    }
-    let report = &analysis.report;
-    for w in &report.warnings {
-        match &w.cluster {
-            Some(cluster) => cli::warn(format!("context {cluster}: {}", w.message)),
-            None => cli::warn(&w.message),
-        }
-    }
-    render::report(&mut stdout, report, common.output)?;
-    stdout.flush()?;
-    Ok(if !report.results.is_empty() {
-        Exit::Problems
-    } else if report.partial {
-        Exit::Partial
-    } else {
-        Exit::Clean
     })
+}
+
+fn explain_options(args: &AnalyzeArgs) -> explain::Options {
+    explain::Options {
+        concurrency: usize::from(args.llm_concurrency),
+        cache: !args.no_cache,
+        anonymize: args.anonymize,
+        max_answer: MAX_ANSWER,
+        batch: usize::from(args.batch),
+    }
+}
+
+/// One analysis, explained with `--explain`: the report and the tokens sent.
+fn analysis(args: &AnalyzeArgs, progress: &Terminal) -> Result<(crate::findings::Report, u64), Error> {
+    let mut analysis = analyze::analyze(&options_of(args)?)?;
+    let mut tokens = 0;
+    if args.explain {
+        let model = ModelConfig::resolve(&args.llm.options())?;
+        let options = explain_options(args);
+        let prepared = explain::prepare(&analysis, &model, &options);
+        let client = Client::for_use(model, "--explain")?.reporting_to(progress);
+        let stats = explain::explain(&mut analysis.report, &prepared, &client, &options, progress)?;
+        tokens = stats.prompt_tokens as u64;
+    }
+    Ok((analysis.report, tokens))
+}
+
+/// What the metrics and notifications read of a report: every finding (`--notify-severity` is
+/// applied by the sinks).
+fn facts(report: &crate::findings::Report, prompt_tokens: u64, cluster: Option<&str>) -> RunFacts {
+    let cluster = cluster.or(report.source.context.as_deref());
+    RunFacts {
+        findings: alerts::from_analysis(report, crate::findings::Severity::Info, cluster),
+        objects: report.source.objects.clone(),
+        partial: report.partial,
+        prompt_tokens,
+    }
 }
 
 /// Where the state comes from: `--snapshot` (a file, or `-` for stdin), several contexts

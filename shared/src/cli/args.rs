@@ -236,3 +236,48 @@ pub(crate) const PROVIDERS: &[Choice<Provider>] = &[
     choice(Provider::Azure, "azure", "Azure OpenAI"),
     choice(Provider::Ollama, "ollama", "Ollama's native API"),
 ];
+
+/// Running on a schedule and telling people: `--watch`, metrics and `--notify` (analyze, audit).
+#[derive(Args, Debug, Clone, Default)]
+pub struct WatchArgs {
+    /// Run again every INTERVAL (e.g. 5m; ±10 % jitter), keeping the last report; ends on SIGINT/SIGTERM
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_duration, help_heading = "Watch and notify")]
+    pub watch: Option<Duration>,
+
+    /// Accept a --watch interval below 30s
+    #[arg(long, requires = "watch", help_heading = "Watch and notify")]
+    pub force: bool,
+
+    /// Stop --watch after N runs (for tests and benchmarks)
+    #[arg(long, value_name = "N", requires = "watch", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Watch and notify")]
+    pub watch_runs: Option<u64>,
+
+    /// With --watch, serve /metrics, /healthz, /readyz and /report on ADDR (:9090 is every address)
+    #[arg(long, value_name = "ADDR", requires = "watch", help_heading = "Watch and notify")]
+    pub metrics_addr: Option<String>,
+
+    /// Write the run's metrics to FILE in node-exporter's textfile format (one-shot runs)
+    #[arg(long, value_name = "FILE", conflicts_with = "watch", help_heading = "Watch and notify")]
+    pub metrics_file: Option<PathBuf>,
+
+    /// Send new and resolved findings to alertmanager+http(s)://HOST:PORT, slack+https://…, or a
+    /// webhook http(s)://…; a URL holding a secret as file:PATH or env:NAME (repeatable)
+    #[arg(long, value_name = "URL", help_heading = "Watch and notify")]
+    pub notify: Vec<String>,
+
+    /// Keep what each --notify sink was told in FILE, so that the next run sends only what changed
+    #[arg(long, value_name = "FILE", requires = "notify", help_heading = "Watch and notify")]
+    pub state_file: Option<PathBuf>,
+
+    /// Send findings of this severity and above (default: every finding of analyze, high for audit)
+    #[arg(long, value_name = "SEVERITY", value_parser = one_of(SEVERITIES), requires = "notify", help_heading = "Watch and notify")]
+    pub notify_severity: Option<Severity>,
+
+    /// How long an Alertmanager alert fires unless renewed (default: 4 × --watch, or 2h)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "notify", help_heading = "Watch and notify")]
+    pub alert_ttl: Option<Duration>,
+
+    /// The `cluster` label of notifications (default: the context's name)
+    #[arg(long, value_name = "NAME", help_heading = "Watch and notify")]
+    pub cluster_name: Option<String>,
+}

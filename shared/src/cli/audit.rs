@@ -8,17 +8,23 @@ use clap::Parser;
 
 use super::input::{self, Over};
 use super::terminal::Terminal;
+use super::watch::Plan;
 use crate::audit::{self, AuditInput, AuditOptions, Level, Manifests, ScanOptions, Target};
 use crate::cli::{
-    self, AUDIT_FORMATS, ClusterArgs, LEVELS, LlmArgs, LogArgs, SEVERITIES, ScopeArgs, one_of, parse_duration,
+    self, AUDIT_FORMATS, ClusterArgs, LEVELS, LlmArgs, LogArgs, SEVERITIES, ScopeArgs, WatchArgs, one_of,
+    parse_duration,
 };
 use crate::error::{Error, Exit};
 use crate::explain;
 use crate::findings::Severity;
+use crate::findings::audit::AuditReport;
 use crate::llm::{Client, ModelConfig};
 use crate::render::Format;
 use crate::render::audit::View;
 use crate::render::dryrun::{self, DryRequest};
+use crate::watch::RunOutput;
+use crate::watch::alerts::{self, Plugin};
+use crate::watch::metrics::RunFacts;
 
 const EXAMPLES: &str = r#"Examples:
   # The whole cluster, worst first, with a score
@@ -33,6 +39,10 @@ const EXAMPLES: &str = r#"Examples:
   # One object, and the vulnerabilities of its images (needs trivy)
   kubectl ai audit deploy web -n shop --scan-images
 
+  # In the cluster: every hour, high and critical findings to Alertmanager
+  kubectl ai audit -A --watch 1h --metrics-addr :9090 \
+    --notify alertmanager+http://alertmanager.monitoring:9093
+
   # For an agent (Claude Code, Cursor …): the audit as MCP tools
   kubectl ai exec --mcp-server
 
@@ -42,7 +52,8 @@ Exit codes:
   2  usage error, or no input could be read
   3  the cluster could not be used (unreachable, credentials rejected)
   4  some input could not be read, and --fail-on was not reached
-  5  --explain: the model failed or is not configured"#;
+  5  --explain: the model failed or is not configured
+  7  a --notify sink could not be told (the report was written)"#;
 
 /// Audit workloads and RBAC for security problems.
 #[derive(Parser, Debug, Clone)]
@@ -87,7 +98,7 @@ pub struct AuditArgs {
     pub severity: Severity,
 
     /// Exit with code 1 when a finding of this severity or above is reported
-    #[arg(long, value_parser = one_of(SEVERITIES), value_name = "SEVERITY", help_heading = "Checks")]
+    #[arg(long, value_parser = one_of(SEVERITIES), value_name = "SEVERITY", conflicts_with = "watch", help_heading = "Checks")]
     pub fail_on: Option<Severity>,
 
     /// Run only these checks (comma-separated ids, e.g. POD-001,RBAC-004; see --list-checks)
@@ -142,6 +153,10 @@ pub struct AuditArgs {
     /// Colors and logging.
     #[command(flatten)]
     pub log: LogArgs,
+
+    /// Watch and notify.
+    #[command(flatten)]
+    pub watching: WatchArgs,
 }
 
 /// The largest manifests or state read from stdin.
@@ -195,6 +210,35 @@ fn run_plugin(args: &AuditArgs) -> anyhow::Result<Exit> {
             .scan_images
             .then(|| ScanOptions { parallel: usize::from(args.scan_parallel), timeout: args.scan_timeout }),
     };
+    let plan = Plan::new(&args.watching, Plugin::Audit)?;
+    let explained = |report: &mut AuditReport, model: ModelConfig| -> Result<(), Error> {
+        let client = Client::for_use(model, "--explain")?.reporting_to(&progress);
+        explain::audit::explain(report, &client, !args.no_cache, &progress)
+    };
+    if plan.watching() {
+        if args.llm.dry_run {
+            return Err(Error::Usage("--watch serves its reports: --dry-run is for one run".into()).into());
+        }
+        let stdin =
+            matches!(options.input, AuditInput::SnapshotStdin) || args.files.iter().any(|f| f.as_os_str() == "-");
+        if stdin {
+            return Err(
+                Error::Usage("--watch reads its input again each run: stdin cannot be read twice".into()).into()
+            );
+        }
+        let cluster = plan.cluster.clone();
+        return plan.watch(|| {
+            let mut report = audit::run(&options, &progress)?;
+            if let Some(model) = &model {
+                explained(&mut report, model.clone())?;
+            }
+            let mut json = Vec::new();
+            crate::render::audit::render(&mut json, &report, Format::Json, View::ByCheck)
+                .map_err(|e| Error::Usage(format!("cannot write the report: {e}")))?;
+            Ok(RunOutput { report: json, facts: facts(&report, cluster.as_deref()) })
+        });
+    }
+    let started = std::time::Instant::now();
     let mut report = audit::run(&options, &progress)?;
     let failed = args.fail_on.is_some_and(|min| report.findings.iter().any(|f| f.severity >= min));
     let mut out = anstream::stdout().lock();
@@ -206,12 +250,17 @@ fn run_plugin(args: &AuditArgs) -> anyhow::Result<Exit> {
             dryrun::print(&mut out, &model, &dry, 0, format)?;
             return Ok(Exit::Clean);
         }
-        let client = Client::for_use(model, "--explain")?.reporting_to(&progress);
-        explain::audit::explain(&mut report, &client, !args.no_cache, &progress)?;
+        explained(&mut report, model)?;
     }
     let view = if args.details { View::Details } else { View::ByCheck };
     crate::render::audit::render(&mut out, &report, args.output, view)?;
     out.flush()?;
+    if plan.after_run() {
+        let cluster = plan.cluster.clone();
+        if let Some(not_told) = plan.finish(&facts(&report, cluster.as_deref()), started)? {
+            return Ok(not_told);
+        }
+    }
     Ok(if failed {
         Exit::Problems
     } else if report.partial {
@@ -219,6 +268,17 @@ fn run_plugin(args: &AuditArgs) -> anyhow::Result<Exit> {
     } else {
         Exit::Clean
     })
+}
+
+/// What the metrics and notifications read of an audit: every finding (`--notify-severity` is
+/// applied by the sinks).
+fn facts(report: &AuditReport, cluster: Option<&str>) -> RunFacts {
+    RunFacts {
+        findings: alerts::from_audit(report, Severity::Info, cluster.or(report.source.context.as_deref())),
+        objects: report.read.clone(),
+        partial: report.partial,
+        prompt_tokens: 0,
+    }
 }
 
 /// What to audit: `-f` manifests (`-` reads stdin), `--snapshot`, or the cluster.

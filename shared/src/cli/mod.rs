@@ -10,9 +10,10 @@ pub mod exec;
 pub mod generate;
 mod input;
 mod terminal;
+mod watch;
 
 pub(crate) use args::{ANSWER_FORMATS, AUDIT_FORMATS, LEVELS, MANIFEST_FORMATS, SEVERITIES, one_of};
-pub use args::{ClusterArgs, CommonArgs, LlmArgs, LogArgs, ScopeArgs, parse_duration};
+pub use args::{ClusterArgs, CommonArgs, LlmArgs, LogArgs, ScopeArgs, WatchArgs, parse_duration};
 
 use std::io::Write as _;
 use std::process::ExitCode;

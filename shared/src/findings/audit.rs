@@ -120,6 +120,9 @@ pub struct AuditReport {
     /// Something could not be read (a kind, a manifest, an image): the report is partial.
     #[serde(skip)]
     pub partial: bool,
+    /// How many objects of each kind were read (the metrics of `--watch`).
+    #[serde(skip)]
+    pub read: BTreeMap<String, usize>,
     /// Manifests that could not be read.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FileError>,

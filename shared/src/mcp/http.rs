@@ -31,7 +31,7 @@ type Body = BoxBody<Bytes, std::convert::Infallible>;
 const PATH: &str = "/mcp";
 
 /// Resolves on SIGINT or SIGTERM.
-pub(super) async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

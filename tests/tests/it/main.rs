@@ -19,3 +19,4 @@ mod model;
 mod plugins;
 mod ship;
 mod support;
+mod watch;

@@ -138,6 +138,31 @@ fn the_deployment_is_read_only_and_passes_its_own_audit() {
         let key = c["env"].as_array().unwrap().iter().find(|e| e["name"] == "OPENAI_API_KEY").unwrap();
         assert!(key["valueFrom"]["secretKeyRef"]["name"].is_string(), "the key comes from a Secret");
     }
+    for (name, plugin, every) in [
+        ("opsagent-analyze-watch", "kubectl-ai-analyze", "--watch=5m"),
+        ("opsagent-audit-watch", "kubectl-ai-audit", "--watch=1h"),
+    ] {
+        let d = objects.iter().find(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == name).expect(name);
+        let pod = &d["spec"]["template"];
+        let c = &pod["spec"]["containers"][0];
+        assert!(c["command"][0].as_str().unwrap().ends_with(plugin));
+        let args: Vec<&str> = c["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+        assert!(args.contains(&every) && args.contains(&"--metrics-addr=:9090"), "{args:?}");
+        assert!(args.iter().any(|a| a.starts_with("--notify=alertmanager+http://")), "{args:?}");
+        assert_eq!(c["ports"][0]["containerPort"], 9090);
+        assert_eq!(pod["metadata"]["annotations"]["prometheus.io/port"], "9090");
+        assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+        assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+        assert_eq!(pod["metadata"]["labels"]["app.kubernetes.io/component"], "watch");
+    }
+    let watch_policy = objects
+        .iter()
+        .find(|o| {
+            o["kind"] == "NetworkPolicy"
+                && o["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "watch"
+        })
+        .expect("a NetworkPolicy letting Prometheus scrape the watches");
+    assert_eq!(watch_policy["spec"]["ingress"][0]["ports"][0]["port"], 9090);
     assert!(objects.iter().all(|o| o["kind"] != "Secret"), "no key is shipped");
     // Dogfood: nothing above low but the token the jobs need.
     let out = run(Command::new(bin("kubectl-ai-audit")).arg("-f").arg(root().join("deploy")).args([
