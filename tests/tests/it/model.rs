@@ -5,7 +5,7 @@ use crate::support::{FakeModel, Fixture, clean_model_env, run, state};
 
 const ANALYZE: &str = "kubectl-ai-analyze";
 /// An answer to a batch of four problems.
-const EXPLANATIONS: &str = "replies:\n  - {content: \"<think>hm</think>```json\\n[{\\\"problem\\\": 1, \\\"cause\\\": \\\"cause 1\\\", \\\"fix\\\": [\\\"kubectl rollout restart deployment/x\\\"]}, {\\\"problem\\\": 2, \\\"cause\\\": \\\"cause 2\\\"}, {\\\"problem\\\": 3, \\\"cause\\\": \\\"cause 3\\\"}, {\\\"problem\\\": 4, \\\"cause\\\": \\\"cause 4\\\"}]\\n```\"}\n";
+pub(crate) const EXPLANATIONS: &str = "replies:\n  - {content: \"<think>hm</think>```json\\n[{\\\"problem\\\": 1, \\\"cause\\\": \\\"cause 1\\\", \\\"fix\\\": [\\\"kubectl rollout restart deployment/x\\\"]}, {\\\"problem\\\": 2, \\\"cause\\\": \\\"cause 2\\\"}, {\\\"problem\\\": 3, \\\"cause\\\": \\\"cause 3\\\"}, {\\\"problem\\\": 4, \\\"cause\\\": \\\"cause 4\\\"}]\\n```\"}\n";
 /// An answer to one problem.
 const EXPLANATION: &str = "replies:\n  - {content: \"<think>hm</think>```json\\n{\\\"cause\\\": \\\"the cause\\\", \\\"fix\\\": [\\\"kubectl rollout restart deployment/x\\\"], \\\"verify\\\": \\\"kubectl get pods\\\"}\\n```\"}\n";
 

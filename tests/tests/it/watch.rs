@@ -660,6 +660,68 @@ fn failing_sinks_are_one_line_each_and_the_report_is_still_written() {
 }
 
 #[test]
+fn a_failed_run_keeps_the_last_report_and_counts_its_cause() {
+    let fixture = Fixture::start(&state("demo"), &[]);
+    // The kubeconfig outlives the fixture's directory: the server goes, the configuration stays.
+    let kept = tempfile::tempdir().unwrap();
+    let kubeconfig = kept.path().join("kubeconfig");
+    std::fs::copy(fixture.kubeconfig(), &kubeconfig).unwrap();
+    let mut cmd =
+        fixture.plugin("kubectl-ai-analyze", &["-A", "--watch", "1s", "--force", "--metrics-addr", "127.0.0.1:0"]);
+    cmd.env("KUBECONFIG", &kubeconfig).env("HOME", kept.path());
+    let watch = Watch::start(cmd);
+    let url = watch.metrics_url();
+    let report = eventually("a first report", Duration::from_secs(20), || match get(&format!("{url}/report")) {
+        Some((200, body)) => Ok(body),
+        other => Err(format!("{other:?}")),
+    });
+    drop(fixture); // the API server goes away
+    let metrics = eventually("the failure counted", Duration::from_secs(60), || match get(&format!("{url}/metrics")) {
+        Some((200, m)) if m.contains("opsagent_run_errors_total{plugin=\"analyze\",cause=\"unreachable\"}") => Ok(m),
+        other => Err(format!("{other:?}")),
+    });
+    assert!(metrics.contains("result=\"failure\"}"), "{metrics}");
+    assert_eq!(get(&format!("{url}/report")), Some((200, report)), "the last good report is still served");
+    assert_eq!(get(&format!("{url}/readyz")).map(|r| r.0), Some(200));
+    assert!(metrics.contains("opsagent_findings{plugin=\"analyze\",severity=\"critical\""), "findings kept: {metrics}");
+    let lines = watch.lines();
+    assert!(
+        lines.iter().any(|l| l.starts_with("warning: run ")
+            && l.contains("failed: cannot reach the cluster at ")
+            && l.ends_with("; the last report is kept")),
+        "{lines:?}"
+    );
+    assert_eq!(watch.terminate(), 0);
+}
+
+#[test]
+fn tokens_spent_explaining_are_counted_and_the_cache_spends_none() {
+    let fm = crate::support::FakeModel::start(crate::model::EXPLANATIONS, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = dir.path().join("opsagent.prom");
+    let snapshot = state("explain");
+    let tokens = || {
+        let r = run(fm.command("kubectl-ai-analyze").args([
+            "--snapshot",
+            snapshot.to_str().unwrap(),
+            "--explain",
+            "-o",
+            "json",
+            "--metrics-file",
+            metrics.to_str().unwrap(),
+        ]));
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        let text = std::fs::read_to_string(&metrics).unwrap();
+        let line = text.lines().find(|l| l.starts_with("opsagent_model_prompt_tokens_total{")).unwrap().to_string();
+        line.rsplit(' ').next().unwrap().parse::<u64>().unwrap()
+    };
+    let first = tokens();
+    assert!(first > 200, "four problems with their evidence: {first}");
+    assert_eq!(fm.requests().len(), 1);
+    assert_eq!(tokens(), 0, "answered from the cache: nothing sent, nothing spent");
+}
+
+#[test]
 fn credentials_from_the_environment_become_basic_authorization_and_are_never_printed() {
     let fixture = Fixture::start(&state("demo"), &[]);
     let hook = Receiver::start(&[]);
