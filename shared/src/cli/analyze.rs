@@ -196,6 +196,10 @@ fn run_plugin(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
         if args.dump.is_some() || args.llm.dry_run {
             return Err(Error::Usage("--watch serves its reports: --dump and --dry-run are for one run".into()).into());
         }
+        if args.explain {
+            // Before the first run: every run would fail the same way.
+            ModelConfig::resolve(&args.llm.options())?.require("--explain")?;
+        }
         let cluster = plan.cluster.clone();
         let input = input_of(args, true)?;
         if matches!(input, Input::SnapshotStdin) {

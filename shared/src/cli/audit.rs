@@ -211,7 +211,7 @@ fn run_plugin(args: &AuditArgs) -> anyhow::Result<Exit> {
             .then(|| ScanOptions { parallel: usize::from(args.scan_parallel), timeout: args.scan_timeout }),
     };
     let plan = Plan::new(&args.watching, Plugin::Audit)?;
-    let explained = |report: &mut AuditReport, model: ModelConfig| -> Result<(), Error> {
+    let explained = |report: &mut AuditReport, model: ModelConfig| -> Result<usize, Error> {
         let client = Client::for_use(model, "--explain")?.reporting_to(&progress);
         explain::audit::explain(report, &client, !args.no_cache, &progress)
     };
@@ -229,17 +229,19 @@ fn run_plugin(args: &AuditArgs) -> anyhow::Result<Exit> {
         let cluster = plan.cluster.clone();
         return plan.watch(|| {
             let mut report = audit::run(&options, &progress)?;
-            if let Some(model) = &model {
-                explained(&mut report, model.clone())?;
-            }
+            let tokens = match &model {
+                Some(model) => explained(&mut report, model.clone())?,
+                None => 0,
+            };
             let mut json = Vec::new();
             crate::render::audit::render(&mut json, &report, Format::Json, View::ByCheck)
                 .map_err(|e| Error::Usage(format!("cannot write the report: {e}")))?;
-            Ok(RunOutput { report: json, facts: facts(&report, cluster.as_deref()) })
+            Ok(RunOutput { report: json, facts: facts(&report, tokens, cluster.as_deref()) })
         });
     }
     let started = std::time::Instant::now();
     let mut report = audit::run(&options, &progress)?;
+    let mut tokens = 0;
     let failed = args.fail_on.is_some_and(|min| report.findings.iter().any(|f| f.severity >= min));
     let mut out = anstream::stdout().lock();
     if let Some(model) = model {
@@ -250,14 +252,14 @@ fn run_plugin(args: &AuditArgs) -> anyhow::Result<Exit> {
             dryrun::print(&mut out, &model, &dry, 0, format)?;
             return Ok(Exit::Clean);
         }
-        explained(&mut report, model)?;
+        tokens = explained(&mut report, model)?;
     }
     let view = if args.details { View::Details } else { View::ByCheck };
     crate::render::audit::render(&mut out, &report, args.output, view)?;
     out.flush()?;
     if plan.after_run() {
         let cluster = plan.cluster.clone();
-        if let Some(not_told) = plan.finish(&facts(&report, cluster.as_deref()), started)? {
+        if let Some(not_told) = plan.finish(&facts(&report, tokens, cluster.as_deref()), started)? {
             return Ok(not_told);
         }
     }
@@ -272,12 +274,12 @@ fn run_plugin(args: &AuditArgs) -> anyhow::Result<Exit> {
 
 /// What the metrics and notifications read of an audit: every finding (`--notify-severity` is
 /// applied by the sinks).
-fn facts(report: &AuditReport, cluster: Option<&str>) -> RunFacts {
+fn facts(report: &AuditReport, prompt_tokens: usize, cluster: Option<&str>) -> RunFacts {
     RunFacts {
         findings: alerts::from_audit(report, Severity::Info, cluster.or(report.source.context.as_deref())),
         objects: report.read.clone(),
         partial: report.partial,
-        prompt_tokens: 0,
+        prompt_tokens: prompt_tokens as u64,
     }
 }
 

@@ -42,13 +42,13 @@ const PROMPT_VERSION: &str = "audit-explain-1";
 /// Asks for the remediation summaries, one check at a time (worst first), into
 /// `report.explanations`; with `cache`, answers to the same request are read from and kept in the
 /// cache of explanations. A check left unexplained is a warning (in the report too); a lone request
-/// failing, or every one, is an error.
+/// failing, or every one, is an error. Returns the tokens sent.
 pub fn explain(
     report: &mut AuditReport,
     client: &Client<'_>,
     cache: bool,
     progress: &dyn Progress,
-) -> Result<(), Error> {
+) -> Result<usize, Error> {
     let config = client.config();
     let evidence = |r: &Request| r.messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n");
     let mut requests = Vec::new();
@@ -66,6 +66,7 @@ pub fn explain(
         progress.advance("explaining checks", done, requests.len());
     };
     let replies = send_all(client, &requests, 1, &sent);
+    let tokens = super::prompt_tokens(&crate::llm::tokens::Counter::for_model(&config.model), &requests);
     let mut unexplained = Vec::new();
     for (request, reply) in requests.iter().zip(replies) {
         match reply {
@@ -87,7 +88,7 @@ pub fn explain(
         return Err(Error::model("no check could be explained (see the warnings)"));
     }
     report.warnings.extend(unexplained);
-    Ok(())
+    Ok(tokens)
 }
 
 /// The messages of each failed check, worst first.

@@ -222,6 +222,11 @@ pub fn explain(
     Ok(stats)
 }
 
+/// The tokens `requests` send, as counted for the model.
+pub(crate) fn prompt_tokens(counter: &Counter, requests: &[Request]) -> usize {
+    requests.iter().flat_map(|r| &r.messages).map(|m| counter.count(&m.content) + MESSAGE_OVERHEAD).sum()
+}
+
 /// The plan: distinct problems, evidence redacted, anonymized and fitted; answers from the cache
 /// when allowed; the rest in requests of up to `options.batch` problems.
 fn plan(
@@ -601,8 +606,7 @@ fn run(
     let done = AtomicUsize::new(0);
     while !round.is_empty() {
         stats.requests += round.len();
-        stats.prompt_tokens +=
-            round.iter().flat_map(|r| &r.messages).map(|m| counter.count(&m.content) + MESSAGE_OVERHEAD).sum::<usize>();
+        stats.prompt_tokens += prompt_tokens(&counter, &round);
         let sent = |_: usize| {
             let done = done.fetch_add(1, Ordering::SeqCst) + 1;
             progress.advance("explaining problems", done, total.load(Ordering::SeqCst));

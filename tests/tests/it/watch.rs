@@ -601,20 +601,13 @@ fn failing_sinks_are_one_line_each_and_the_report_is_still_written() {
     // A 4xx is not retried; a 5xx is, and then succeeds.
     let rejecting = Receiver::start(&[400]);
     let flaky = Receiver::start(&[503]);
-    let r = run(&mut fixture.plugin(
-        "kubectl-ai-analyze",
-        &[
-            "-A",
-            "-o",
-            "json",
-            "--notify",
-            &format!("alertmanager+{}", rejecting.url),
-            "--notify",
-            &flaky.url,
-            "--state-file",
-            state_file.to_str().unwrap(),
-        ],
-    ));
+    let am = format!("alertmanager+{}", rejecting.url);
+    let state_arg = state_file.to_str().unwrap();
+    let analyze = || {
+        let args = ["-A", "-o", "json", "--notify", &am, "--notify", &flaky.url, "--state-file", state_arg];
+        run(&mut fixture.plugin("kubectl-ai-analyze", &args))
+    };
+    let r = analyze();
     assert_eq!(r.code, 7, "{}", r.stderr);
     r.json();
     let warnings: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("warning: ")).collect();
@@ -628,23 +621,10 @@ fn failing_sinks_are_one_line_each_and_the_report_is_still_written() {
     assert_eq!(rejecting.received().len(), 1, "a 4xx is not retried");
     assert_eq!(rejecting.received()[0].path, "/api/v2/alerts");
     assert_eq!(flaky.received().len(), 2, "a 503 is retried");
-    assert!(!flaky.statuses.lock().unwrap().iter().any(|_| true));
+    assert!(flaky.statuses.lock().unwrap().is_empty(), "the 503 was answered");
 
     // The state file kept the rejected sink's findings as untold: the next run tells it everything.
-    let again = run(&mut fixture.plugin(
-        "kubectl-ai-analyze",
-        &[
-            "-A",
-            "-o",
-            "json",
-            "--notify",
-            &format!("alertmanager+{}", rejecting.url),
-            "--notify",
-            &flaky.url,
-            "--state-file",
-            state_file.to_str().unwrap(),
-        ],
-    ));
+    let again = analyze();
     assert_eq!(again.code, 1, "{}", again.stderr);
     assert_eq!(
         rejecting.received()[1].body.as_array().unwrap().len(),
@@ -719,6 +699,36 @@ fn tokens_spent_explaining_are_counted_and_the_cache_spends_none() {
     assert!(first > 200, "four problems with their evidence: {first}");
     assert_eq!(fm.requests().len(), 1);
     assert_eq!(tokens(), 0, "answered from the cache: nothing sent, nothing spent");
+
+    // The audit's remediation summaries: one request per check.
+    let script = "replies:\n  - content: \"Drop the flag.\"\n  - content: \"Use a Secret.\"\n  - content: \"Set it to false.\"\n";
+    let fm = crate::support::FakeModel::start(script, &[]);
+    let manifests = Path::new(env!("CARGO_MANIFEST_DIR")).join("audit/manifests/web.yaml");
+    let audit_tokens = || {
+        let r = run(fm.command("kubectl-ai-audit").args([
+            "-f",
+            manifests.to_str().unwrap(),
+            "--checks",
+            "POD-001,POD-017,SEC-001",
+            "--explain",
+            "-o",
+            "json",
+            "--metrics-file",
+            metrics.to_str().unwrap(),
+        ]));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let text = std::fs::read_to_string(&metrics).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("opsagent_model_prompt_tokens_total{plugin=\"audit\"}"))
+            .unwrap()
+            .to_string();
+        line.rsplit(' ').next().unwrap().parse::<u64>().unwrap()
+    };
+    let first = audit_tokens();
+    assert!(first > 100, "three checks with their findings: {first}");
+    assert_eq!(fm.requests().len(), 3);
+    assert_eq!(audit_tokens(), 0, "answered from the cache");
 }
 
 #[test]
@@ -778,6 +788,14 @@ fn bad_watch_and_notify_flags_are_one_line_before_anything_is_read() {
         assert!(!r.stderr.contains("SECRET"), "{}", r.stderr);
         assert_eq!(fixture.requests().len(), before, "{args:?}: nothing is read before the flags are checked");
     }
+    // --explain without a model: said before the first run, not once per run.
+    let before = fixture.requests().len();
+    let mut cmd = fixture.plugin("kubectl-ai-analyze", &["-A", "--watch", "1m", "--explain"]);
+    crate::support::clean_model_env(&mut cmd);
+    let r = run(&mut cmd);
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    r.assert_one_error_line();
+    assert_eq!(fixture.requests().len(), before);
     let r = run(&mut fixture.plugin("kubectl-ai-audit", &["-A", "--watch", "1m", "--fail-on", "high"]));
     assert_eq!(r.code, 2, "{}", r.stderr);
     r.assert_one_error_line();
