@@ -345,6 +345,15 @@ impl<'p> Client<'p> {
                     }
                     return Ok(reply);
                 }
+                // A server that cannot call tools says so, whatever its status (llama.cpp answers
+                // 500): retrying cannot help, asking without tools can.
+                Err(Failure::Status { code, message, .. }) if !tools.is_empty() && rejects_tools(&message) => {
+                    let who = format!("{} ({})", self.config.provider.name(), self.url);
+                    return Err(Error::model(format!(
+                        "{who} rejected the request ({code}: {message}): the model may not support tool calling"
+                    ))
+                    .caused_by(Ended::NoTools));
+                }
                 Err(failure) if failure.retryable() && attempt < self.config.retries && !emitted => {
                     let mut wait = match &failure {
                         Failure::Status { retry_after: Some(d), .. } => (*d).min(Duration::from_secs(60)),
@@ -544,6 +553,20 @@ fn tool_calls(message: &Value) -> Vec<ToolCall> {
         .collect()
 }
 
+/// Whether an error message says the server cannot take tools: it names tools and says they are
+/// unsupported or need a server option. The real servers' words: llama.cpp ("tools param requires
+/// --jinja flag", a 500), vLLM ("\"auto\" tool choice requires --enable-auto-tool-choice and
+/// --tool-call-parser to be set"), Ollama ("… does not support tools"), OpenAI ("tools is not
+/// supported with this model").
+fn rejects_tools(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    let names_tools = ["tool", "function calling", "function_call"].iter().any(|w| m.contains(w));
+    let refuses = ["not supported", "not support", "unsupported", "requires", "not enabled", "not implemented"]
+        .iter()
+        .any(|w| m.contains(w));
+    names_tools && refuses
+}
+
 fn detail(message: &str) -> String {
     if message.is_empty() { String::new() } else { format!(": {message}") }
 }
@@ -737,6 +760,22 @@ mod tests {
         cfg.base_url = base.to_string();
         cfg.model = "m".into();
         cfg
+    }
+
+    #[test]
+    fn servers_that_cannot_take_tools_are_recognised_by_their_words() {
+        for message in [
+            "tools param requires --jinja flag",
+            "\"auto\" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set",
+            "registry.ollama.ai/library/gemma:2b does not support tools",
+            "tools is not supported with this model",
+            "Function calling is not enabled for this model",
+        ] {
+            assert!(rejects_tools(message), "{message}");
+        }
+        for message in ["", "the server is overloaded", "tool call parsing failed: retry", "model not found"] {
+            assert!(!rejects_tools(message), "{message}");
+        }
     }
 
     #[test]

@@ -91,24 +91,37 @@ fn a_jq_pipeline_runs_in_process_and_its_result_goes_back() {
     assert_eq!(report["usage"]["prompt_tokens"], 20);
 }
 
+/// Servers that cannot call tools, in their own words: the ReAct protocol takes over at once, on any
+/// status (llama.cpp without --jinja answers 500, which used to be retried four times).
 #[test]
 fn without_tool_calling_the_react_protocol_takes_over() {
     let fx = Fixture::start(&state("demo"), &["--namespace", "shop"]);
     let expected = namespaces(&fx);
     let action = "<think>I should count them.</think>Let me check.\n```json\n{\"thought\": \"count\", \"action\": {\"name\": \"kubectl\", \"input\": \"get ns -o json | jq '.items | length'\"}}\n```";
+    for (status, server_says) in [
+        (400, "tools are not supported by this model"),
+        (500, "tools param requires --jinja flag"),
+        (400, "\"auto\" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set"),
+        (400, "registry.ollama.ai/library/gemma:2b does not support tools"),
+    ] {
+        check_react_fallback(&fx, expected, action, status, server_says);
+    }
+}
+
+fn check_react_fallback(fx: &Fixture, expected: usize, action: &str, status: u16, server_says: &str) {
     let fm = FakeModel::start(
         &script(&[
-            json!({"status": 400, "error": "tools are not supported by this model"}),
+            json!({"status": status, "error": server_says}),
             answer(action),
             answer(&format!("{{\"thought\": \"done\", \"final_answer\": \"{expected} namespaces.\"}}")),
         ]),
         &[],
     );
-    let out = run(&mut exec(&fm, &fx, &["how many namespaces?"]));
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = run(&mut exec(&fm, fx, &["how many namespaces?"]));
+    assert_eq!(out.code, 0, "{server_says}: {}", out.stderr);
     assert_eq!(out.stdout.trim(), format!("{expected} namespaces."));
     let requests = fm.requests();
-    assert_eq!(requests.len(), 3);
+    assert_eq!(requests.len(), 3, "{server_says}: no retry of the rejection");
     assert!(requests[0]["body"]["tools"].is_array());
     assert!(requests[1]["body"].get("tools").is_none(), "no tools in the ReAct protocol");
     assert!(requests[1]["body"]["messages"][0]["content"].as_str().unwrap().contains("Reply with JSON only"));
