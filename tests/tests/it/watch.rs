@@ -674,6 +674,14 @@ fn a_failed_run_keeps_the_last_report_and_counts_its_cause() {
     assert_eq!(watch.terminate(), 0);
 }
 
+/// `opsagent_model_prompt_tokens_total` of `plugin` in a metrics file.
+fn prompt_tokens(metrics: &Path, plugin: &str) -> u64 {
+    let text = std::fs::read_to_string(metrics).unwrap();
+    let series = format!("opsagent_model_prompt_tokens_total{{plugin=\"{plugin}\"}} ");
+    let line = text.lines().find_map(|l| l.strip_prefix(&series)).unwrap_or_else(|| panic!("{text}"));
+    line.parse().unwrap()
+}
+
 #[test]
 fn tokens_spent_explaining_are_counted_and_the_cache_spends_none() {
     let fm = crate::support::FakeModel::start(crate::model::EXPLANATIONS, &[]);
@@ -691,9 +699,7 @@ fn tokens_spent_explaining_are_counted_and_the_cache_spends_none() {
             metrics.to_str().unwrap(),
         ]));
         assert_eq!(r.code, 1, "{}", r.stderr);
-        let text = std::fs::read_to_string(&metrics).unwrap();
-        let line = text.lines().find(|l| l.starts_with("opsagent_model_prompt_tokens_total{")).unwrap().to_string();
-        line.rsplit(' ').next().unwrap().parse::<u64>().unwrap()
+        prompt_tokens(&metrics, "analyze")
     };
     let first = tokens();
     assert!(first > 200, "four problems with their evidence: {first}");
@@ -717,13 +723,7 @@ fn tokens_spent_explaining_are_counted_and_the_cache_spends_none() {
             metrics.to_str().unwrap(),
         ]));
         assert_eq!(r.code, 0, "{}", r.stderr);
-        let text = std::fs::read_to_string(&metrics).unwrap();
-        let line = text
-            .lines()
-            .find(|l| l.starts_with("opsagent_model_prompt_tokens_total{plugin=\"audit\"}"))
-            .unwrap()
-            .to_string();
-        line.rsplit(' ').next().unwrap().parse::<u64>().unwrap()
+        prompt_tokens(&metrics, "audit")
     };
     let first = audit_tokens();
     assert!(first > 100, "three checks with their findings: {first}");
