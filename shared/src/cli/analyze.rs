@@ -193,20 +193,13 @@ fn run_plugin(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
     }
     let plan = Plan::new(&args.watching, Plugin::Analyze)?;
     if plan.watching() {
-        if args.dump.is_some() || args.llm.dry_run {
-            return Err(Error::Usage("--watch serves its reports: --dump and --dry-run are for one run".into()).into());
-        }
+        let stdin = matches!(input_of(args, true)?, Input::SnapshotStdin);
+        plan.rerunnable(stdin, &[("--dump", args.dump.is_some()), ("--dry-run", args.llm.dry_run)])?;
         if args.explain {
             // Before the first run: every run would fail the same way.
             ModelConfig::resolve(&args.llm.options())?.require("--explain")?;
         }
         let cluster = plan.cluster.clone();
-        let input = input_of(args, true)?;
-        if matches!(input, Input::SnapshotStdin) {
-            return Err(
-                Error::Usage("--watch reads the state again each run: stdin cannot be read twice".into()).into()
-            );
-        }
         return plan.watch(|| {
             let (report, prompt_tokens) = analysis(args, &progress)?;
             let mut json = Vec::new();

@@ -216,16 +216,9 @@ fn run_plugin(args: &AuditArgs) -> anyhow::Result<Exit> {
         explain::audit::explain(report, &client, !args.no_cache, &progress)
     };
     if plan.watching() {
-        if args.llm.dry_run {
-            return Err(Error::Usage("--watch serves its reports: --dry-run is for one run".into()).into());
-        }
         let stdin =
             matches!(options.input, AuditInput::SnapshotStdin) || args.files.iter().any(|f| f.as_os_str() == "-");
-        if stdin {
-            return Err(
-                Error::Usage("--watch reads its input again each run: stdin cannot be read twice".into()).into()
-            );
-        }
+        plan.rerunnable(stdin, &[("--dry-run", args.llm.dry_run)])?;
         let cluster = plan.cluster.clone();
         return plan.watch(|| {
             let mut report = audit::run(&options, &progress)?;

@@ -87,6 +87,19 @@ impl Plan {
         self.interval.is_some()
     }
 
+    /// What a watch cannot do, checked before its first run: read stdin again each run (`stdin`:
+    /// the input is stdin), or honour the flags that are for one run (`one_run`: their names, given).
+    pub(crate) fn rerunnable(&self, stdin: bool, one_run: &[(&str, bool)]) -> Result<(), Error> {
+        let given: Vec<&str> = one_run.iter().filter(|(_, on)| *on).map(|(name, _)| *name).collect();
+        if let Some(flag) = given.first() {
+            return Err(Error::Usage(format!("--watch serves its reports: {flag} is for one run")));
+        }
+        if stdin {
+            return Err(Error::Usage("--watch reads its input again each run: stdin cannot be read twice".into()));
+        }
+        Ok(())
+    }
+
     /// Whether a one-shot run has anything to do after its report.
     pub(crate) fn after_run(&self) -> bool {
         self.notify.is_some() || self.metrics_file.is_some()

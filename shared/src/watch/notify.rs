@@ -303,11 +303,13 @@ impl Notifier {
         let current: BTreeMap<String, &Alert> =
             alerts.iter().filter(|a| a.severity >= options.min_severity).map(|a| (a.key(), a)).collect();
         let post = |sink: &Sink, body: &Value| post(agent, options.retry, sink, body);
+        let renew = options.alert_ttl / 2;
+        let ttl = jiff::SignedDuration::try_from(options.alert_ttl).unwrap_or(jiff::SignedDuration::MAX);
+        let ends = now.checked_add(ttl).unwrap_or(Timestamp::MAX);
         for sink in &options.sinks {
             let told = state.sinks.entry(sink.id.clone()).or_default();
             told.sink = sink.name.clone();
             let changes = changes(told, &current);
-            let renew = options.alert_ttl / 2;
             let result = match sink.kind {
                 SinkKind::Alertmanager => {
                     let due = |a: &&Alert| {
@@ -318,8 +320,6 @@ impl Notifier {
                         })
                     };
                     let renewed: Vec<&Alert> = changes.still_open.iter().copied().filter(due).collect();
-                    let ttl = jiff::SignedDuration::try_from(options.alert_ttl).unwrap_or(jiff::SignedDuration::MAX);
-                    let ends = now.checked_add(ttl).unwrap_or(Timestamp::MAX);
                     let mut batch = Vec::new();
                     for a in changes.new.iter().chain(&renewed) {
                         let starts = told.open.get(&a.key()).map_or(now, |s| s.starts_at);

@@ -775,7 +775,7 @@ fn bad_watch_and_notify_flags_are_one_line_before_anything_is_read() {
         (vec!["--watch", "1m", "--metrics-addr", "nowhere"], "give HOST:PORT"),
         (vec!["--watch", "1m", "--snapshot", "-"], "stdin cannot be read twice"),
         (vec!["--metrics-addr", ":9090"], "--watch"),
-        (vec!["--watch", "1m", "--dump", "x.yaml"], "--dump and --dry-run are for one run"),
+        (vec!["--watch", "1m", "--dump", "x.yaml"], "--watch serves its reports: --dump is for one run"),
     ] {
         let mut all = vec!["-A"];
         all.extend(args.iter().copied());
