@@ -18,6 +18,10 @@ pub trait Progress: Sync {
     /// `done` of `total` units of `what` are finished (`explaining`, `problems`); the total may grow
     /// between calls, and `done == total` ends that work.
     fn advance(&self, _what: &str, _done: usize, _total: usize) {}
+
+    /// Still waiting for `what` (a model server reading a long prompt) after `elapsed`; `None` when
+    /// the wait is over. Called about once a second while it lasts.
+    fn waiting(&self, _what: &str, _elapsed: Option<std::time::Duration>) {}
 }
 
 /// Nobody to tell: notices go to the log only (`-v`).

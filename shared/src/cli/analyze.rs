@@ -212,7 +212,7 @@ fn run_plugin(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
     let common = &args.common;
     if args.llm.dry_run {
         let analysis = analyze::analyze(&options_of(args)?)?;
-        let model = ModelConfig::resolve(&args.llm.options())?;
+        let model = args.llm.resolve()?;
         let prepared = explain::prepare(&analysis, &model, &explain_options(args));
         let requests: Vec<DryRequest<'_>> = prepared.requests().iter().map(|r| r.dry()).collect();
         dryrun::print(&mut stdout, &model, &requests, prepared.cached(), common.output)?;
@@ -279,7 +279,7 @@ fn analysis(args: &AnalyzeArgs, progress: &Terminal) -> Result<(crate::findings:
     let mut analysis = analyze::analyze(&options_of(args)?)?;
     let mut tokens = 0;
     if args.explain {
-        let model = ModelConfig::resolve(&args.llm.options())?;
+        let model = args.llm.resolve()?;
         let options = explain_options(args);
         let prepared = explain::prepare(&analysis, &model, &options);
         let client = Client::for_use(model, "--explain")?.reporting_to(progress);
@@ -347,7 +347,7 @@ fn explain_input(args: &AnalyzeArgs, progress: &Terminal, out: &mut dyn std::io:
         .into());
     }
     input.warnings().iter().for_each(cli::warn);
-    let model = ModelConfig::resolve(&args.llm.options())?;
+    let model = args.llm.resolve()?;
     let request = pipe::request(&input, args.question.as_deref(), &model, MAX_ANSWER, args.anonymize);
     let Some(answer) = one_answer(args, model, &request, "explaining input", None, progress, out)? else {
         return Ok(Exit::Clean);
@@ -361,7 +361,7 @@ fn explain_input(args: &AnalyzeArgs, progress: &Terminal, out: &mut dyn std::io:
 /// Diagnoses one object: live through discovery, or from `--snapshot`.
 fn diagnose_object(args: &AnalyzeArgs, progress: &Terminal, out: &mut dyn std::io::Write) -> anyhow::Result<Exit> {
     let common = &args.common;
-    let model = ModelConfig::resolve(&args.llm.options())?;
+    let model = args.llm.resolve()?;
     let options = DiagnoseOptions {
         target: Target::parse(&args.target)?,
         input: input_of(args, false)?,

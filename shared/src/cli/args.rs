@@ -129,6 +129,14 @@ pub struct LlmArgs {
     #[arg(long, value_name = "LANG", help_heading = "Model")]
     pub language: Option<String>,
 
+    /// The team's house rules (a text file), added to every prompt; also `instructions` in a profile
+    #[arg(long, value_name = "FILE", help_heading = "Model")]
+    pub instructions: Option<PathBuf>,
+
+    /// Longest the model may take, retries and streams included [default: 10m; exec: per question]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Model")]
+    pub timeout: Option<Duration>,
+
     /// Print the exact messages that would be sent, with their tokens and cost; call no model
     #[arg(long, help_heading = "Model")]
     pub dry_run: bool,
@@ -146,7 +154,24 @@ impl LlmArgs {
             ca_cert: self.ca_cert.clone(),
             context_window: self.context_window,
             language: self.language.clone(),
+            instructions: self.instructions.clone(),
         }
+    }
+
+    /// The longest the model may take (`--timeout`, 10 minutes by default).
+    pub fn timeout(&self) -> Duration {
+        self.timeout.unwrap_or(Duration::from_secs(600))
+    }
+
+    /// The model these flags choose, resolved: its window learned (asked of a local server, unless
+    /// this is a dry run, which contacts nothing) and its deadline `--timeout` from now.
+    pub fn resolve(&self) -> Result<crate::llm::ModelConfig, crate::error::Error> {
+        let mut model = crate::llm::ModelConfig::resolve(&self.options())?;
+        if model.configured {
+            model.learn_window(!self.dry_run);
+        }
+        model.deadline = Some(std::time::Instant::now() + self.timeout());
+        Ok(model)
     }
 }
 

@@ -184,7 +184,7 @@ fn run_plugin(args: &AuditArgs) -> anyhow::Result<Exit> {
     let target = Target::parse(&args.target)?;
     let model = match args.explain {
         true => {
-            let model = ModelConfig::resolve(&args.llm.options())?;
+            let model = args.llm.resolve()?;
             if !args.llm.dry_run {
                 // Before anything is read: the run would end there anyway.
                 model.require("--explain")?;
@@ -239,7 +239,7 @@ fn run_plugin(args: &AuditArgs) -> anyhow::Result<Exit> {
     let mut out = anstream::stdout().lock();
     if let Some(model) = model {
         if args.llm.dry_run {
-            let requests = explain::audit::requests(&report);
+            let requests = explain::audit::requests(&report, &model);
             let dry: Vec<DryRequest<'_>> = requests.iter().map(|r| r.dry()).collect();
             let format = if args.output == Format::Json { Format::Json } else { Format::Text };
             dryrun::print(&mut out, &model, &dry, 0, format)?;

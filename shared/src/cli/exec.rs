@@ -14,7 +14,6 @@ use crate::exec::Class;
 use crate::exec::Observer;
 use crate::exec::{Approver, Change, Decision, Step};
 use crate::exec::{Exec, ExecOptions, MAX_ANSWER, Running};
-use crate::llm::ModelConfig;
 use crate::mcp::McpOptions;
 use crate::render::dryrun::{self, DryRequest};
 use crate::render::{self, Format};
@@ -82,10 +81,6 @@ pub struct ExecArgs {
     /// Longest one kubectl call may run
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration, help_heading = "Agent")]
     pub tool_timeout: Duration,
-
-    /// Longest one question may take, model calls and tools together
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration, help_heading = "Agent")]
-    pub timeout: Duration,
 
     /// Most tokens one tool result may take (default: 15 % of the window, at most 8000)
     #[arg(long, value_name = "TOKENS", help_heading = "Agent")]
@@ -217,7 +212,9 @@ fn run_plugin(args: &ExecArgs) -> anyhow::Result<Exit> {
     if interactive && !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
         return Err(Error::Usage("give a question: kubectl ai exec \"how many namespaces are there?\"".into()).into());
     }
-    let model = ModelConfig::resolve(&args.llm.options())?;
+    let mut model = args.llm.resolve()?;
+    // exec's deadline is per question (interactive sessions last longer than one).
+    model.deadline = None;
     let options = exec_options(args);
     let exec = Exec::prepare(&options, model, args.llm.dry_run)?;
     if let Some(input) = stdin {
@@ -278,7 +275,7 @@ fn exec_options(args: &ExecArgs) -> ExecOptions {
         read_only: args.read_only,
         max_iterations: args.max_iterations,
         tool_timeout: args.tool_timeout,
-        timeout: args.timeout,
+        timeout: args.llm.timeout(),
         max_tool_tokens: args.max_tool_tokens,
         jq_worker: std::env::current_exe().ok(),
     }
@@ -302,7 +299,7 @@ fn mcp_server(args: &ExecArgs) -> anyhow::Result<Exit> {
         listen: args.listen,
         token_file: args.token_file.clone(),
         tls: args.tls_cert.clone().zip(args.tls_key.clone()),
-        call_timeout: args.timeout.min(Duration::from_secs(300)),
+        call_timeout: args.llm.timeout().min(Duration::from_secs(300)),
         max_requests: 16,
     };
     crate::mcp::serve(&options, &mut |listening| match &listening.token {

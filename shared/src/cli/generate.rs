@@ -10,8 +10,8 @@ use super::terminal::Terminal;
 use crate::cli::{self, ClusterArgs, LlmArgs, LogArgs, MANIFEST_FORMATS, one_of};
 use crate::error::{Error, Exit};
 use crate::generate::{self, Checked, GenOptions, MAX_ANSWER, Session, Target};
+use crate::llm::Client;
 use crate::llm::redact::MASK;
-use crate::llm::{Client, ModelConfig};
 use crate::progress::Progress;
 use crate::render::Format;
 use crate::render::dryrun::{self, DryRequest};
@@ -121,7 +121,7 @@ fn run_plugin(args: &GenArgs) -> anyhow::Result<Exit> {
         return Err(Error::Usage(NO_CONFIRMATION.into()).into());
     }
     let base = read_base()?;
-    let model = ModelConfig::resolve(&args.llm.options())?;
+    let model = args.llm.resolve()?;
     let options = GenOptions {
         prompt,
         base,
@@ -129,6 +129,7 @@ fn run_plugin(args: &GenArgs) -> anyhow::Result<Exit> {
         namespace: args.cluster.namespace.clone(),
         cluster_required: args.apply,
         max_repairs: args.max_repairs,
+        instructions: model.instructions.clone(),
     };
     let mut session = Session::start(&options, &progress)?;
     let mut stdout = anstream::stdout().lock();

@@ -66,7 +66,17 @@ pub struct Answer {
     /// Changes the model asked for that were not made (read-only, declined, no terminal).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_run: Vec<NotRun>,
+    /// Whether the answer rests on tool results (of this question or earlier ones in the
+    /// conversation); `false` when the model answered without looking, even after one nudge.
+    pub grounded: bool,
 }
+
+/// Said once to a model that answered without calling a tool in a conversation with no tool
+/// result yet.
+pub(super) const NUDGE: &str = "You answered without looking at the cluster. If the question is about this cluster, call a tool now to check. If it needs no cluster data, give the same answer again.";
+
+/// Added to an answer given without any tool result.
+pub(super) const UNGROUNDED: &str = "_Not based on cluster data: no tool was called._";
 
 /// Limits of one question.
 #[derive(Clone, Copy, Debug)]
@@ -137,6 +147,16 @@ pub(super) fn ask(
     let mut steps: Vec<Step> = Vec::new();
     let mut last_call: Option<(String, String)> = None;
     let mut repeats = 0;
+    let offered = tools::names(&tools.extras);
+    // Facts from earlier questions count: a resumed or continued conversation may answer from them.
+    // So does data the question carries (stdin).
+    let had_facts = conversation.messages.iter().any(|m| {
+        m.role == crate::llm::Role::Tool
+            || m.content.starts_with("Observation:")
+            || (m.role == crate::llm::Role::User && m.content.contains("<data source="))
+    });
+    let mut nudged = false;
+    let mut text_calls = 0;
     loop {
         if started.elapsed() > limits.timeout {
             let why = format!("the question took longer than {}s (--timeout)", limits.timeout.as_secs());
@@ -163,8 +183,20 @@ pub(super) fn ask(
             usage.completion_tokens += u.completion_tokens;
         }
         // What to run next: native tool calls, or the ReAct action; else this is the answer.
-        let calls: Vec<(String, String, String, bool)> = if native {
+        let mut written = Vec::new();
+        let calls: Vec<(String, String, String, bool)> = if native && !reply.tool_calls.is_empty() {
             reply.tool_calls.iter().map(|c| (c.id.clone(), c.name.clone(), c.arguments.clone(), true)).collect()
+        } else if native {
+            // Small local models write the call as text: `<tool_call>{…}</tool_call>`, fenced or
+            // bare JSON. Taken as the call it means, through the same guard.
+            written = text_tool_calls(&reply.content, &offered)
+                .into_iter()
+                .map(|(name, arguments)| {
+                    text_calls += 1;
+                    crate::llm::ToolCall { id: format!("text_call_{text_calls}"), name, arguments }
+                })
+                .collect();
+            written.iter().map(|c| (c.id.clone(), c.name.clone(), c.arguments.clone(), true)).collect()
         } else {
             react_action(&reply.content)
                 .map(|(name, input)| vec![(String::new(), name, input, false)])
@@ -177,16 +209,33 @@ pub(super) fn ask(
             if answer.is_empty() {
                 return Err(Error::model("the model returned an empty answer"));
             }
+            let grounded = had_facts || !steps.is_empty();
+            if !grounded && !nudged {
+                nudged = true;
+                conversation.messages.push(Message::user(NUDGE));
+                continue;
+            }
+            let answer = if grounded { answer } else { format!("{answer}\n\n{UNGROUNDED}") };
             let not_run = std::mem::take(&mut tools.not_run);
             let answer = with_what_was_not_run(answer, &not_run);
-            return Ok(Answer { answer, steps, usage, protocol: conversation.protocol, stopped: None, not_run });
+            return Ok(Answer {
+                answer,
+                steps,
+                usage,
+                protocol: conversation.protocol,
+                stopped: None,
+                not_run,
+                grounded,
+            });
         }
         if !visible.trim().is_empty() {
             observer.thought(visible.trim());
         }
         if native {
-            let tool_calls = reply.tool_calls.clone();
-            conversation.messages.push(Message::calls(reply.content.clone(), tool_calls));
+            let tool_calls = if written.is_empty() { reply.tool_calls.clone() } else { written };
+            let said =
+                if text_calls > 0 && reply.tool_calls.is_empty() { String::new() } else { reply.content.clone() };
+            conversation.messages.push(Message::calls(said, tool_calls));
         } else {
             conversation.messages.push(Message::assistant(reply.content.clone()));
         }
@@ -245,7 +294,8 @@ fn stopped(
 ) -> Answer {
     let not_run = std::mem::take(&mut tools.not_run);
     let answer = with_what_was_not_run(String::new(), &not_run);
-    Answer { answer, steps, usage, protocol: conversation.protocol, stopped: Some(why), not_run }
+    let grounded = !steps.is_empty();
+    Answer { answer, steps, usage, protocol: conversation.protocol, stopped: Some(why), not_run, grounded }
 }
 
 /// The answer, followed by the changes that were not made — whatever the answer says of them.
@@ -289,6 +339,44 @@ fn react_action(content: &str) -> Option<(String, String)> {
     Some((name, input))
 }
 
+/// Tool calls written as text in a native turn, for tools on offer only: Hermes/Qwen's
+/// `<tool_call>{"name": …, "arguments": …}</tool_call>` blocks, or one JSON object (fenced or bare)
+/// with `name` and `arguments` (or `parameters`). Arguments come back as JSON text.
+pub(super) fn text_tool_calls(content: &str, offered: &[String]) -> Vec<(String, String)> {
+    let text = strip_think(content);
+    let call = |v: &Value| -> Option<(String, String)> {
+        let v = v.get("function").filter(|f| f.is_object()).unwrap_or(v);
+        let name = v["name"].as_str()?;
+        if !offered.iter().any(|o| o == name) {
+            return None;
+        }
+        let args = match v.get("arguments").or_else(|| v.get("parameters")) {
+            Some(Value::String(s)) => s.clone(),
+            Some(a @ Value::Object(_)) => a.to_string(),
+            _ => return None,
+        };
+        Some((name.to_string(), args))
+    };
+    let mut tagged = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find("<tool_call>") {
+        let body = &rest[start + "<tool_call>".len()..];
+        let end = body.find("</tool_call>").unwrap_or(body.len());
+        if let Some(c) = serde_json::from_str::<Value>(body[..end].trim()).ok().as_ref().and_then(call) {
+            tagged.push(c);
+        }
+        rest = body.get(end + "</tool_call>".len()..).unwrap_or("");
+    }
+    if !tagged.is_empty() {
+        return tagged;
+    }
+    match extract_json(&text) {
+        Some(Value::Array(items)) => items.iter().filter_map(call).collect(),
+        Some(v) => call(&v).into_iter().collect(),
+        None => Vec::new(),
+    }
+}
+
 /// The answer of a ReAct reply: its `final_answer`, else the whole visible text as it is.
 fn react_answer(content: &str) -> String {
     match extract_json(content) {
@@ -304,6 +392,29 @@ fn react_answer(content: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tool_calls_written_as_text() {
+        let offered = ["kubectl".to_string(), "jq".to_string()];
+        let get = ("kubectl".to_string(), "{\"command\":\"get pods -n shop\"}".to_string());
+        for text in [
+            "<tool_call>\n{\"name\": \"kubectl\", \"arguments\": {\"command\": \"get pods -n shop\"}}\n</tool_call>",
+            "```json\n{\"name\": \"kubectl\", \"arguments\": {\"command\": \"get pods -n shop\"}}\n```",
+            "<think>look</think>{\"name\": \"kubectl\", \"parameters\": {\"command\": \"get pods -n shop\"}}",
+            "{\"type\": \"function\", \"function\": {\"name\": \"kubectl\", \"arguments\": \"{\\\"command\\\":\\\"get pods -n shop\\\"}\"}}",
+        ] {
+            assert_eq!(text_tool_calls(text, &offered), [get.clone()], "{text}");
+        }
+        // Not a call: a tool not on offer, prose, JSON that is an answer.
+        for text in [
+            "{\"name\": \"bash\", \"arguments\": {\"cmd\": \"rm -rf /\"}}",
+            "There are 3 pods.",
+            "{\"name\": \"web\", \"replicas\": 3}",
+            "{\"name\": \"kubectl\"}",
+        ] {
+            assert!(text_tool_calls(text, &offered).is_empty(), "{text}");
+        }
+    }
 
     #[test]
     fn react_replies() {

@@ -124,7 +124,7 @@ impl Exec {
         let protocol = if model.tool_calling { Protocol::Native } else { Protocol::React };
         let extras = tools::extra::available(&model.custom_tools)?;
         let conversation = Conversation::new(
-            agent::system_prompt(context.as_deref().unwrap_or("in-cluster"), &namespace),
+            model.system_prompt(&agent::system_prompt(context.as_deref().unwrap_or("in-cluster"), &namespace)),
             protocol,
             tools::react_lines(&extras),
         );

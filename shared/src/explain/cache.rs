@@ -17,9 +17,15 @@ fn dir() -> Option<PathBuf> {
 
 fn key(version: &str, config: &ModelConfig, evidence: &str) -> String {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    for part in
-        [version, &format!("{:?}", config.provider), &config.model, &config.base_url, &config.language, evidence]
-    {
+    for part in [
+        version,
+        &format!("{:?}", config.provider),
+        &config.model,
+        &config.base_url,
+        &config.language,
+        config.instructions.as_deref().unwrap_or_default(),
+        evidence,
+    ] {
         ctx.update(part.as_bytes());
         ctx.update(b"\0");
     }

@@ -270,7 +270,7 @@ pub fn messages(
 ) -> (Vec<Message>, bool) {
     let counter = Counter::for_model(&config.model);
     let (window, _) = tokens::context_window(&config.model, config.context_window);
-    let system = SYSTEM.replace("LANGUAGE", &config.language);
+    let system = config.system_prompt(&SYSTEM.replace("LANGUAGE", &config.language));
     let question = question.map(|q| format!("Question: {}\n\n", redact_text(q))).unwrap_or_default();
     let source = format!("{} {}", evidence.object.kind, evidence.object_name());
     let frame = crate::llm::redact::as_data(&source, "");

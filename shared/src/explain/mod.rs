@@ -237,7 +237,7 @@ fn plan(
     anonymizer: Option<&mut Anonymizer>,
 ) -> Plan {
     let counter = Counter::for_model(&config.model);
-    let system = SYSTEM.replace("LANGUAGE", &config.language);
+    let system = config.system_prompt(&SYSTEM.replace("LANGUAGE", &config.language));
     let room = room(config, &counter, &system, options);
     let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
@@ -595,7 +595,7 @@ fn run(
 ) -> Result<Stats, Error> {
     let config = client.config();
     let counter = Counter::for_model(&config.model);
-    let system = SYSTEM.replace("LANGUAGE", &config.language);
+    let system = config.system_prompt(&SYSTEM.replace("LANGUAGE", &config.language));
     let mut stats = Stats { problems: plan.problems.len(), cached: plan.cached.len(), ..Stats::default() };
     let mut answers: Vec<Option<Result<Explanation, String>>> = vec![None; plan.problems.len()];
     for (i, e) in &plan.cached {

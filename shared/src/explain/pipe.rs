@@ -110,8 +110,14 @@ pub fn request(
     max_answer: u32,
     anonymize: bool,
 ) -> OneRequest {
-    let (messages, trimmed) =
-        messages(input, question, &model.model, model.context_window, &model.language, max_answer);
+    let (messages, trimmed) = messages(
+        input,
+        question,
+        &model.model,
+        model.context_window,
+        &model.system_prompt(&system(&model.language)),
+        max_answer,
+    );
     let title = format!("explain {}", input.source);
     OneRequest::new(title, messages, trimmed, max_answer, anonymize.then(Anonymizer::default))
 }
@@ -144,18 +150,22 @@ impl InputReport {
     }
 }
 
+/// The instructions, in `language`.
+fn system(language: &str) -> String {
+    SYSTEM.replace("LANGUAGE", language)
+}
+
 /// The messages for an input: collapsed, redacted, cut to head and tail within the budget.
 fn messages(
     input: &Input,
     question: Option<&str>,
     model: &str,
     window: Option<usize>,
-    language: &str,
+    system: &str,
     max_answer: u32,
 ) -> (Vec<Message>, bool) {
     let counter = Counter::for_model(model);
     let (window, _) = tokens::context_window(model, window);
-    let system = SYSTEM.replace("LANGUAGE", language);
     let lines = collapse(&crate::llm::redact::redact_input(&input.text));
     let total_lines = input.text.lines().count();
     let mut head = format!("## Input: {} ({} lines, {} distinct)\n", input.source, total_lines, lines.len());
@@ -173,10 +183,10 @@ fn messages(
         })
         .collect();
     let frame = crate::llm::redact::as_data(&input.source, "");
-    let budget = tokens::room(&counter, window, &[&system, &head, &frame], max_answer);
+    let budget = tokens::room(&counter, window, &[system, &head, &frame], max_answer);
     let (body, trimmed) = head_and_tail(&rendered, budget, &counter);
     let body = crate::llm::redact::as_data(&input.source, &body);
-    (vec![Message::system(system), Message::user(format!("{head}{body}"))], trimmed)
+    (vec![Message::system(system.to_string()), Message::user(format!("{head}{body}"))], trimmed)
 }
 
 /// All lines if they fit; else the first third of the budget from the head, the rest from the tail
@@ -246,7 +256,7 @@ mod tests {
         let cut = read_from(&b"ab\xffcdef"[..], "stdin".into(), 4).unwrap();
         assert_eq!((cut.text.as_str(), cut.truncated, cut.lossy), ("ab\u{fffd}c", true, true));
         assert_eq!(cut.warnings().len(), 2);
-        let (msgs, _) = messages(&input, Some("why? token: CANARY2"), "gpt-4o", None, "English", 512);
+        let (msgs, _) = messages(&input, Some("why? token: CANARY2"), "gpt-4o", None, &system("English"), 512);
         assert!(!msgs[1].content.contains("CANARY"), "{}", msgs[1].content);
     }
 }

@@ -63,7 +63,7 @@ pub fn facts(cluster: &Cluster, namespace: &str) -> String {
 }
 
 /// The first request: the cluster's facts, the manifests to change (when editing), the request.
-pub fn first_messages(request: &str, base: Option<&str>, facts: Option<&str>) -> Vec<Message> {
+pub fn first_messages(system: &str, request: &str, base: Option<&str>, facts: Option<&str>) -> Vec<Message> {
     let mut user = String::new();
     if let Some(f) = facts {
         user.push_str(&format!("The cluster:\n{}\n\n", crate::llm::redact::as_data("the cluster", f)));
@@ -75,7 +75,7 @@ pub fn first_messages(request: &str, base: Option<&str>, facts: Option<&str>) ->
         ));
     }
     user.push_str(&format!("Request: {}", redact_text(request.trim())));
-    vec![Message::system(SYSTEM), Message::user(user)]
+    vec![Message::system(system.to_string()), Message::user(user)]
 }
 
 /// The YAML of a reply, whatever wraps it: reasoning, fences (several are joined), prose.

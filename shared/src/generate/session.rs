@@ -32,6 +32,8 @@ pub struct GenOptions {
     pub cluster_required: bool,
     /// Repair rounds when the checks fail.
     pub max_repairs: u8,
+    /// The team's house rules ([`crate::llm::ModelConfig::instructions`]), if any.
+    pub instructions: Option<String>,
 }
 
 /// The cluster manifests are checked against and applied to.
@@ -84,7 +86,11 @@ impl Session {
         };
         let facts = target.as_ref().map(|t| super::facts(&t.cluster, &t.namespace));
         let base_text = options.base.as_ref().map(|b| b.0.as_str());
-        let messages = super::first_messages(&options.prompt, base_text, facts.as_deref());
+        let system = match &options.instructions {
+            Some(rules) => crate::llm::house_rules_section(super::SYSTEM, rules),
+            None => super::SYSTEM.to_string(),
+        };
+        let messages = super::first_messages(&system, &options.prompt, base_text, facts.as_deref());
         Ok(Session {
             messages,
             target,

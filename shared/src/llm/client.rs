@@ -147,8 +147,15 @@ impl Default for ChatOptions {
 pub(super) enum Failure {
     /// The provider answered with an error status.
     Status { code: u16, message: String, retry_after: Option<Duration> },
-    /// No answer in time.
+    /// No answer in time (ureq's own timeouts: connecting).
     Timeout,
+    /// The server said nothing for too long: for the first byte (reading the prompt) or between
+    /// bytes once answering.
+    Silent(&'static str, Duration),
+    /// An error the server sent inside a 200 answer or stream (`data: {"error": …}`).
+    Reported(String),
+    /// A 200 answer with nothing in it.
+    Empty,
     /// The connection failed or was cut.
     Transport(String),
     /// A stream that ended before its end marker.
@@ -163,8 +170,16 @@ impl Failure {
     fn retryable(&self) -> bool {
         match self {
             Failure::Status { code, .. } => matches!(code, 408 | 409 | 429 | 500 | 502 | 503 | 504),
-            Failure::Timeout | Failure::Transport(_) | Failure::Cut => true,
-            Failure::Malformed(_) | Failure::Unreachable(_) => false,
+            Failure::Timeout | Failure::Silent(..) | Failure::Transport(_) | Failure::Cut => true,
+            Failure::Malformed(_) | Failure::Unreachable(_) | Failure::Reported(_) | Failure::Empty => false,
+        }
+    }
+
+    /// The server's own words, when it gave any.
+    fn message(&self) -> Option<&str> {
+        match self {
+            Failure::Status { message, .. } | Failure::Reported(message) => Some(message),
+            _ => None,
         }
     }
 }
@@ -238,8 +253,6 @@ impl Client<'static> {
         let mut builder = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(config.connect_timeout))
-            .timeout_recv_response(Some(config.read_timeout))
-            .timeout_per_read(Some(config.read_timeout))
             .proxy(ureq::Proxy::try_from_env())
             .user_agent(format!("opsagent/{}", env!("CARGO_PKG_VERSION")));
         if let Some(path) = &config.ca_cert {
@@ -295,6 +308,10 @@ impl<'p> Client<'p> {
     }
 
     /// [`Client::chat`] offering tools (OpenAI function schemas): the reply may call them.
+    ///
+    /// A request the server finds too long for its window is rebuilt once to fit the window it
+    /// names (the longest messages cut, head and tail kept, the cut marked) and the window is
+    /// remembered for this endpoint and model.
     pub fn chat_with(
         &self,
         messages: &[Message],
@@ -303,33 +320,38 @@ impl<'p> Client<'p> {
         mut on_delta: Option<&mut dyn FnMut(&str)>,
     ) -> Result<Reply, Error> {
         // The one gate: whatever built them, the messages are redacted as text once more, last.
-        let gated: Vec<Message> = messages
+        let mut messages: Vec<Message> = messages
             .iter()
             .map(|m| Message { content: crate::llm::redact::redact_text(&m.content), ..m.clone() })
             .collect();
-        let messages = gated.as_slice();
+        let mut options = *options;
+        options.deadline = options.deadline.or(self.config.deadline);
+        let mut rebuilt = false;
+        let mut usage_option = true;
         let mut attempt = 0;
         loop {
             if options.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
                 return Err(Error::model(format!(
-                    "the model at {} did not answer within the time left for this question (--timeout)",
-                    self.url
+                    "{} did not answer within the time left for this question (--timeout)",
+                    self.who()
                 ))
                 .caused_by(Ended::Deadline));
             }
             let mut emitted = false;
             let result = match on_delta.as_mut() {
                 Some(f) => self.send(
-                    messages,
-                    options,
+                    &messages,
+                    &options,
                     tools,
+                    usage_option,
                     Some(&mut |d: &str| {
                         emitted = true;
                         f(d)
                     }),
                 ),
-                None => self.send(messages, options, tools, None),
+                None => self.send(&messages, &options, tools, usage_option, None),
             };
+            let overflow = result.as_ref().err().and_then(Failure::message).and_then(super::window::overflow);
             match result {
                 // A call where text was expected: no tool was offered, so nothing can answer it.
                 Ok(reply) if tools.is_empty() && reply.content.trim().is_empty() && !reply.tool_calls.is_empty() => {
@@ -340,19 +362,45 @@ impl<'p> Client<'p> {
                     if reply.finish_reason.as_deref() == Some("length") {
                         self.progress.warn(&format!(
                             "the answer of {} was cut at its token limit (finish_reason: length) and may be incomplete",
-                            self.config.provider.name()
+                            self.who()
                         ));
                     }
                     return Ok(reply);
                 }
+                // Too long for the server's window: fit it once, and remember the window.
+                Err(failure) if overflow.is_some() && !rebuilt && !emitted => {
+                    let overflow = overflow.unwrap_or(super::window::Overflow { window: None, requested: None });
+                    let window =
+                        overflow.window.or(self.config.context_window).unwrap_or(super::window::OLLAMA_DEFAULT);
+                    if overflow.window.is_some() {
+                        super::window::remember(&self.url, &self.config.model, window);
+                    }
+                    self.progress.note(&format!(
+                        "{} rejected the request as too long for its {window}-token window ({}): shortening it to fit",
+                        self.who(),
+                        failure.message().unwrap_or_default()
+                    ));
+                    rebuilt = true;
+                    fit_window(&mut messages, &mut options, window, overflow.requested, &self.config.model);
+                }
                 // A server that cannot call tools says so, whatever its status (llama.cpp answers
                 // 500): retrying cannot help, asking without tools can.
-                Err(Failure::Status { code, message, .. }) if !tools.is_empty() && rejects_tools(&message) => {
-                    let who = format!("{} ({})", self.config.provider.name(), self.url);
+                Err(failure) if !tools.is_empty() && failure.message().is_some_and(rejects_tools) => {
+                    let said = match &failure {
+                        Failure::Status { code, message, .. } => format!("{code}: {message}"),
+                        other => describe(other),
+                    };
                     return Err(Error::model(format!(
-                        "{who} rejected the request ({code}: {message}): the model may not support tool calling"
+                        "{} rejected the request ({said}): the model may not support tool calling",
+                        self.who()
                     ))
                     .caused_by(Ended::NoTools));
+                }
+                // A server that does not know `stream_options` (some OpenAI-compatible ones).
+                Err(Failure::Status { code: 400 | 422, message, .. })
+                    if usage_option && message.contains("stream_options") && !emitted =>
+                {
+                    usage_option = false;
                 }
                 Err(failure) if failure.retryable() && attempt < self.config.retries && !emitted => {
                     let mut wait = match &failure {
@@ -364,18 +412,13 @@ impl<'p> Client<'p> {
                     }
                     if attempt == 0 {
                         self.progress.note(&format!(
-                            "the model at {} answered {}: retrying (at most {} times)",
-                            self.url,
+                            "{} answered {}: retrying (at most {} times)",
+                            self.who(),
                             describe(&failure),
                             self.config.retries
                         ));
                     }
-                    tracing::info!(
-                        "{} request failed ({}), retrying in {:?}",
-                        self.config.provider.name(),
-                        describe(&failure),
-                        wait
-                    );
+                    tracing::info!("{} request failed ({}), retrying in {:?}", self.who(), describe(&failure), wait);
                     std::thread::sleep(wait);
                     attempt += 1;
                 }
@@ -384,19 +427,47 @@ impl<'p> Client<'p> {
         }
     }
 
+    /// Who answers, for messages: the provider by name, or "the model at URL" for an
+    /// OpenAI-compatible endpoint that is not OpenAI's.
+    fn who(&self) -> String {
+        match self.config.provider {
+            Provider::Openai if !self.url.starts_with("https://api.openai.com/") => {
+                format!("the model at {}", self.url)
+            }
+            provider => format!("{} ({})", provider.name(), self.url),
+        }
+    }
+
     fn send(
         &self,
         messages: &[Message],
         options: &ChatOptions,
         tools: &[Value],
+        usage_option: bool,
         on_delta: Option<&mut dyn FnMut(&str)>,
     ) -> Result<Reply, Failure> {
-        let stream = on_delta.is_some();
+        // Ollama has dropped tool calls from streamed answers: a turn that offers tools is not
+        // streamed there, and its text is handed over whole.
+        let stream = on_delta.is_some() && !(self.config.provider == Provider::Ollama && !tools.is_empty());
         let mut body = self.body(messages, options, stream);
+        if !(usage_option && stream) {
+            body.as_object_mut().map(|b| b.remove("stream_options"));
+        }
         if !tools.is_empty() {
             body["tools"] = json!(tools);
         }
-        let mut request = self.agent.post(&self.url).header("content-type", "application/json");
+        let timing = super::wire::Timing {
+            first_byte: self.config.first_byte_timeout,
+            between: self.config.read_timeout,
+            deadline: options.deadline,
+        };
+        let mut request = self
+            .agent
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .config()
+            .timeout_per_read(Some(timing.first_byte.max(timing.between)))
+            .build();
         if let Some(deadline) = options.deadline {
             let left = deadline.saturating_duration_since(std::time::Instant::now()).max(Duration::from_millis(1));
             request = request.config().timeout_global(Some(left)).build();
@@ -410,31 +481,41 @@ impl<'p> Client<'p> {
         for (name, value) in &self.config.headers {
             request = request.header(name.as_str(), value.as_str());
         }
-        let response = request.send(serde_json::to_vec(&body).unwrap_or_default()).map_err(transport)?;
-        let status = response.status().as_u16();
-        if status >= 400 {
-            let retry_after = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(crate::duration::parse_retry_after);
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let waiting = format!("waiting for {} to read the prompt", self.who());
+        let mut exchange = super::wire::send(request, bytes, timing, self.progress, waiting);
+        let head = exchange.head().map_err(broken)?;
+        if head.status >= 400 {
             let mut text = String::new();
-            let _ = response.into_body().into_reader().take(16 * 1024).read_to_string(&mut text);
-            return Err(Failure::Status { code: status, message: error_message(&text), retry_after });
+            let _ = (&mut exchange).take(16 * 1024).read_to_string(&mut text);
+            return Err(Failure::Status {
+                code: head.status,
+                message: error_message(&text),
+                retry_after: head.retry_after,
+            });
         }
         // A server that ignores `stream` answers with one JSON document, as if not asked to stream.
-        let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
         let streamed =
-            content_type.starts_with("text/event-stream") || content_type.starts_with("application/x-ndjson");
-        let reader = response.into_body().into_reader();
+            head.content_type.starts_with("text/event-stream") || head.content_type.starts_with("application/x-ndjson");
+        let read = |exchange: &mut super::wire::Exchange<'_>, e: Failure| exchange.broken().map_or(e, broken);
         match (on_delta, self.config.provider) {
-            (Some(f), Provider::Ollama) if streamed => read_ollama_stream(reader, f),
-            (Some(f), _) if streamed => read_sse(reader, f),
+            (Some(f), Provider::Ollama) if streamed => {
+                read_ollama_stream(&mut exchange, f).map_err(|e| read(&mut exchange, e))
+            }
+            (Some(f), _) if streamed => read_sse(&mut exchange, f).map_err(|e| read(&mut exchange, e)),
             (on_delta, provider) => {
                 let mut text = String::new();
-                BufReader::new(reader).read_to_string(&mut text).map_err(|e| transport_io(&e))?;
+                if let Err(e) = (&mut exchange).take(MAX_ANSWER_BYTES).read_to_string(&mut text) {
+                    return Err(read(&mut exchange, transport_io(&e)));
+                }
+                if text.trim().is_empty() {
+                    return Err(Failure::Empty);
+                }
                 let value: Value = serde_json::from_str(&text)
                     .map_err(|e| Failure::Malformed(format!("the answer is not JSON: {e}")))?;
+                if !value["error"].is_null() {
+                    return Err(Failure::Reported(error_message(&text)));
+                }
                 let reply = parse_reply(provider, &value)?;
                 if let Some(f) = on_delta {
                     f(&reply.content);
@@ -458,6 +539,10 @@ impl<'p> Client<'p> {
             }
             _ => {
                 let mut body = json!({"model": self.config.model, "messages": msgs, "stream": stream});
+                if stream {
+                    // The tokens of a streamed answer come in its last event, when asked for.
+                    body["stream_options"] = json!({"include_usage": true});
+                }
                 if is_reasoning_model(&self.config.model) {
                     body["max_completion_tokens"] = json!(options.max_tokens);
                 } else {
@@ -471,7 +556,7 @@ impl<'p> Client<'p> {
 
     /// The one line for a failure: provider, URL, what happened, what to do.
     fn error(&self, failure: &Failure, retries: u32) -> Error {
-        let who = format!("{} ({})", self.config.provider.name(), self.url);
+        let who = self.who();
         let tried = if retries > 0 { format!(" after {} attempts", retries + 1) } else { String::new() };
         let line = match failure {
             Failure::Status { code: 401, message, .. } => {
@@ -495,11 +580,26 @@ impl<'p> Client<'p> {
                 ))
                 .caused_by(Ended::NoTools);
             }
+            Failure::Status { code, message, .. } if super::window::overflow(message).is_some() => format!(
+                "{who} rejected the request as too long for its window ({code}: {message}), even shortened: set context_window in the profile or --context-window to the server's window"
+            ),
             Failure::Status { code: 400, message, .. } => format!("{who} rejected the request (400: {message})"),
             Failure::Status { code, message, .. } => format!("{who} failed{tried} ({code}{})", detail(message)),
             Failure::Timeout => {
-                format!("{who} did not answer in time{tried} (read_timeout {:?})", self.config.read_timeout)
+                format!("{who} did not answer in time{tried} (connect_timeout {:?})", self.config.connect_timeout)
             }
+            Failure::Silent("first byte", after) => format!(
+                "{who} sent nothing for {}s while reading the prompt{tried} (first_byte_timeout in the profile)",
+                after.as_secs()
+            ),
+            Failure::Silent(_, after) => format!(
+                "{who} went silent for {}s in the middle of its answer{tried} (read_timeout in the profile)",
+                after.as_secs()
+            ),
+            Failure::Reported(message) => format!("{who} reported an error instead of an answer: {message}"),
+            Failure::Empty => format!(
+                "{who} answered with nothing (an empty 200 answer): the server may have failed while reading the prompt; check its log"
+            ),
             Failure::Transport(why) => format!("cannot reach {who}{tried}: {why}"),
             Failure::Cut => {
                 format!("{who} cut its answer short: the stream ended before the answer was complete{tried}")
@@ -508,6 +608,59 @@ impl<'p> Client<'p> {
             Failure::Malformed(why) => format!("{who} sent an unexpected answer: {why}"),
         };
         Error::model(line)
+    }
+}
+
+/// The most of a non-streamed answer read (a longer one is not an answer).
+const MAX_ANSWER_BYTES: u64 = 16 << 20;
+
+/// A failed exchange as a failure of the request.
+fn broken(b: super::wire::Broken) -> Failure {
+    match b {
+        super::wire::Broken::Silent(stage, after) => Failure::Silent(stage, after),
+        super::wire::Broken::Request(e) => transport(e),
+        super::wire::Broken::Read(e) => transport_io(&e),
+    }
+}
+
+/// Fits `messages` into `window` tokens with room for the answer: the longest messages after the
+/// instructions are cut (head and tail kept, the cut marked) until the whole fits. The server's
+/// count (`requested`), when it gave one, calibrates ours: a tokenizer we do not have may count
+/// more than our estimate.
+fn fit_window(
+    messages: &mut [Message],
+    options: &mut ChatOptions,
+    window: usize,
+    requested: Option<usize>,
+    model: &str,
+) {
+    let counter = super::tokens::Counter::for_model(model);
+    let answer = (options.max_tokens as usize).min(window / 4).max(64);
+    options.max_tokens = answer as u32;
+    let count = |m: &Message| counter.count(&m.content) + super::tokens::MESSAGE_OVERHEAD;
+    let ours: usize = messages.iter().map(count).sum();
+    let mut target = window.saturating_sub(answer + 64) * 9 / 10;
+    if let Some(theirs) = requested.filter(|t| *t > ours && ours > 0) {
+        target = target * ours / theirs;
+    }
+    let mut total = ours;
+    while total > target {
+        let longest = messages
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(|(i, m)| (counter.count(&m.content), i))
+            .filter(|(tokens, _)| *tokens > 128)
+            .max();
+        let Some((tokens, i)) = longest else { break };
+        let keep = tokens.saturating_sub(total - target + 32).max(96);
+        let marker = format!("\n[… cut to fit the model's {window}-token window …]\n");
+        messages[i].content = counter.head_and_tail(&messages[i].content, keep, &marker);
+        let now = counter.count(&messages[i].content);
+        if now >= tokens {
+            break;
+        }
+        total -= tokens - now;
     }
 }
 
@@ -575,6 +728,9 @@ fn describe(f: &Failure) -> String {
     match f {
         Failure::Status { code, .. } => code.to_string(),
         Failure::Timeout => "timeout".into(),
+        Failure::Silent(stage, after) => format!("no {stage} for {}s", after.as_secs()),
+        Failure::Reported(m) => m.clone(),
+        Failure::Empty => "an empty answer".into(),
         Failure::Cut => "the stream was cut".into(),
         Failure::Transport(w) | Failure::Malformed(w) | Failure::Unreachable(w) => w.clone(),
     }
@@ -668,11 +824,13 @@ fn read_sse(reader: impl Read, on_delta: &mut dyn FnMut(&str)) -> Result<Reply, 
     let mut finish = None;
     let mut usage = None;
     let mut choices = false;
+    let mut events = false;
     // Tool calls arrive in pieces: the name first, the arguments spread over events, by index.
     let mut calls: Vec<ToolCall> = Vec::new();
     for line in BufReader::new(reader).lines() {
         let line = line.map_err(|e| transport_io(&e))?;
         let Some(data) = line.strip_prefix("data:").map(str::trim) else { continue };
+        events = true;
         if data == "[DONE]" {
             if !choices {
                 return Err(Failure::Malformed("the answer has no choices".into()));
@@ -681,6 +839,10 @@ fn read_sse(reader: impl Read, on_delta: &mut dyn FnMut(&str)) -> Result<Reply, 
         }
         let v: Value =
             serde_json::from_str(data).map_err(|e| Failure::Malformed(format!("a stream event is not JSON: {e}")))?;
+        // llama.cpp and vLLM report a failure inside the stream, after a 200.
+        if !v["error"].is_null() {
+            return Err(Failure::Reported(error_message(data)));
+        }
         if let Some(choice) = v["choices"].as_array().and_then(|c| c.first()) {
             choices = true;
             if let Some(delta) = choice["delta"]["content"].as_str().filter(|d| !d.is_empty()) {
@@ -700,7 +862,10 @@ fn read_sse(reader: impl Read, on_delta: &mut dyn FnMut(&str)) -> Result<Reply, 
                 if let Some(id) = part["id"].as_str() {
                     call.id = id.to_string();
                 }
-                if let Some(name) = part["function"]["name"].as_str() {
+                // Some servers repeat the whole name in every piece; others split it.
+                if let Some(name) = part["function"]["name"].as_str()
+                    && call.name != name
+                {
                     call.name.push_str(name);
                 }
                 if let Some(args) = part["function"]["arguments"].as_str() {
@@ -718,12 +883,14 @@ fn read_sse(reader: impl Read, on_delta: &mut dyn FnMut(&str)) -> Result<Reply, 
             });
         }
     }
-    Err(Failure::Cut)
+    Err(if events { Failure::Cut } else { Failure::Empty })
 }
 
 /// Ollama's stream: one JSON object per line, the last with `"done": true`.
 fn read_ollama_stream(reader: impl Read, on_delta: &mut dyn FnMut(&str)) -> Result<Reply, Failure> {
     let mut content = String::new();
+    let mut calls = Vec::new();
+    let mut lines = false;
     for line in BufReader::new(reader).lines() {
         let line = line.map_err(|e| transport_io(&e))?;
         if line.trim().is_empty() {
@@ -731,6 +898,17 @@ fn read_ollama_stream(reader: impl Read, on_delta: &mut dyn FnMut(&str)) -> Resu
         }
         let v: Value =
             serde_json::from_str(&line).map_err(|e| Failure::Malformed(format!("a stream line is not JSON: {e}")))?;
+        lines = true;
+        if !v["error"].is_null() {
+            return Err(Failure::Reported(error_message(&line)));
+        }
+        // Ollama sends each tool call whole, in a line of its own.
+        for mut call in tool_calls(&v["message"]) {
+            if call.id.starts_with("call_") && v["message"]["tool_calls"][0]["id"].is_null() {
+                call.id = format!("call_{}", calls.len());
+            }
+            calls.push(call);
+        }
         if let Some(delta) = v["message"]["content"].as_str().filter(|d| !d.is_empty()) {
             content.push_str(delta);
             on_delta(delta);
@@ -738,7 +916,7 @@ fn read_ollama_stream(reader: impl Read, on_delta: &mut dyn FnMut(&str)) -> Resu
         if v["done"].as_bool() == Some(true) {
             return Ok(Reply {
                 content,
-                tool_calls: Vec::new(),
+                tool_calls: calls,
                 finish_reason: v["done_reason"].as_str().map(str::to_string),
                 usage: Some(Usage {
                     prompt_tokens: v["prompt_eval_count"].as_u64().unwrap_or(0),
@@ -747,7 +925,7 @@ fn read_ollama_stream(reader: impl Read, on_delta: &mut dyn FnMut(&str)) -> Resu
             });
         }
     }
-    Err(Failure::Cut)
+    Err(if lines { Failure::Cut } else { Failure::Empty })
 }
 
 #[cfg(test)]

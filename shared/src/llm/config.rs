@@ -74,6 +74,8 @@ pub struct ModelOptions {
     pub context_window: Option<usize>,
     /// The language of the answers.
     pub language: Option<String>,
+    /// The house rules' file (`--instructions`), instead of the profile's.
+    pub instructions: Option<PathBuf>,
 }
 
 /// An API key. Never printed, logged or serialized.
@@ -115,10 +117,14 @@ pub(super) struct Profile {
     pub ca_cert: Option<PathBuf>,
     pub connect_timeout: Option<String>,
     pub read_timeout: Option<String>,
+    pub first_byte_timeout: Option<String>,
     pub retries: Option<u32>,
     pub retry_base: Option<String>,
     pub context_window: Option<usize>,
     pub language: Option<String>,
+    /// House rules added to every prompt: the text, or a file holding it.
+    pub instructions: Option<String>,
+    pub instructions_file: Option<PathBuf>,
     /// `false` for models without tool calling: exec speaks the JSON ReAct protocol to them.
     pub tool_calling: Option<bool>,
     /// exec refuses every change, as with `--read-only`.
@@ -247,8 +253,10 @@ pub struct ModelConfig {
     pub ca_cert: Option<PathBuf>,
     /// The longest a connection may take.
     pub connect_timeout: Duration,
-    /// The longest a read may wait.
+    /// The longest silence between bytes once an answer flows.
     pub read_timeout: Duration,
+    /// The longest wait for an answer's first byte (a server reading a long prompt).
+    pub first_byte_timeout: Duration,
     /// Retries of a failed request.
     pub retries: u32,
     /// The first back-off between retries (doubled each time).
@@ -265,10 +273,48 @@ pub struct ModelConfig {
     pub custom_tools: Vec<CustomTool>,
     /// Prices per model from the config file (US dollars per million tokens).
     pub prices: BTreeMap<String, Price>,
+    /// The team's house rules, added to every system prompt in a section of their own.
+    pub instructions: Option<String>,
+    /// When every model call of this run must have ended (`--timeout`).
+    pub deadline: Option<std::time::Instant>,
     /// The profile used, if any.
     pub profile: Option<String>,
     /// Whether anything configured a model at all (dry runs work without).
     pub configured: bool,
+}
+
+/// `base` followed by the house rules, in a clearly labelled section.
+pub(crate) fn house_rules_section(base: &str, rules: &str) -> String {
+    format!("{base}\n\n## House rules (from the team's configuration; they never override the rules above)\n{rules}")
+}
+
+/// The most house rules read: they ride on every request.
+const MAX_INSTRUCTIONS: u64 = 16 * 1024;
+
+/// The house rules: `--instructions FILE`, else the profile's `instructions_file`, else its
+/// `instructions` text. Redacted like everything sent.
+fn house_rules(flag: Option<&Path>, profile: &Profile) -> Result<Option<String>, Error> {
+    let text = match flag.or(profile.instructions_file.as_deref()) {
+        Some(path) => {
+            use std::io::Read as _;
+            let file = std::fs::File::open(path).map_err(|e| Error::input(path.display(), e))?;
+            let mut text = String::new();
+            file.take(MAX_INSTRUCTIONS + 1).read_to_string(&mut text).map_err(|e| Error::input(path.display(), e))?;
+            if text.len() as u64 > MAX_INSTRUCTIONS {
+                return Err(Error::input(
+                    path.display(),
+                    format!(
+                        "is over {} KiB: house rules ride on every request, keep them short",
+                        MAX_INSTRUCTIONS >> 10
+                    ),
+                ));
+            }
+            text
+        }
+        None => profile.instructions.clone().unwrap_or_default(),
+    };
+    let text = text.trim();
+    Ok((!text.is_empty()).then(|| crate::llm::redact::redact_text(text)))
 }
 
 fn env(name: &str) -> Option<String> {
@@ -353,6 +399,7 @@ impl ModelConfig {
                 Provider::Ollama => "llama3.1".into(),
                 _ => "gpt-4o-mini".into(),
             });
+        let instructions = house_rules(args.instructions.as_deref(), &profile)?;
         let mut headers: Vec<(String, String)> = profile.headers.into_iter().collect();
         if let Some(extra) = env("OPSAGENT_HEADERS") {
             for pair in extra.split(',').filter(|p| !p.trim().is_empty()) {
@@ -377,6 +424,11 @@ impl ModelConfig {
             ca_cert: args.ca_cert.clone().or_else(|| env("OPSAGENT_CA_CERT").map(PathBuf::from)).or(profile.ca_cert),
             connect_timeout: duration("connect_timeout", profile.connect_timeout.as_ref(), Duration::from_secs(10))?,
             read_timeout: duration("read_timeout", profile.read_timeout.as_ref(), Duration::from_secs(120))?,
+            first_byte_timeout: duration(
+                "first_byte_timeout",
+                profile.first_byte_timeout.as_ref(),
+                Duration::from_secs(600),
+            )?,
             retries: profile.retries.unwrap_or(4),
             retry_base: duration("retry_base", profile.retry_base.as_ref(), Duration::from_secs(1))?,
             context_window: args.context_window.or(profile.context_window),
@@ -390,9 +442,37 @@ impl ModelConfig {
             read_only: profile.read_only.unwrap_or(false),
             custom_tools: file.tools,
             prices: file.prices,
+            instructions,
+            deadline: None,
             profile: profile_name,
             configured,
         })
+    }
+
+    /// The system prompt `base` with the house rules, if any, in a section of their own. The rules
+    /// shape answers only: no guard reads the prompt, so they cannot allow what a guard refuses.
+    pub fn system_prompt(&self, base: &str) -> String {
+        match &self.instructions {
+            Some(rules) => house_rules_section(base, rules),
+            None => base.to_string(),
+        }
+    }
+
+    /// Settles the window budgets are built on when none is configured: one a rejection taught for
+    /// this endpoint and model, else (with `ask`) what a local server reports.
+    pub fn learn_window(&mut self, ask: bool) {
+        if self.context_window.is_some() {
+            return;
+        }
+        let url = super::client::chat_url(self).unwrap_or_default();
+        let detected = if ask { super::window::detect(self) } else { None };
+        self.context_window = match (super::window::remembered(&url, &self.model), detected) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(w) = self.context_window {
+            tracing::info!("the model's window: {w} tokens");
+        }
     }
 
     /// An error saying how to configure a model, unless one is: `what` needs it ("--explain").

@@ -6,10 +6,12 @@ mod config;
 pub mod redact;
 pub mod reply;
 pub mod tokens;
+mod window;
+mod wire;
 
 pub(crate) use client::Ended;
 pub use client::{ChatOptions, Client, Message, Reply, Role, ToolCall, Usage, chat_url};
-pub(crate) use config::CustomTool;
 #[cfg(test)]
 pub(crate) use config::ToolParameter;
 pub use config::{ApiKey, ModelConfig, ModelOptions, Price, Provider};
+pub(crate) use config::{CustomTool, house_rules_section};

@@ -14,6 +14,14 @@
 //!   - {content: "partial", stream_cut: true} # a stream that stops before its end
 //!   - {choices: false}                       # `"choices": []`
 //!   - {raw: "not json"}
+//!   - {content: "slow", chunk_delay_ms: 500}  # a pause between streamed pieces
+//!   - {keepalive_ms: 200}                    # a stream of `: keep-alive` comments, never an answer
+//!   - {content: "half", stream_error: "…"}   # `data: {"error": …}` inside a 200 stream
+//!   - {empty: true}                          # a 200 answer with nothing in it
+//!   - {tool_calls: […], repeat_name: true}   # streamed calls: arguments in pieces, the name in each
+//! window: 4096          # requests over it are rejected as llama.cpp does (3 characters a token)
+//! endpoints:            # GET/POST answers besides the chat routes (`/props`, `/v1/models`, `/api/show`)
+//!   /props: {default_generation_settings: {n_ctx: 4096}}
 //! ```
 
 use std::collections::BTreeMap;
@@ -52,6 +60,11 @@ pub struct Scripted {
     pub choices: Option<bool>,
     pub raw: Option<String>,
     pub tool_calls: Option<Value>,
+    pub chunk_delay_ms: Option<u64>,
+    pub keepalive_ms: Option<u64>,
+    pub stream_error: Option<String>,
+    pub empty: Option<bool>,
+    pub repeat_name: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -59,6 +72,12 @@ pub struct Scripted {
 pub struct Script {
     #[serde(default)]
     pub replies: Vec<Scripted>,
+    /// The server's window: a chat request over it (3 characters a token, more than o200k counts,
+    /// as Qwen's tokenizer does) is rejected with llama.cpp's 400.
+    pub window: Option<usize>,
+    /// Answers of other routes, by path.
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, Value>,
 }
 
 #[derive(Clone, Debug)]
@@ -146,6 +165,29 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         let _ = writeln!(f, "{line}");
         let _ = f.flush();
     }
+    let path = parts.uri.path();
+    if !(path.ends_with("/chat/completions") || path.ends_with("/api/chat")) {
+        return Ok(match state.script.endpoints.get(path) {
+            Some(v) => full(200, "application/json", v.to_string()),
+            None => full(404, "application/json", json!({"error": "not found"}).to_string()),
+        });
+    }
+    if let Some(window) = state.script.window {
+        let chars: usize = request["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| m["content"].as_str().map_or(0, |c| c.chars().count()) + 12)
+            .sum();
+        let tokens = chars / 3;
+        let answer = request["max_tokens"].as_u64().unwrap_or(0) as usize;
+        if tokens + answer > window {
+            let message = format!(
+                "request ({tokens} tokens) exceeds the available context size ({window} tokens), try increasing it"
+            );
+            return Ok(full(400, "application/json", json!({"error": {"code": 400, "message": message, "type": "exceed_context_size_error", "n_prompt_tokens": tokens, "n_ctx": window}}).to_string()));
+        }
+    }
     let reply = pick(&state, &text);
     if let Some(ms) = reply.delay_ms {
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
@@ -182,6 +224,23 @@ fn respond(reply: &Scripted, request: &Value, ollama: bool) -> Response<Body> {
     if let Some(raw) = &reply.raw {
         return full(200, "application/json", raw.clone());
     }
+    let stream = request["stream"].as_bool() == Some(true);
+    if reply.empty == Some(true) {
+        return if stream {
+            streamed("text/event-stream", Vec::new(), 0)
+        } else {
+            full(200, "application/json", String::new())
+        };
+    }
+    if let (Some(every), true) = (reply.keepalive_ms, stream) {
+        let comments = futures::stream::unfold((), move |()| async move {
+            tokio::time::sleep(std::time::Duration::from_millis(every)).await;
+            Some((Ok::<_, Infallible>(Frame::data(Bytes::from_static(b": keep-alive\n\n"))), ()))
+        });
+        let mut resp = Response::new(StreamBody::new(comments).boxed_unsync());
+        resp.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("text/event-stream"));
+        return resp;
+    }
     let content = if reply.echo == Some(true) {
         request["messages"]
             .as_array()
@@ -193,16 +252,26 @@ fn respond(reply: &Scripted, request: &Value, ollama: bool) -> Response<Body> {
         reply.content.clone().unwrap_or_else(|| "ok".into())
     };
     let finish = reply.finish_reason.clone().unwrap_or_else(|| "stop".into());
-    let stream = request["stream"].as_bool() == Some(true);
+    let pause = reply.chunk_delay_ms.unwrap_or(0);
     let model = request["model"].as_str().unwrap_or("fake").to_string();
     match (ollama, stream) {
-        (true, false) => full(200, "application/json", json!({"model": model, "message": {"role": "assistant", "content": content}, "done": true, "done_reason": finish, "prompt_eval_count": 10, "eval_count": 5}).to_string()),
+        (true, false) => full(200, "application/json", json!({"model": model, "message": ollama_message(&content, reply.tool_calls.as_ref()), "done": true, "done_reason": finish, "prompt_eval_count": 10, "eval_count": 5}).to_string()),
         (true, true) => {
             let mut lines: Vec<String> = chunks(&content).map(|c| json!({"model": model, "message": {"role": "assistant", "content": c}, "done": false}).to_string()).collect();
-            if reply.stream_cut != Some(true) {
+            // Ollama sends each tool call whole, in a line of its own.
+            for call in reply.tool_calls.iter().flat_map(|c| c.as_array().cloned().unwrap_or_default()) {
+                let mut function = call["function"].clone();
+                if let Some(args) = function["arguments"].as_str() {
+                    function["arguments"] = serde_json::from_str(args).unwrap_or(json!({}));
+                }
+                lines.push(json!({"model": model, "message": {"role": "assistant", "content": "", "tool_calls": [{"function": function}]}, "done": false}).to_string());
+            }
+            if let Some(error) = &reply.stream_error {
+                lines.push(json!({"error": error}).to_string());
+            } else if reply.stream_cut != Some(true) {
                 lines.push(json!({"model": model, "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": finish, "prompt_eval_count": 10, "eval_count": 5}).to_string());
             }
-            streamed("application/x-ndjson", lines.into_iter().map(|l| l + "\n").collect())
+            streamed("application/x-ndjson", lines.into_iter().map(|l| l + "\n").collect(), pause)
         }
         (false, false) => {
             let mut message = json!({"role": "assistant", "content": content});
@@ -213,22 +282,37 @@ fn respond(reply: &Scripted, request: &Value, ollama: bool) -> Response<Body> {
             full(200, "application/json", json!({"id": "chatcmpl-fake", "object": "chat.completion", "model": model, "choices": choices, "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}).to_string())
         }
         (false, true) if reply.choices == Some(false) => {
-            streamed("text/event-stream", vec![format!("data: {}\n\n", json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": []})), "data: [DONE]\n\n".into()])
+            streamed("text/event-stream", vec![format!("data: {}\n\n", json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": []})), "data: [DONE]\n\n".into()], 0)
         }
         (false, true) => {
             let mut events: Vec<String> = chunks(&content)
                 .map(|c| format!("data: {}\n\n", json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": c}, "finish_reason": null}]})))
                 .collect();
             for (i, call) in reply.tool_calls.iter().flat_map(|c| c.as_array().cloned().unwrap_or_default()).enumerate() {
-                let mut part = call.clone();
-                part["index"] = json!(i);
-                events.push(format!("data: {}\n\n", json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"tool_calls": [part]}, "finish_reason": null}]})));
+                let event = |part: Value| format!("data: {}\n\n", json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"tool_calls": [part]}, "finish_reason": null}]}));
+                if reply.repeat_name == Some(true) {
+                    // As some servers do: the arguments in pieces, the whole name in every one.
+                    let args = call["function"]["arguments"].as_str().unwrap_or_default().to_string();
+                    for (k, piece) in chunks(&args).enumerate() {
+                        let id = if k == 0 { call["id"].clone() } else { Value::Null };
+                        events.push(event(json!({"index": i, "id": id, "type": "function", "function": {"name": call["function"]["name"], "arguments": piece}})));
+                    }
+                } else {
+                    let mut part = call.clone();
+                    part["index"] = json!(i);
+                    events.push(event(part));
+                }
             }
-            if reply.stream_cut != Some(true) {
+            if let Some(error) = &reply.stream_error {
+                events.push(format!("data: {}\n\n", json!({"error": {"message": error, "type": "server_error", "code": 500}})));
+            } else if reply.stream_cut != Some(true) {
                 events.push(format!("data: {}\n\n", json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})));
+                if request["stream_options"]["include_usage"] == true {
+                    events.push(format!("data: {}\n\n", json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})));
+                }
                 events.push("data: [DONE]\n\n".into());
             }
-            streamed("text/event-stream", events)
+            streamed("text/event-stream", events, pause)
         }
     }
 }
@@ -245,8 +329,34 @@ fn full(status: u16, content_type: &'static str, body: String) -> Response<Body>
     resp
 }
 
-fn streamed(content_type: &'static str, pieces: Vec<String>) -> Response<Body> {
-    let stream = futures::stream::iter(pieces.into_iter().map(|p| Ok::<_, Infallible>(Frame::data(Bytes::from(p)))));
+/// Ollama's message, with its tool calls (arguments as objects).
+fn ollama_message(content: &str, calls: Option<&Value>) -> Value {
+    let mut message = json!({"role": "assistant", "content": content});
+    if let Some(calls) = calls.and_then(Value::as_array) {
+        let calls: Vec<Value> = calls
+            .iter()
+            .map(|c| {
+                let mut function = c["function"].clone();
+                if let Some(args) = function["arguments"].as_str() {
+                    function["arguments"] = serde_json::from_str(args).unwrap_or(json!({}));
+                }
+                json!({"function": function})
+            })
+            .collect();
+        message["tool_calls"] = json!(calls);
+    }
+    message
+}
+
+/// A streamed body, `pause_ms` between its pieces.
+fn streamed(content_type: &'static str, pieces: Vec<String>, pause_ms: u64) -> Response<Body> {
+    use futures::StreamExt as _;
+    let stream = futures::stream::iter(pieces).then(move |p| async move {
+        if pause_ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
+        }
+        Ok::<_, Infallible>(Frame::data(Bytes::from(p)))
+    });
     let mut resp = Response::new(StreamBody::new(stream).boxed_unsync());
     resp.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static(content_type));
     resp

@@ -361,7 +361,11 @@ fn each_provider_streams_and_fails_in_its_own_shape() {
                 assert!(out.stdout.contains("## How to verify\nkubectl rollout status"), "{provider}: {}", out.stdout);
             } else {
                 out.assert_one_error_line();
-                assert!(out.stderr.starts_with(&format!("error: {provider} ({}{path}", fm.url)), "{}", out.stderr);
+                let who = match provider {
+                    "OpenAI" => format!("error: the model at {}{path}", fm.url),
+                    _ => format!("error: {provider} ({}{path}", fm.url),
+                };
+                assert!(out.stderr.starts_with(&who), "{}", out.stderr);
                 assert!(out.stderr.contains(error), "{provider}: {}", out.stderr);
                 assert!(!out.stderr.contains("azure-key") && !out.stderr.contains("sk-test"), "no key in errors");
             }

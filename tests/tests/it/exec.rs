@@ -138,8 +138,13 @@ fn a_reply_that_is_not_json_is_the_answer_as_it_is() {
     let fm = FakeModel::start(&script(&[answer("<think>easy</think>There are some namespaces.")]), &[]);
     let out = run(exec(&fm, &fx, &["how many namespaces?"]).env("OPSAGENT_CONFIG", &config));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.stdout.trim(), "There are some namespaces.");
-    assert_eq!(fm.requests().len(), 1, "never asked again because the JSON did not parse");
+    // Used as it is: asked again once only because no tool was called (the nudge), never because
+    // the JSON did not parse; the answer then says it is not based on cluster data.
+    assert_eq!(out.stdout.trim(), "There are some namespaces.\n\n_Not based on cluster data: no tool was called._");
+    let requests = fm.requests();
+    assert_eq!(requests.len(), 2);
+    let last = requests[1]["body"]["messages"].as_array().unwrap().last().unwrap().clone();
+    assert!(last["content"].as_str().unwrap().starts_with("You answered without looking at the cluster."), "{last}");
     assert!(fm.requests()[0]["body"].get("tools").is_none(), "the profile said: no tool calling");
 }
 
@@ -360,17 +365,23 @@ fn on_a_terminal_a_change_is_asked_for() {
 #[test]
 fn an_interactive_session_keeps_the_conversation() {
     let fx = Fixture::start(&state("demo"), &["--namespace", "shop"]);
-    let fm = FakeModel::start(&script(&[answer("First answer."), answer("Second answer.")]), &[]);
+    let fm = FakeModel::start(
+        &script(&[kubectl_call("get ns -o name"), answer("First answer."), answer("Second answer.")]),
+        &[],
+    );
     let session = crate::support::run_on_terminal(
         &mut exec(&fm, &fx, &[]),
         &[("›", "which namespace?\r"), ("First answer.", "and the other one?\r"), ("Second answer.", "/exit\r")],
     );
     assert_eq!(session.code, 0, "{}", session.output);
     let requests = fm.requests();
-    assert_eq!(requests.len(), 2);
-    let messages = requests[1]["body"]["messages"].as_array().unwrap();
-    let said: Vec<&str> = messages.iter().skip(1).map(|m| m["content"].as_str().unwrap()).collect();
-    assert_eq!(said, ["which namespace?", "First answer.", "and the other one?"]);
+    assert_eq!(requests.len(), 3);
+    let messages = requests[2]["body"]["messages"].as_array().unwrap();
+    let said: Vec<&str> = messages.iter().skip(1).map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(said, ["user", "assistant", "tool", "assistant", "user"]);
+    assert_eq!(messages.last().unwrap()["content"], "and the other one?");
+    // The second answer rests on the first question's tool result: no nudge, no mark.
+    assert!(!session.output.contains("Not based on cluster data"), "{}", session.output);
 }
 
 /// A Custom Search stand-in: answers every request with two results and records the queries.

@@ -322,7 +322,7 @@ impl Path {
         let config = fm.dir.path().join("hardening.toml");
         std::fs::write(
             &config,
-            "default_profile = \"h\"\n[profiles.h]\nretries = 3\nretry_base = \"10ms\"\nread_timeout = \"1s\"\n",
+            "default_profile = \"h\"\n[profiles.h]\nretries = 3\nretry_base = \"10ms\"\nfirst_byte_timeout = \"1s\"\n",
         )
         .unwrap();
         let explain = state("explain");
@@ -347,7 +347,11 @@ impl Path {
             }
             Path::AuditExplain => cmd.arg("-f").arg(manifests).args(["--checks", "POD-017", "--explain"]),
             Path::Gen => cmd.args(["a config map", "--no-cluster"]),
-            Path::Exec => cmd.env("KUBECACHEDIR", fm.dir.path().join("kubecache")).args(["what pods are there?"]),
+            Path::Exec => {
+                // The question carries its data (stdin), so an answer without tools is no nudge.
+                stdin = b"NAME READY STATUS\nweb-0 1/1 Running\n".to_vec();
+                cmd.env("KUBECACHEDIR", fm.dir.path().join("kubecache")).args(["how many pods are in this list?"])
+            }
         };
         (cmd, stdin)
     }
@@ -392,7 +396,7 @@ fn model_failures_that_last_are_one_line_and_exit_5() {
     for path in PATHS {
         let cases = [
             ("503 forever", json!({"status": 503}), "after 4 attempts"),
-            ("hang past the timeout", json!({"delay_ms": 10000, "content": "late"}), "did not answer in time"),
+            ("hang past the timeout", json!({"delay_ms": 10000, "content": "late"}), "sent nothing for 1s"),
             ("empty choices", json!({"choices": false}), "the answer has no choices"),
             ("not JSON", json!({"raw": "<html>bad gateway</html>"}), "not JSON"),
         ];

@@ -262,7 +262,7 @@ fn client_errors_fail_at_once_with_one_line_and_no_key() {
         assert_eq!(out.code, 5, "{status}: {}", out.stderr);
         assert_eq!(fm.requests().len(), 1, "{status} is not retried");
         let last = out.stderr.lines().last().unwrap();
-        assert!(last.starts_with(&format!("error: OpenAI ({}/v1/chat/completions)", fm.url)), "{last}");
+        assert!(last.starts_with(&format!("error: the model at {}/v1/chat/completions", fm.url)), "{last}");
         assert!(last.contains(want), "{status}: {last}");
         assert!(!out.stderr.contains("sk-test-key"), "no key in messages");
     }
@@ -388,17 +388,21 @@ fn extra_headers_timeouts_and_a_proxy_from_the_environment() {
     assert_eq!(r["headers"]["x-gateway-route"], "ops");
     assert_eq!(r["headers"]["x-other"], "1");
 
-    // A model that does not answer within read_timeout: retried once, then one clear line.
+    // A model that sends nothing within first_byte_timeout: retried once, then one clear line.
     let slow = FakeModel::start("replies:\n  - {delay_ms: 3000, content: \"late\"}\n", &[]);
     let config = config_file(
         &slow,
-        "default_profile = \"gw\"\n[profiles.gw]\nread_timeout = \"300ms\"\nretries = 1\nretry_base = \"10ms\"\n",
+        "default_profile = \"gw\"\n[profiles.gw]\nfirst_byte_timeout = \"300ms\"\nretries = 1\nretry_base = \"10ms\"\n",
     );
     let out = run(slow.command(ANALYZE).args(args).args(["--config", &config]));
     assert_eq!(out.code, 5, "{}", out.stderr);
     assert_eq!(slow.requests().len(), 2, "a timeout is retried");
     let last = out.stderr.lines().last().unwrap();
-    assert!(last.starts_with("error: ") && last.contains("did not answer in time"), "{}", out.stderr);
+    assert!(
+        last.starts_with("error: ") && last.contains("sent nothing for 0s while reading the prompt"),
+        "{}",
+        out.stderr
+    );
 
     // HTTP_PROXY: the request is tunneled through the proxy, to a host that does not resolve here.
     let proxy = crate::support::Proxy::start(fm.url.trim_start_matches("http://"));

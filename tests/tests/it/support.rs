@@ -292,8 +292,18 @@ impl FakeModel {
         FakeModel { child, dir, url }
     }
 
-    /// Every request received: method, path, query, headers, body.
+    /// Every chat request received: method, path, query, headers, body.
     pub fn requests(&self) -> Vec<Value> {
+        self.all_requests()
+            .into_iter()
+            .filter(|r| {
+                r["path"].as_str().is_some_and(|p| p.ends_with("/chat/completions") || p.ends_with("/api/chat"))
+            })
+            .collect()
+    }
+
+    /// Every request received, the questions about the model's window (`/props`, `/api/show`…) too.
+    pub fn all_requests(&self) -> Vec<Value> {
         let text = std::fs::read_to_string(self.dir.path().join("requests.jsonl")).unwrap_or_default();
         text.lines().map(|l| serde_json::from_str(l).expect("request line")).collect()
     }
@@ -312,6 +322,7 @@ impl FakeModel {
             .env("OPENAI_BASE_URL", &self.url)
             .env("XDG_CACHE_HOME", self.dir.path().join("cache"))
             .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("XDG_STATE_HOME", self.dir.path().join("state"))
             .env("HOME", self.dir.path());
         cmd
     }
