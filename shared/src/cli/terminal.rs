@@ -10,6 +10,7 @@ use crate::progress::Progress;
 #[derive(Default)]
 pub(crate) struct Terminal {
     bar: Mutex<Option<indicatif::ProgressBar>>,
+    spinner: Mutex<Option<indicatif::ProgressBar>>,
 }
 
 impl Terminal {
@@ -31,6 +32,25 @@ impl Progress for Terminal {
         self.above_bar(|| {
             let _ = writeln!(std::io::stderr(), "{message}");
         });
+    }
+
+    fn waiting(&self, what: &str, elapsed: Option<std::time::Duration>) {
+        let mut spinner = self.spinner.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(elapsed) = elapsed else {
+            if let Some(s) = spinner.take() {
+                s.finish_and_clear();
+            }
+            return;
+        };
+        // Only alone on a terminal: a progress bar already says that work goes on.
+        if spinner.is_none() && std::io::stderr().is_terminal() && self.bar.lock().map_or(true, |b| b.is_none()) {
+            let s = indicatif::ProgressBar::new_spinner();
+            s.enable_steady_tick(std::time::Duration::from_millis(120));
+            *spinner = Some(s);
+        }
+        if let Some(s) = spinner.as_ref() {
+            s.set_message(format!("{what} ({}s)", elapsed.as_secs()));
+        }
     }
 
     fn advance(&self, what: &str, done: usize, total: usize) {

@@ -625,6 +625,11 @@ fn run(
                                 answers[i] = Some(Ok(e));
                             }
                             None if r.problems.len() > 1 => {
+                                tracing::info!(
+                                    "the answer for {} problems had none for {:?}: asking again for it alone",
+                                    r.problems.len(),
+                                    plan.problems[i].title
+                                );
                                 again.push(request(&plan.problems, vec![i], &system, options))
                             }
                             None => answers[i] = Some(Err("the answer was empty".into())),

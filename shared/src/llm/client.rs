@@ -152,6 +152,8 @@ pub(super) enum Failure {
     /// The server said nothing for too long: for the first byte (reading the prompt) or between
     /// bytes once answering.
     Silent(&'static str, Duration),
+    /// The question's deadline passed while the answer was awaited or read.
+    Deadline,
     /// An error the server sent inside a 200 answer or stream (`data: {"error": …}`).
     Reported(String),
     /// A 200 answer with nothing in it.
@@ -171,7 +173,11 @@ impl Failure {
         match self {
             Failure::Status { code, .. } => matches!(code, 408 | 409 | 429 | 500 | 502 | 503 | 504),
             Failure::Timeout | Failure::Silent(..) | Failure::Transport(_) | Failure::Cut => true,
-            Failure::Malformed(_) | Failure::Unreachable(_) | Failure::Reported(_) | Failure::Empty => false,
+            Failure::Malformed(_)
+            | Failure::Unreachable(_)
+            | Failure::Reported(_)
+            | Failure::Empty
+            | Failure::Deadline => false,
         }
     }
 
@@ -352,6 +358,13 @@ impl<'p> Client<'p> {
                 None => self.send(&messages, &options, tools, usage_option, None),
             };
             let overflow = result.as_ref().err().and_then(Failure::message).and_then(super::window::overflow);
+            if let Err(Failure::Deadline) = result {
+                return Err(Error::model(format!(
+                    "{} did not answer within the time left for this question (--timeout)",
+                    self.who()
+                ))
+                .caused_by(Ended::Deadline));
+            }
             match result {
                 // A call where text was expected: no tool was offered, so nothing can answer it.
                 Ok(reply) if tools.is_empty() && reply.content.trim().is_empty() && !reply.tool_calls.is_empty() => {
@@ -375,7 +388,7 @@ impl<'p> Client<'p> {
                     if overflow.window.is_some() {
                         super::window::remember(&self.url, &self.config.model, window);
                     }
-                    self.progress.note(&format!(
+                    self.progress.warn(&format!(
                         "{} rejected the request as too long for its {window}-token window ({}): shortening it to fit",
                         self.who(),
                         failure.message().unwrap_or_default()
@@ -589,13 +602,12 @@ impl<'p> Client<'p> {
                 format!("{who} did not answer in time{tried} (connect_timeout {:?})", self.config.connect_timeout)
             }
             Failure::Silent("first byte", after) => format!(
-                "{who} sent nothing for {}s while reading the prompt{tried} (first_byte_timeout in the profile)",
-                after.as_secs()
+                "{who} sent nothing for {after:?} while reading the prompt{tried} (first_byte_timeout in the profile)"
             ),
             Failure::Silent(_, after) => format!(
-                "{who} went silent for {}s in the middle of its answer{tried} (read_timeout in the profile)",
-                after.as_secs()
+                "{who} went silent for {after:?} in the middle of its answer{tried} (read_timeout in the profile)"
             ),
+            Failure::Deadline => format!("{who} did not answer within the time left (--timeout)"),
             Failure::Reported(message) => format!("{who} reported an error instead of an answer: {message}"),
             Failure::Empty => format!(
                 "{who} answered with nothing (an empty 200 answer): the server may have failed while reading the prompt; check its log"
@@ -618,6 +630,7 @@ const MAX_ANSWER_BYTES: u64 = 16 << 20;
 fn broken(b: super::wire::Broken) -> Failure {
     match b {
         super::wire::Broken::Silent(stage, after) => Failure::Silent(stage, after),
+        super::wire::Broken::Deadline => Failure::Deadline,
         super::wire::Broken::Request(e) => transport(e),
         super::wire::Broken::Read(e) => transport_io(&e),
     }
@@ -728,7 +741,8 @@ fn describe(f: &Failure) -> String {
     match f {
         Failure::Status { code, .. } => code.to_string(),
         Failure::Timeout => "timeout".into(),
-        Failure::Silent(stage, after) => format!("no {stage} for {}s", after.as_secs()),
+        Failure::Silent(stage, after) => format!("no {stage} for {after:?}"),
+        Failure::Deadline => "the deadline passed".into(),
         Failure::Reported(m) => m.clone(),
         Failure::Empty => "an empty answer".into(),
         Failure::Cut => "the stream was cut".into(),
@@ -1030,6 +1044,57 @@ mod tests {
         let reply = read_ollama_stream(ollama.as_bytes(), &mut |_| {}).unwrap();
         assert_eq!(reply.content, "Hi!");
         assert_eq!(reply.usage, Some(Usage { prompt_tokens: 5, completion_tokens: 2 }));
+    }
+
+    /// What real servers do in streams: names repeated in every piece of a call, errors after a 200,
+    /// nothing at all, Ollama's whole tool calls in lines of their own.
+    #[test]
+    fn stream_quirks() {
+        let piece = |id: &str, args: &str| {
+            format!(
+                "data: {}\n\n",
+                json!({"choices": [{"delta": {"tool_calls": [{"index": 0, "id": id, "function": {"name": "kubectl", "arguments": args}}]}}]})
+            )
+        };
+        let repeated =
+            format!("{}{}{}data: [DONE]\n", piece("c1", "{\"command\""), piece("", ": \"get"), piece("", " ns\"}"));
+        let reply = read_sse(repeated.as_bytes(), &mut |_| {}).unwrap();
+        assert_eq!(reply.tool_calls.len(), 1);
+        assert_eq!(
+            (reply.tool_calls[0].name.as_str(), reply.tool_calls[0].arguments.as_str()),
+            ("kubectl", "{\"command\": \"get ns\"}")
+        );
+        let split = "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"name\":\"kub\"}}]}}]}\n\ndata: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"name\":\"ectl\",\"arguments\":\"{}\"}}]}}]}\n\ndata: [DONE]\n";
+        assert_eq!(read_sse(split.as_bytes(), &mut |_| {}).unwrap().tool_calls[0].name, "kubectl");
+        let error = "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\ndata: {\"error\":{\"message\":\"CUDA error: out of memory\",\"code\":500}}\n\n";
+        assert_eq!(read_sse(error.as_bytes(), &mut |_| {}), Err(Failure::Reported("CUDA error: out of memory".into())));
+        assert_eq!(read_sse("".as_bytes(), &mut |_| {}), Err(Failure::Empty));
+        assert_eq!(read_sse(": keep-alive\n\n".as_bytes(), &mut |_| {}), Err(Failure::Empty));
+        let ollama = "{\"message\":{\"content\":\"\",\"tool_calls\":[{\"function\":{\"name\":\"kubectl\",\"arguments\":{\"command\":\"get ns\"}}}]},\"done\":false}\n{\"message\":{\"content\":\"\",\"tool_calls\":[{\"function\":{\"name\":\"jq\",\"arguments\":{\"filter\":\".\"}}}]},\"done\":false}\n{\"message\":{\"content\":\"\"},\"done\":true}\n";
+        let reply = read_ollama_stream(ollama.as_bytes(), &mut |_| {}).unwrap();
+        let calls: Vec<(&str, &str)> = reply.tool_calls.iter().map(|c| (c.id.as_str(), c.name.as_str())).collect();
+        assert_eq!(calls, [("call_0", "kubectl"), ("call_1", "jq")]);
+        assert_eq!(
+            read_ollama_stream("{\"error\":\"model requires more system memory\"}\n".as_bytes(), &mut |_| {}),
+            Err(Failure::Reported("model requires more system memory".into()))
+        );
+        assert_eq!(read_ollama_stream("".as_bytes(), &mut |_| {}), Err(Failure::Empty));
+    }
+
+    #[test]
+    fn a_request_too_long_is_cut_to_the_window_keeping_head_and_tail() {
+        let log: String = (0..4000).map(|i| format!("line {i} connection refused by db-{i}:5432\n")).collect();
+        let mut messages = vec![Message::system("You explain logs."), Message::user(log)];
+        let mut options = ChatOptions::default();
+        fit_window(&mut messages, &mut options, 4096, Some(60_000), "qwen2.5-coder");
+        let counter = crate::llm::tokens::Counter::for_model("qwen2.5-coder");
+        let total: usize = messages.iter().map(|m| counter.count(&m.content)).sum();
+        assert!(total + options.max_tokens as usize <= 4096, "{total} + {}", options.max_tokens);
+        assert_eq!(messages[0].content, "You explain logs.", "the instructions are never cut");
+        let user = &messages[1].content;
+        assert!(user.starts_with("line 0 ") && user.contains("line 3999 "), "head and tail kept");
+        assert!(user.contains("[… cut to fit the model's 4096-token window …]"));
+        assert_eq!(options.max_tokens, 1024);
     }
 
     #[test]

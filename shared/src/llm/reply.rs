@@ -48,8 +48,9 @@ pub fn extract_json(text: &str) -> Option<Value> {
     if let Ok(v) = serde_json::from_str::<Value>(text.trim()) {
         return Some(v);
     }
-    let candidates = fenced_block(&text, &["json"]).into_iter().chain(std::iter::once(text.as_str()));
-    for candidate in candidates {
+    let candidates: Vec<&str> =
+        fenced_block(&text, &["json"]).into_iter().chain(std::iter::once(text.as_str())).collect();
+    for candidate in &candidates {
         for (i, _) in candidate.match_indices(['{', '[']) {
             let mut stream = serde_json::Deserializer::from_str(&candidate[i..]).into_iter::<Value>();
             if let Some(Ok(v)) = stream.next()
@@ -59,7 +60,96 @@ pub fn extract_json(text: &str) -> Option<Value> {
             }
         }
     }
+    // Small models write JavaScript rather than JSON: bare keys, single quotes, trailing commas.
+    for candidate in candidates {
+        let fixed = lenient(candidate);
+        for (i, _) in fixed.match_indices(['{', '[']) {
+            let mut stream = serde_json::Deserializer::from_str(&fixed[i..]).into_iter::<Value>();
+            if let Some(Ok(v)) = stream.next()
+                && (v.is_object() || v.as_array().is_some_and(|a| !a.is_empty()))
+            {
+                return Some(v);
+            }
+        }
+    }
     None
+}
+
+/// JSON from the JavaScript-like text small models write: keys without quotes quoted,
+/// single-quoted strings double-quoted, commas before a closing bracket dropped. Text inside
+/// double-quoted strings is left as it is.
+fn lenient(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut i = 0;
+    // The last character written outside a string that is not whitespace.
+    let mut last = ' ';
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '"' | '\'' => {
+                let mut j = i + 1;
+                let mut body = String::new();
+                while j < chars.len() && chars[j] != c {
+                    if chars[j] == '\\' && j + 1 < chars.len() {
+                        // `\'` means a quote in a single-quoted string; JSON has no such escape.
+                        if !(c == '\'' && chars[j + 1] == '\'') {
+                            body.push('\\');
+                        }
+                        body.push(chars[j + 1]);
+                        j += 2;
+                        continue;
+                    }
+                    if c == '\'' && chars[j] == '"' {
+                        body.push('\\');
+                    }
+                    body.push(chars[j]);
+                    j += 1;
+                }
+                out.push('"');
+                out.push_str(&body);
+                out.push('"');
+                last = '"';
+                i = j + 1;
+            }
+            c if (c.is_ascii_alphabetic() || c == '_') && matches!(last, '{' | ',') => {
+                let start = i;
+                while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
+                    i += 1;
+                }
+                let word: String = chars[start..i].iter().collect();
+                let mut k = i;
+                while k < chars.len() && chars[k].is_whitespace() {
+                    k += 1;
+                }
+                if chars.get(k) == Some(&':') {
+                    out.push_str(&format!("\"{word}\""));
+                } else {
+                    out.push_str(&word);
+                }
+                last = 'w';
+            }
+            ',' => {
+                let mut k = i + 1;
+                while k < chars.len() && chars[k].is_whitespace() {
+                    k += 1;
+                }
+                if !matches!(chars.get(k), Some('}' | ']')) {
+                    out.push(',');
+                    last = ',';
+                }
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                if !c.is_whitespace() {
+                    last = c;
+                }
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Removes reasoning from a stream as it arrives: text inside `<think>…</think>` is held back,
@@ -137,6 +227,14 @@ mod tests {
             assert_eq!(extract_json(text), Some(want.clone()), "{text}");
         }
         assert_eq!(extract_json("no json here"), None);
+        // What small models write: bare keys, single quotes, trailing commas.
+        let lax = json!({"problem": 1, "cause": "it's down", "fix": ["kubectl get pods -l 'app=web'"]});
+        for text in [
+            "{problem: 1, cause: \"it's down\", fix: [\"kubectl get pods -l 'app=web'\",],}",
+            "```json\n{ problem : 1,\n  cause: 'it\\'s down',\n  fix: ['kubectl get pods -l \\'app=web\\'']\n}\n```",
+        ] {
+            assert_eq!(extract_json(text), Some(lax.clone()), "{text}");
+        }
         assert_eq!(extract_json("<think>{\"a\":1}</think>"), None, "reasoning is not the answer");
     }
 

@@ -277,6 +277,13 @@ mod tests {
     fn counts_and_fallbacks() {
         let openai = Counter::for_model("gpt-4o-mini");
         assert!(openai.exact);
+        // Estimates keep a margin over o200k: other tokenizers count more (Qwen: up to 26 %).
+        let text = "kubectl get pods -n shop -o json | jq '.items[].status.containerStatuses'";
+        let raw = Counter::for_model("gpt-4o").count(text);
+        let estimate = Counter::for_model("qwen2.5-coder-7b").count(text);
+        assert_eq!(estimate, (raw * 13).div_ceil(10));
+        let cut = Counter::for_model("qwen2.5-coder-7b").truncate(&text.repeat(50), 100);
+        assert!(Counter::for_model("qwen2.5-coder-7b").count(&cut) <= 100);
         assert_eq!(openai.count("hello world"), 2);
         for unknown in ["qwen-plus", "deepseek-chat", "llama3.1:8b", "my-own-model"] {
             let c = Counter::for_model(unknown);

@@ -38,6 +38,8 @@ pub(super) struct Timing {
 pub(super) enum Broken {
     /// No byte in time: (which wait, how long it was).
     Silent(&'static str, Duration),
+    /// The question's deadline passed (whatever the server sent meanwhile: keep-alives too).
+    Deadline,
     /// ureq's error sending the request or receiving the head.
     Request(ureq::Error),
     /// The connection failed while the body was read.
@@ -148,6 +150,10 @@ impl Exchange<'_> {
                 until = until.min(deadline);
             }
             let now = Instant::now();
+            if self.timing.deadline.is_some_and(|d| now >= d) {
+                self.stop_telling();
+                return Err(Broken::Deadline);
+            }
             if now >= until {
                 self.stop_telling();
                 return Err(Broken::Silent(stage, limit));
@@ -158,7 +164,8 @@ impl Exchange<'_> {
                 Ok(piece) => return Ok(piece),
                 Err(RecvTimeoutError::Timeout) => {
                     if self.flowing {
-                        return Err(Broken::Silent(stage, limit));
+                        let late = self.timing.deadline.is_some_and(|d| Instant::now() >= d);
+                        return Err(if late { Broken::Deadline } else { Broken::Silent(stage, limit) });
                     }
                     let waited = self.started.elapsed();
                     if waited >= Duration::from_secs(2) {
@@ -228,7 +235,7 @@ impl Read for Exchange<'_> {
                 Ok(Piece::Head { .. } | Piece::Failed(_)) => {}
                 Err(broken) => {
                     let kind = match broken {
-                        Broken::Silent(..) => std::io::ErrorKind::TimedOut,
+                        Broken::Silent(..) | Broken::Deadline => std::io::ErrorKind::TimedOut,
                         _ => std::io::ErrorKind::Other,
                     };
                     self.broken = Some(broken);

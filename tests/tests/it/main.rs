@@ -17,6 +17,7 @@ mod kubectl_grammar;
 mod mcp;
 mod model;
 mod plugins;
+mod quirks;
 mod ship;
 mod support;
 mod watch;

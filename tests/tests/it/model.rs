@@ -399,7 +399,7 @@ fn extra_headers_timeouts_and_a_proxy_from_the_environment() {
     assert_eq!(slow.requests().len(), 2, "a timeout is retried");
     let last = out.stderr.lines().last().unwrap();
     assert!(
-        last.starts_with("error: ") && last.contains("sent nothing for 0s while reading the prompt"),
+        last.starts_with("error: ") && last.contains("sent nothing for 300ms while reading the prompt"),
         "{}",
         out.stderr
     );
