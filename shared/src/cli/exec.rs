@@ -13,7 +13,7 @@ use crate::error::{Error, Exit};
 use crate::exec::Class;
 use crate::exec::Observer;
 use crate::exec::{Approver, Change, Decision, Step};
-use crate::exec::{Exec, ExecOptions, MAX_ANSWER, Running};
+use crate::exec::{Exec, ExecOptions, MAX_ANSWER, Running, sessions};
 use crate::mcp::McpOptions;
 use crate::render::dryrun::{self, DryRequest};
 use crate::render::{self, Format};
@@ -32,6 +32,11 @@ const EXAMPLES: &str = r#"Examples:
 
   # No question on a terminal: an interactive session (/reset, /model, /exit)
   kubectl ai exec
+
+  # Every session is saved: go on with the last one, or a listed one
+  kubectl ai exec --resume "and what changed since?"
+  kubectl ai exec --list-sessions
+  kubectl ai exec --resume=20261203-141002-7f3a "is it fixed now?"
 
   # Serve the tools to another agent over MCP (read-only unless --allow-writes)
   claude mcp add opsagent -- kubectl-ai-exec --mcp-server
@@ -89,6 +94,18 @@ pub struct ExecArgs {
     /// Output format
     #[arg(short = 'o', long, value_parser = one_of(ANSWER_FORMATS), default_value_t = Format::Text, help_heading = "Output")]
     pub output: Format,
+
+    /// Continue a saved session: the last one, or --resume=ID (see --list-sessions)
+    #[arg(long, value_name = "ID", num_args = 0..=1, require_equals = true, default_missing_value = "", help_heading = "Sessions")]
+    pub resume: Option<String>,
+
+    /// List the saved sessions, newest first
+    #[arg(long, conflicts_with_all = ["question", "resume", "delete_session", "mcp_server"], help_heading = "Sessions")]
+    pub list_sessions: bool,
+
+    /// Delete a saved session, or every one with `all`
+    #[arg(long, value_name = "ID|all", conflicts_with_all = ["question", "resume", "mcp_server"], help_heading = "Sessions")]
+    pub delete_session: Option<String>,
 
     /// Serve analyze, audit, manifest validation and the guarded kubectl to another agent over MCP
     /// (stdio; --listen for HTTP); --context a,b names the contexts it may use
@@ -199,6 +216,14 @@ fn run_plugin(args: &ExecArgs) -> anyhow::Result<Exit> {
     if args.mcp_server {
         return mcp_server(args);
     }
+    if args.list_sessions {
+        return list_sessions(args.output);
+    }
+    if let Some(id) = &args.delete_session {
+        let n = sessions::delete((id != "all").then_some(id.as_str()))?;
+        eprintln!("deleted {n} session{}", if n == 1 { "" } else { "s" });
+        return Ok(Exit::Clean);
+    }
     let progress = Terminal::default();
     let mut question = args.question.join(" ").trim().to_string();
     let stdin = read_stdin()?;
@@ -239,6 +264,9 @@ fn run_plugin(args: &ExecArgs) -> anyhow::Result<Exit> {
     let mut approver =
         TerminalApprover { can_prompt: std::io::stdin().is_terminal() && std::io::stderr().is_terminal() };
     let mut running = exec.start(&mut approver, &progress)?;
+    if let Some(id) = &args.resume {
+        resume(&mut running, (!id.is_empty()).then_some(id.as_str()))?;
+    }
     let mut verbose = Verbose { verbose: args.log.verbose > 0 };
     if interactive {
         return session_loop(&mut running, &mut verbose);
@@ -322,9 +350,82 @@ fn read_stdin() -> anyhow::Result<Option<String>> {
     Ok(Some(input.text))
 }
 
+/// `--list-sessions`: one line each, newest first (`-o json`: the sessions without their messages).
+fn list_sessions(format: Format) -> anyhow::Result<Exit> {
+    let (all, warnings) = sessions::list();
+    warnings.iter().for_each(cli::warn);
+    let mut out = anstream::stdout().lock();
+    if format == Format::Json {
+        let brief: Vec<serde_json::Value> = all
+            .iter()
+            .map(|s| {
+                let mut v = serde_json::to_value(s).unwrap_or_default();
+                v.as_object_mut().map(|o| o.remove("messages"));
+                v
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &brief)?;
+        writeln!(out)?;
+    } else {
+        for s in &all {
+            writeln!(out, "{}", session_line(s))?;
+        }
+    }
+    out.flush()?;
+    Ok(Exit::Clean)
+}
+
+fn session_line(s: &sessions::Saved) -> String {
+    let first = s.questions.first().map(String::as_str).unwrap_or("");
+    let first: String = first.chars().take(60).collect();
+    format!(
+        "{}  {}  {}/{}  {} {}  {} question{}  {:?}",
+        s.id,
+        s.updated.get(..16).unwrap_or(&s.updated),
+        s.context,
+        s.namespace,
+        s.provider,
+        s.model,
+        s.questions.len(),
+        if s.questions.len() == 1 { "" } else { "s" },
+        first
+    )
+}
+
+/// Loads a saved session into `running`; one saved on another context is continued only after a
+/// yes on the terminal.
+fn resume(running: &mut Running<'_>, id: Option<&str>) -> anyhow::Result<()> {
+    let saved = sessions::load(id)?;
+    if let Some((context, server)) = running.elsewhere(&saved) {
+        let question =
+            format!("session {} worked on context {context} ({server}); continue it on this context?", saved.id);
+        let can_prompt = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        let yes = can_prompt
+            && dialoguer::Confirm::new().with_prompt(question).default(false).interact_opt().ok().flatten()
+                == Some(true);
+        if !yes {
+            return Err(Error::Usage(format!(
+                "session {} worked on context {context}: resume it there (--context {context}), or confirm on a terminal",
+                saved.id
+            ))
+            .into());
+        }
+    }
+    eprintln!(
+        "resumed session {} ({} earlier question{})",
+        saved.id,
+        saved.questions.len(),
+        if saved.questions.len() == 1 { "" } else { "s" }
+    );
+    running.resume(saved);
+    Ok(())
+}
+
 /// The interactive session: one conversation, several questions.
 fn session_loop(running: &mut Running<'_>, verbose: &mut Verbose) -> anyhow::Result<Exit> {
-    eprintln!("Ask about the cluster or ask for a change. /reset forgets, /model, /tools, /exit.");
+    eprintln!(
+        "Ask about the cluster or ask for a change. /reset forgets, /model, /tools, /sessions, /resume ID, /exit."
+    );
     loop {
         let line: String = match dialoguer::Input::new().with_prompt("›").allow_empty(true).interact_text() {
             Ok(l) => l,
@@ -342,7 +443,21 @@ fn session_loop(running: &mut Running<'_>, verbose: &mut Verbose) -> anyhow::Res
                 eprintln!("{}", running.model_line());
             }
             "/tools" => eprintln!("{}", running.tool_names().join(", ")),
-            q if q.starts_with('/') => eprintln!("unknown command {q}: /reset, /model, /tools, /exit"),
+            "/sessions" => {
+                let (all, warnings) = sessions::list();
+                warnings.iter().for_each(cli::warn);
+                all.iter().take(10).for_each(|s| eprintln!("{}", session_line(s)));
+                eprintln!("(this one: {})", running.session_id());
+            }
+            q if q.starts_with("/resume") => {
+                let id = q["/resume".len()..].trim();
+                if let Err(e) = resume(running, (!id.is_empty()).then_some(id)) {
+                    eprintln!("error: {e}");
+                }
+            }
+            q if q.starts_with('/') => {
+                eprintln!("unknown command {q}: /reset, /model, /tools, /sessions, /resume ID, /exit")
+            }
             q => match running.ask(q, verbose) {
                 Ok(a) => {
                     let mut out = anstream::stdout().lock();

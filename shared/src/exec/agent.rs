@@ -38,7 +38,7 @@ pub enum Protocol {
 }
 
 /// Token counts over the whole question.
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Serialize, serde::Deserialize)]
 pub struct Usage {
     /// Model calls.
     pub calls: u32,
@@ -69,6 +69,9 @@ pub struct Answer {
     /// Whether the answer rests on tool results (of this question or earlier ones in the
     /// conversation); `false` when the model answered without looking, even after one nudge.
     pub grounded: bool,
+    /// The saved session it belongs to (`--resume ID`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
 }
 
 /// Said once to a model that answered without calling a tool in a conversation with no tool
@@ -226,6 +229,7 @@ pub(super) fn ask(
                 stopped: None,
                 not_run,
                 grounded,
+                session: None,
             });
         }
         if !visible.trim().is_empty() {
@@ -295,7 +299,16 @@ fn stopped(
     let not_run = std::mem::take(&mut tools.not_run);
     let answer = with_what_was_not_run(String::new(), &not_run);
     let grounded = !steps.is_empty();
-    Answer { answer, steps, usage, protocol: conversation.protocol, stopped: Some(why), not_run, grounded }
+    Answer {
+        answer,
+        steps,
+        usage,
+        protocol: conversation.protocol,
+        stopped: Some(why),
+        not_run,
+        grounded,
+        session: None,
+    }
 }
 
 /// The answer, followed by the changes that were not made — whatever the answer says of them.
@@ -403,7 +416,7 @@ mod tests {
             "<think>look</think>{\"name\": \"kubectl\", \"parameters\": {\"command\": \"get pods -n shop\"}}",
             "{\"type\": \"function\", \"function\": {\"name\": \"kubectl\", \"arguments\": \"{\\\"command\\\":\\\"get pods -n shop\\\"}\"}}",
         ] {
-            assert_eq!(text_tool_calls(text, &offered), [get.clone()], "{text}");
+            assert_eq!(text_tool_calls(text, &offered), std::slice::from_ref(&get), "{text}");
         }
         // Not a call: a tool not on offer, prose, JSON that is an answer.
         for text in [

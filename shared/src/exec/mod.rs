@@ -4,6 +4,7 @@
 //! answers one question.
 
 mod agent;
+pub mod sessions;
 mod tools;
 
 use std::time::Duration;
@@ -177,7 +178,22 @@ impl Exec {
             max_answer: MAX_ANSWER,
             timeout: self.options.timeout,
         };
-        Ok(Running { client, conversation: self.conversation, toolbox, limits, yes: self.options.yes })
+        let now = jiff::Timestamp::now().to_string();
+        let c = client.config();
+        let saved = sessions::Saved {
+            id: sessions::new_id(),
+            created: now.clone(),
+            updated: now,
+            context: toolbox.session.context.clone().unwrap_or_default(),
+            namespace: toolbox.session.default_namespace.clone().unwrap_or_default(),
+            server: toolbox.server.clone(),
+            provider: c.provider.id().to_string(),
+            model: c.model.clone(),
+            questions: Vec::new(),
+            usage: Usage::default(),
+            messages: Vec::new(),
+        };
+        Ok(Running { client, conversation: self.conversation, toolbox, limits, yes: self.options.yes, saved, progress })
     }
 }
 
@@ -189,18 +205,76 @@ pub struct Running<'a> {
     limits: Limits,
     /// `--yes`: changes run without asking for the whole run.
     yes: bool,
+    /// The session as saved after every question.
+    saved: sessions::Saved,
+    progress: &'a dyn Progress,
 }
 
 impl Running<'_> {
     /// Answers one question, running tools until an answer (or a stop).
+    /// The session is saved after every question, answered or not.
     pub fn ask(&mut self, question: &str, observer: &mut dyn Observer) -> Result<Answer, Error> {
-        agent::ask(&self.client, &mut self.conversation, question, &mut self.toolbox, self.limits, observer)
+        let result =
+            agent::ask(&self.client, &mut self.conversation, question, &mut self.toolbox, self.limits, observer);
+        self.saved.questions.push(crate::llm::redact::redact_text(question).chars().take(200).collect());
+        if let Ok(a) = &result {
+            self.saved.usage.calls += a.usage.calls;
+            self.saved.usage.prompt_tokens += a.usage.prompt_tokens;
+            self.saved.usage.completion_tokens += a.usage.completion_tokens;
+        }
+        self.saved.messages = self.conversation.messages[1..].to_vec();
+        self.saved.updated = jiff::Timestamp::now().to_string();
+        if let Err(e) = sessions::save(&self.saved) {
+            self.progress.warn(&format!("the session could not be saved: {e}"));
+        }
+        result.map(|mut a| {
+            a.session = Some(self.saved.id.clone());
+            a
+        })
     }
 
-    /// Forgets the conversation (the instructions stay) and any yes given for the whole session.
+    /// The saved session's id.
+    pub fn session_id(&self) -> &str {
+        &self.saved.id
+    }
+
+    /// Whether `saved` worked on another context than this session's: (its context, its server).
+    pub fn elsewhere<'s>(&self, saved: &'s sessions::Saved) -> Option<(&'s str, &'s str)> {
+        (saved.context != self.saved.context || (!saved.server.is_empty() && saved.server != self.saved.server))
+            .then_some((saved.context.as_str(), saved.server.as_str()))
+    }
+
+    /// Continues a saved session: its turns follow this session's instructions (rebuilt for the
+    /// context in use), and it is saved under its own id from now on.
+    pub fn resume(&mut self, saved: sessions::Saved) {
+        self.conversation.reset();
+        self.conversation.messages.extend(saved.messages.iter().cloned());
+        self.forget_approval();
+        self.saved = sessions::Saved {
+            context: self.saved.context.clone(),
+            namespace: self.saved.namespace.clone(),
+            server: self.saved.server.clone(),
+            provider: self.saved.provider.clone(),
+            model: self.saved.model.clone(),
+            ..saved
+        };
+    }
+
+    /// Forgets the conversation (the instructions stay) and any yes given for the whole session;
+    /// what follows is saved as a new session.
     pub fn reset(&mut self) {
         self.conversation.reset();
         self.forget_approval();
+        let now = jiff::Timestamp::now().to_string();
+        self.saved = sessions::Saved {
+            id: sessions::new_id(),
+            created: now.clone(),
+            updated: now,
+            questions: Vec::new(),
+            usage: Usage::default(),
+            messages: Vec::new(),
+            ..self.saved.clone()
+        };
     }
 
     /// Drops a yes given for the whole session: the next change is asked for again.

@@ -461,7 +461,7 @@ impl<'p> Client<'p> {
     ) -> Result<Reply, Failure> {
         // Ollama has dropped tool calls from streamed answers: a turn that offers tools is not
         // streamed there, and its text is handed over whole.
-        let stream = on_delta.is_some() && !(self.config.provider == Provider::Ollama && !tools.is_empty());
+        let stream = on_delta.is_some() && (self.config.provider != Provider::Ollama || tools.is_empty());
         let mut body = self.body(messages, options, stream);
         if !(usage_option && stream) {
             body.as_object_mut().map(|b| b.remove("stream_options"));

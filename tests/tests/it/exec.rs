@@ -538,3 +538,93 @@ fn verbose_shows_tool_calls_as_they_happen() {
     assert!(out.stderr.contains("→ kubectl get ns -o name | wc -l (exit 0,"), "{}", out.stderr);
     assert_eq!(out.stdout.trim(), "Done.");
 }
+
+/// Sessions: saved after every question (0600, nothing secret), resumed with the earlier turns so
+/// that facts already gathered are not gathered again, listed (a corrupt file skipped with a
+/// warning), refused on another context without a terminal, deleted.
+#[test]
+fn sessions_are_saved_resumed_listed_and_deleted() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let fx = Fixture::start(&state("demo"), &["--namespace", "shop"]);
+    let expected = namespaces(&fx);
+    let fm = FakeModel::start(
+        &script(&[
+            kubectl_call("get ns -o name"),
+            answer(&format!("There are {expected} namespaces.")),
+            answer("The first one is default."),
+        ]),
+        &[],
+    );
+    let out = run(&mut exec(&fm, &fx, &["how many namespaces are there?", "-o", "json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let first: Value = serde_json::from_str(&out.stdout).unwrap();
+    let id = first["session"].as_str().unwrap().to_string();
+    let dir = fm.dir.path().join("state/opsagent/sessions");
+    let file = dir.join(format!("{id}.json"));
+    let saved: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(saved["context"], "fixture");
+    assert_eq!(saved["namespace"], "shop");
+    assert_eq!(saved["questions"], json!(["how many namespaces are there?"]));
+    assert_eq!(saved["usage"]["calls"], 2);
+    let roles: Vec<&str> = saved["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["user", "assistant", "tool", "assistant"]);
+    assert!(!std::fs::read_to_string(&file).unwrap().contains("sk-test-key"), "no key in a session");
+
+    // Resumed: the earlier turns are sent, and the model answers from them without a tool call.
+    let out = run(&mut exec(&fm, &fx, &["--resume", "which one comes first?", "-o", "json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("resumed session {id} (1 earlier question)")), "{}", out.stderr);
+    let second: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(second["session"], id.as_str());
+    assert_eq!(second["steps"], json!([]), "no new tool call for facts already in the session");
+    assert_eq!(second["grounded"], true, "grounded in the earlier tool result: no nudge");
+    let requests = fm.requests();
+    assert_eq!(requests.len(), 3);
+    let sent = requests[2]["body"]["messages"].as_array().unwrap();
+    let roles: Vec<&str> = sent.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["system", "user", "assistant", "tool", "assistant", "user"]);
+    assert!(sent[3]["content"].as_str().unwrap().contains("namespace/shop"));
+    let saved: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(saved["questions"].as_array().unwrap().len(), 2);
+
+    // Listed, a corrupt file skipped with a warning.
+    std::fs::write(dir.join("20260101-000000-dead.json"), "{not json").unwrap();
+    let out = run(&mut exec(&fm, &fx, &["--list-sessions"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with(&id) && out.stdout.contains("fixture/shop") && out.stdout.contains("2 questions"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("20260101-000000-dead.json skipped"), "{}", out.stderr);
+
+    // A session of another context is not continued here without a person's yes.
+    let mut elsewhere = saved.clone();
+    elsewhere["context"] = json!("prod");
+    elsewhere["id"] = json!("20260102-000000-beef");
+    std::fs::write(dir.join("20260102-000000-beef.json"), elsewhere.to_string()).unwrap();
+    let before = fm.requests().len();
+    let out = run(&mut exec(&fm, &fx, &["--resume=20260102-000000-beef", "scale it down"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    out.assert_one_error_line();
+    assert!(out.stderr.contains("worked on context prod"), "{}", out.stderr);
+    assert_eq!(fm.requests().len(), before, "nothing asked");
+
+    // Bad ids and deletion.
+    for (args, code, says) in [
+        (vec!["--resume=../../etc/passwd", "x"], 2, "is not a session id"),
+        (vec!["--resume=20990101-000000-0000", "x"], 2, "no session 20990101-000000-0000"),
+        (vec!["--delete-session", id.as_str()], 0, "deleted 1 session"),
+        (vec!["--delete-session", id.as_str()], 2, "no session"),
+        (vec!["--delete-session", "all"], 0, "deleted 2 sessions"),
+        (vec!["--resume=x?", "y"], 2, "is not a session id"),
+    ] {
+        let out = run(&mut exec(&fm, &fx, &args));
+        assert_eq!(out.code, code, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
+    }
+    let out = run(&mut exec(&fm, &fx, &["--resume", "again?"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("no saved session to resume"), "{}", out.stderr);
+}
