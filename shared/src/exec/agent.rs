@@ -236,10 +236,13 @@ pub(super) fn ask(
             observer.thought(visible.trim());
         }
         if native {
-            let tool_calls = if written.is_empty() { reply.tool_calls.clone() } else { written };
-            let said =
-                if text_calls > 0 && reply.tool_calls.is_empty() { String::new() } else { reply.content.clone() };
-            conversation.messages.push(Message::calls(said, tool_calls));
+            // Calls written as text become the message's calls, in place of the text.
+            let message = if written.is_empty() {
+                Message::calls(reply.content.clone(), reply.tool_calls.clone())
+            } else {
+                Message::calls(String::new(), written)
+            };
+            conversation.messages.push(message);
         } else {
             conversation.messages.push(Message::assistant(reply.content.clone()));
         }

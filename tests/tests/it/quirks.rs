@@ -31,6 +31,13 @@ fn explain_stdin(fm: &FakeModel, config: &std::path::Path, extra: &[&str], input
     run_with_stdin(fm.command(ANALYZE).env("OPSAGENT_CONFIG", config).arg("-").args(extra), input.as_bytes())
 }
 
+/// `analyze -` of [`LOG`] through Ollama's native API at the fake model.
+fn explain_with_ollama(fm: &FakeModel, extra: &[&str]) -> crate::support::Run {
+    let mut cmd = fm.command(ANALYZE);
+    cmd.env_remove("OPENAI_API_KEY").env("OLLAMA_HOST", &fm.url).args(["-", "--provider", "ollama"]).args(extra);
+    run_with_stdin(&mut cmd, LOG.as_bytes())
+}
+
 /// A log of `lines` distinct lines: they differ in words, not numbers (numbers are folded when
 /// repeats are collapsed).
 fn big_log(lines: usize) -> String {
@@ -124,14 +131,7 @@ fn streamed_requests_ask_for_usage_where_supported() {
     assert_eq!(body["stream"], true);
     assert_eq!(body["stream_options"], json!({"include_usage": true}));
     // Ollama's native API reports its counts by itself and has no such option.
-    let out = run_with_stdin(
-        fm.command(ANALYZE).env_remove("OPENAI_API_KEY").env("OLLAMA_HOST", &fm.url).args([
-            "-",
-            "--provider",
-            "ollama",
-        ]),
-        LOG.as_bytes(),
-    );
+    let out = explain_with_ollama(&fm, &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let body = fm.requests().last().unwrap()["body"].clone();
     assert!(body.get("stream_options").is_none(), "{body}");
@@ -215,16 +215,7 @@ fn a_server_that_reports_its_window_is_sized_right_from_the_start() {
         "endpoints": {"/api/show": {"parameters": "stop \"<|im_end|>\"", "model_info": {"qwen2.context_length": 32768}}},
         "replies": [{"content": "ok"}]
     }));
-    let out = run_with_stdin(
-        fm.command(ANALYZE).env_remove("OPENAI_API_KEY").env("OLLAMA_HOST", &fm.url).args([
-            "-",
-            "--provider",
-            "ollama",
-            "--model",
-            "qwen2.5",
-        ]),
-        LOG.as_bytes(),
-    );
+    let out = explain_with_ollama(&fm, &["--model", "qwen2.5"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         fm.requests()[0]["body"]["options"]["num_ctx"],
@@ -234,15 +225,7 @@ fn a_server_that_reports_its_window_is_sized_right_from_the_start() {
 
     // A dry run asks nothing of the server.
     let before = fm.all_requests().len();
-    let out = run_with_stdin(
-        fm.command(ANALYZE).env_remove("OPENAI_API_KEY").env("OLLAMA_HOST", &fm.url).args([
-            "-",
-            "--provider",
-            "ollama",
-            "--dry-run",
-        ]),
-        LOG.as_bytes(),
-    );
+    let out = explain_with_ollama(&fm, &["--dry-run"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(fm.all_requests().len(), before);
 }
