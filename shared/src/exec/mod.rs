@@ -178,21 +178,16 @@ impl Exec {
             max_answer: MAX_ANSWER,
             timeout: self.options.timeout,
         };
-        let now = jiff::Timestamp::now().to_string();
         let c = client.config();
         let saved = sessions::Saved {
-            id: sessions::new_id(),
-            created: now.clone(),
-            updated: now,
             context: toolbox.session.context.clone().unwrap_or_default(),
             namespace: toolbox.session.default_namespace.clone().unwrap_or_default(),
             server: toolbox.server.clone(),
             provider: c.provider.id().to_string(),
             model: c.model.clone(),
-            questions: Vec::new(),
-            usage: Usage::default(),
-            messages: Vec::new(),
-        };
+            ..sessions::Saved::default()
+        }
+        .fresh();
         Ok(Running { client, conversation: self.conversation, toolbox, limits, yes: self.options.yes, saved, progress })
     }
 }
@@ -265,16 +260,7 @@ impl Running<'_> {
     pub fn reset(&mut self) {
         self.conversation.reset();
         self.forget_approval();
-        let now = jiff::Timestamp::now().to_string();
-        self.saved = sessions::Saved {
-            id: sessions::new_id(),
-            created: now.clone(),
-            updated: now,
-            questions: Vec::new(),
-            usage: Usage::default(),
-            messages: Vec::new(),
-            ..self.saved.clone()
-        };
+        self.saved = self.saved.fresh();
     }
 
     /// Drops a yes given for the whole session: the next change is asked for again.

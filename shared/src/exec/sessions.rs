@@ -14,7 +14,7 @@ use crate::llm::Message;
 pub const KEEP: usize = 100;
 
 /// One saved conversation.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Saved {
     /// Its id: the time it began and a random suffix (`20261203-141002-7f3a`), sortable.
     pub id: String,
@@ -39,6 +39,26 @@ pub struct Saved {
     pub usage: super::Usage,
     /// The conversation after the instructions (which are rebuilt when it is resumed).
     pub messages: Vec<Message>,
+}
+
+impl Saved {
+    /// A new session on the same context, namespace, server and model: a new id, nothing asked yet.
+    pub fn fresh(&self) -> Saved {
+        let now = jiff::Timestamp::now().to_string();
+        Saved {
+            id: new_id(),
+            created: now.clone(),
+            updated: now,
+            context: self.context.clone(),
+            namespace: self.namespace.clone(),
+            server: self.server.clone(),
+            provider: self.provider.clone(),
+            model: self.model.clone(),
+            questions: Vec::new(),
+            usage: super::Usage::default(),
+            messages: Vec::new(),
+        }
+    }
 }
 
 /// `$OPSAGENT_SESSIONS`, else `<XDG state dir>/opsagent/sessions`.

@@ -337,11 +337,7 @@ impl<'p> Client<'p> {
         let mut attempt = 0;
         loop {
             if options.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-                return Err(Error::model(format!(
-                    "{} did not answer within the time left for this question (--timeout)",
-                    self.who()
-                ))
-                .caused_by(Ended::Deadline));
+                return Err(self.past_deadline());
             }
             let mut emitted = false;
             let result = match on_delta.as_mut() {
@@ -359,11 +355,7 @@ impl<'p> Client<'p> {
             };
             let overflow = result.as_ref().err().and_then(Failure::message).and_then(super::window::overflow);
             if let Err(Failure::Deadline) = result {
-                return Err(Error::model(format!(
-                    "{} did not answer within the time left for this question (--timeout)",
-                    self.who()
-                ))
-                .caused_by(Ended::Deadline));
+                return Err(self.past_deadline());
             }
             match result {
                 // A call where text was expected: no tool was offered, so nothing can answer it.
@@ -440,6 +432,12 @@ impl<'p> Client<'p> {
         }
     }
 
+    /// The question's deadline passed before the answer came.
+    fn past_deadline(&self) -> Error {
+        Error::model(format!("{} did not answer within the time left for this question (--timeout)", self.who()))
+            .caused_by(Ended::Deadline)
+    }
+
     /// Who answers, for messages: the provider by name, or "the model at URL" for an
     /// OpenAI-compatible endpoint that is not OpenAI's.
     fn who(&self) -> String {
@@ -463,7 +461,7 @@ impl<'p> Client<'p> {
         // streamed there, and its text is handed over whole.
         let stream = on_delta.is_some() && (self.config.provider != Provider::Ollama || tools.is_empty());
         let mut body = self.body(messages, options, stream);
-        if !(usage_option && stream) {
+        if !usage_option {
             body.as_object_mut().map(|b| b.remove("stream_options"));
         }
         if !tools.is_empty() {
@@ -607,7 +605,7 @@ impl<'p> Client<'p> {
             Failure::Silent(_, after) => format!(
                 "{who} went silent for {after:?} in the middle of its answer{tried} (read_timeout in the profile)"
             ),
-            Failure::Deadline => format!("{who} did not answer within the time left (--timeout)"),
+            Failure::Deadline => return self.past_deadline(),
             Failure::Reported(message) => format!("{who} reported an error instead of an answer: {message}"),
             Failure::Empty => format!(
                 "{who} answered with nothing (an empty 200 answer): the server may have failed while reading the prompt; check its log"
@@ -700,15 +698,16 @@ fn message_json(m: &Message, ollama: bool) -> Value {
     v
 }
 
-/// The tool calls of a message (`arguments` a JSON string for OpenAI, an object for Ollama).
-fn tool_calls(message: &Value) -> Vec<ToolCall> {
+/// The tool calls of a message (`arguments` a JSON string for OpenAI, an object for Ollama); a call
+/// without an id gets `call_N`, numbered from `first` (the calls already received in the answer).
+fn tool_calls(message: &Value, first: usize) -> Vec<ToolCall> {
     message["tool_calls"]
         .as_array()
         .into_iter()
         .flatten()
         .enumerate()
         .map(|(i, c)| ToolCall {
-            id: c["id"].as_str().map_or_else(|| format!("call_{i}"), str::to_string),
+            id: c["id"].as_str().map_or_else(|| format!("call_{}", first + i), str::to_string),
             name: c["function"]["name"].as_str().unwrap_or_default().to_string(),
             arguments: match &c["function"]["arguments"] {
                 Value::String(s) => s.clone(),
@@ -806,7 +805,7 @@ fn parse_reply(provider: Provider, v: &Value) -> Result<Reply, Failure> {
                 .ok_or_else(|| Failure::Malformed("no message in the answer".into()))?;
             Ok(Reply {
                 content: content.to_string(),
-                tool_calls: tool_calls(&v["message"]),
+                tool_calls: tool_calls(&v["message"], 0),
                 finish_reason: v["done_reason"].as_str().map(str::to_string),
                 usage: Some(Usage {
                     prompt_tokens: v["prompt_eval_count"].as_u64().unwrap_or(0),
@@ -821,7 +820,7 @@ fn parse_reply(provider: Provider, v: &Value) -> Result<Reply, Failure> {
                 .ok_or_else(|| Failure::Malformed("the answer has no choices".into()))?;
             Ok(Reply {
                 content: choice["message"]["content"].as_str().unwrap_or_default().to_string(),
-                tool_calls: tool_calls(&choice["message"]),
+                tool_calls: tool_calls(&choice["message"], 0),
                 finish_reason: choice["finish_reason"].as_str().map(str::to_string),
                 usage: v["usage"].is_object().then(|| Usage {
                     prompt_tokens: v["usage"]["prompt_tokens"].as_u64().unwrap_or(0),
@@ -917,12 +916,7 @@ fn read_ollama_stream(reader: impl Read, on_delta: &mut dyn FnMut(&str)) -> Resu
             return Err(Failure::Reported(error_message(&line)));
         }
         // Ollama sends each tool call whole, in a line of its own.
-        for mut call in tool_calls(&v["message"]) {
-            if call.id.starts_with("call_") && v["message"]["tool_calls"][0]["id"].is_null() {
-                call.id = format!("call_{}", calls.len());
-            }
-            calls.push(call);
-        }
+        calls.extend(tool_calls(&v["message"], calls.len()));
         if let Some(delta) = v["message"]["content"].as_str().filter(|d| !d.is_empty()) {
             content.push_str(delta);
             on_delta(delta);

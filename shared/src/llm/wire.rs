@@ -138,13 +138,15 @@ impl Exchange<'_> {
     /// Waits for the next piece within the time the current stage allows, telling the progress
     /// how long the server has been silent while it reads the prompt.
     fn next(&mut self) -> Result<Piece, Broken> {
+        let asked = Instant::now();
         loop {
             let (stage, limit) = if self.flowing {
                 ("between bytes", self.timing.between)
             } else {
                 ("first byte", self.timing.first_byte)
             };
-            let since = if self.flowing { Instant::now() } else { self.started };
+            // The first byte is awaited from the start, every later one from when it is asked for.
+            let since = if self.flowing { asked } else { self.started };
             let mut until = since + limit;
             if let Some(deadline) = self.timing.deadline {
                 until = until.min(deadline);
@@ -163,12 +165,8 @@ impl Exchange<'_> {
             match self.rx.recv_timeout(tick) {
                 Ok(piece) => return Ok(piece),
                 Err(RecvTimeoutError::Timeout) => {
-                    if self.flowing {
-                        let late = self.timing.deadline.is_some_and(|d| Instant::now() >= d);
-                        return Err(if late { Broken::Deadline } else { Broken::Silent(stage, limit) });
-                    }
                     let waited = self.started.elapsed();
-                    if waited >= Duration::from_secs(2) {
+                    if !self.flowing && waited >= Duration::from_secs(2) {
                         self.told = true;
                         self.progress.waiting(&self.waiting_for, Some(waited));
                     }
