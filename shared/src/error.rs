@@ -12,6 +12,7 @@
 //! | 5 | the model could not be used: not configured, rejected the request, unreachable |
 //! | 6 | `exec`: a change was asked for and not made (read-only, declined, no terminal) |
 //! | 7 | `analyze`, `audit`: a `--notify` sink could not be told (the report was written) |
+//! | 8 | a spending cap was reached (`--max-tokens`, `--max-cost`, `max_cost_per_day`) |
 
 use std::fmt;
 
@@ -34,6 +35,8 @@ pub enum Exit {
     NotDone = 6,
     /// A `--notify` sink could not be told (the report was written; the state file keeps it).
     NotNotified = 7,
+    /// A spending cap was reached: `--max-tokens`, `--max-cost`, a profile's `max_cost_per_day`.
+    Budget = 8,
 }
 
 impl Exit {
@@ -131,6 +134,9 @@ pub enum Error {
         #[source]
         source: Option<Cause>,
     },
+    /// A spending cap was reached before the next model call.
+    #[error("{0}")]
+    Budget(String),
 }
 
 impl Error {
@@ -144,6 +150,7 @@ impl Error {
             | Error::Unauthorized { .. }
             | Error::Api { .. } => Exit::Cluster,
             Error::Model { .. } => Exit::Model,
+            Error::Budget(_) => Exit::Budget,
         }
     }
 
@@ -184,7 +191,8 @@ impl Error {
             | Error::Input { .. }
             | Error::Write { .. }
             | Error::NoCluster { .. }
-            | Error::Unauthorized { .. } => {}
+            | Error::Unauthorized { .. }
+            | Error::Budget(_) => {}
         }
         self
     }
@@ -232,8 +240,9 @@ mod tests {
 
     #[test]
     fn exit_codes_follow_the_error_kind() {
-        let cases: [(Error, u8); 6] = [
+        let cases: [(Error, u8); 7] = [
             (Error::model("x"), 5),
+            (Error::Budget("x".into()), 8),
             (Error::Usage("x".into()), 2),
             (Error::input("f.yaml", "bad"), 2),
             (Error::kubeconfig("x"), 3),

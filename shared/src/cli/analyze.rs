@@ -68,7 +68,8 @@ Exit codes:
   4  partial or empty: some kinds could not be read, or the namespace or
      selector matched nothing; nothing found
   5  the model failed or is not configured
-  7  a --notify sink could not be told (the report was written)"#;
+  7  a --notify sink could not be told (the report was written)
+  8  a spending cap was reached (--max-tokens, --max-cost, max_cost_per_day)"#;
 
 /// Find what is broken in a cluster, without a model.
 #[derive(Parser, Debug, Clone)]
@@ -201,7 +202,7 @@ fn run_plugin(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
         }
         let cluster = plan.cluster.clone();
         return plan.watch(|| {
-            let (report, prompt_tokens) = analysis(args, &progress)?;
+            let (report, prompt_tokens, _) = analysis(args, &progress)?;
             let mut json = Vec::new();
             render::report(&mut json, &report, Format::Json)
                 .map_err(|e| Error::Usage(format!("cannot write the report: {e}")))?;
@@ -212,14 +213,14 @@ fn run_plugin(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
     let common = &args.common;
     if args.llm.dry_run {
         let analysis = analyze::analyze(&options_of(args)?)?;
-        let model = args.llm.resolve()?;
+        let model = args.llm.resolve("analyze")?;
         let prepared = explain::prepare(&analysis, &model, &explain_options(args));
         let requests: Vec<DryRequest<'_>> = prepared.requests().iter().map(|r| r.dry()).collect();
         dryrun::print(&mut stdout, &model, &requests, prepared.cached(), common.output)?;
         stdout.flush()?;
         return Ok(Exit::Clean);
     }
-    let (report, prompt_tokens) = analysis(args, &progress)?;
+    let (report, prompt_tokens, capped) = analysis(args, &progress)?;
     for w in &report.warnings {
         match &w.cluster {
             Some(cluster) => cli::warn(format!("context {cluster}: {}", w.message)),
@@ -228,7 +229,9 @@ fn run_plugin(args: &AnalyzeArgs) -> anyhow::Result<Exit> {
     }
     render::report(&mut stdout, &report, common.output)?;
     stdout.flush()?;
-    let exit = if !report.results.is_empty() {
+    let exit = if capped {
+        Exit::Budget
+    } else if !report.results.is_empty() {
         Exit::Problems
     } else if report.partial {
         Exit::Partial
@@ -274,19 +277,22 @@ fn explain_options(args: &AnalyzeArgs) -> explain::Options {
     }
 }
 
-/// One analysis, explained with `--explain`: the report and the tokens sent.
-fn analysis(args: &AnalyzeArgs, progress: &Terminal) -> Result<(crate::findings::Report, u64), Error> {
+/// One analysis, explained with `--explain`: the report, the tokens sent, and whether a spending cap
+/// left problems unexplained.
+fn analysis(args: &AnalyzeArgs, progress: &Terminal) -> Result<(crate::findings::Report, u64, bool), Error> {
     let mut analysis = analyze::analyze(&options_of(args)?)?;
     let mut tokens = 0;
+    let mut capped = false;
     if args.explain {
-        let model = args.llm.resolve()?;
+        let model = args.llm.resolve("analyze")?;
         let options = explain_options(args);
         let prepared = explain::prepare(&analysis, &model, &options);
         let client = Client::for_use(model, "--explain")?.reporting_to(progress);
         let stats = explain::explain(&mut analysis.report, &prepared, &client, &options, progress)?;
         tokens = stats.prompt_tokens as u64;
+        capped = stats.capped.is_some();
     }
-    Ok((analysis.report, tokens))
+    Ok((analysis.report, tokens, capped))
 }
 
 /// What the metrics and notifications read of a report: every finding (`--notify-severity` is
@@ -347,7 +353,7 @@ fn explain_input(args: &AnalyzeArgs, progress: &Terminal, out: &mut dyn std::io:
         .into());
     }
     input.warnings().iter().for_each(cli::warn);
-    let model = args.llm.resolve()?;
+    let model = args.llm.resolve("analyze")?;
     let request = pipe::request(&input, args.question.as_deref(), &model, MAX_ANSWER, args.anonymize);
     let Some(answer) = one_answer(args, model, &request, "explaining input", None, progress, out)? else {
         return Ok(Exit::Clean);
@@ -361,7 +367,7 @@ fn explain_input(args: &AnalyzeArgs, progress: &Terminal, out: &mut dyn std::io:
 /// Diagnoses one object: live through discovery, or from `--snapshot`.
 fn diagnose_object(args: &AnalyzeArgs, progress: &Terminal, out: &mut dyn std::io::Write) -> anyhow::Result<Exit> {
     let common = &args.common;
-    let model = args.llm.resolve()?;
+    let model = args.llm.resolve("analyze")?;
     let options = DiagnoseOptions {
         target: Target::parse(&args.target)?,
         input: input_of(args, false)?,

@@ -137,9 +137,26 @@ pub struct LlmArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = "Model")]
     pub timeout: Option<Duration>,
 
+    /// Stop once a question (exec) or run has used N tokens, sent and answered (exit 8)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Model")]
+    pub max_tokens: Option<u64>,
+
+    /// Stop once a question (exec) or run has cost an estimated USD dollars (exit 8)
+    #[arg(long, value_name = "USD", value_parser = parse_dollars, help_heading = "Model")]
+    pub max_cost: Option<f64>,
+
     /// Print the exact messages that would be sent, with their tokens and cost; call no model
     #[arg(long, help_heading = "Model")]
     pub dry_run: bool,
+}
+
+/// An amount of US dollars above 0: `0.50`, `$2`.
+fn parse_dollars(text: &str) -> Result<f64, String> {
+    let amount = text.trim().trim_start_matches('$');
+    match amount.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("{text:?} is not an amount of US dollars above 0 (e.g. 0.50)")),
+    }
 }
 
 impl LlmArgs {
@@ -155,6 +172,8 @@ impl LlmArgs {
             context_window: self.context_window,
             language: self.language.clone(),
             instructions: self.instructions.clone(),
+            max_tokens: self.max_tokens,
+            max_cost: self.max_cost,
         }
     }
 
@@ -164,9 +183,11 @@ impl LlmArgs {
     }
 
     /// The model these flags choose, resolved: its window learned (asked of a local server, unless
-    /// this is a dry run, which contacts nothing) and its deadline `--timeout` from now.
-    pub fn resolve(&self) -> Result<crate::llm::ModelConfig, crate::error::Error> {
+    /// this is a dry run, which contacts nothing) and its deadline `--timeout` from now. `plugin`
+    /// names who spends, in the usage ledger.
+    pub fn resolve(&self, plugin: &'static str) -> Result<crate::llm::ModelConfig, crate::error::Error> {
         let mut model = crate::llm::ModelConfig::resolve(&self.options())?;
+        model.plugin = plugin;
         if model.configured {
             model.learn_window(!self.dry_run);
         }

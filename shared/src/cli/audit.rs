@@ -53,7 +53,8 @@ Exit codes:
   3  the cluster could not be used (unreachable, credentials rejected)
   4  some input could not be read, and --fail-on was not reached
   5  --explain: the model failed or is not configured
-  7  a --notify sink could not be told (the report was written)"#;
+  7  a --notify sink could not be told (the report was written)
+  8  --explain: a spending cap was reached (the report was written)"#;
 
 /// Audit workloads and RBAC for security problems.
 #[derive(Parser, Debug, Clone)]
@@ -184,7 +185,7 @@ fn run_plugin(args: &AuditArgs) -> anyhow::Result<Exit> {
     let target = Target::parse(&args.target)?;
     let model = match args.explain {
         true => {
-            let model = args.llm.resolve()?;
+            let model = args.llm.resolve("audit")?;
             if !args.llm.dry_run {
                 // Before anything is read: the run would end there anyway.
                 model.require("--explain")?;
@@ -211,9 +212,11 @@ fn run_plugin(args: &AuditArgs) -> anyhow::Result<Exit> {
             .then(|| ScanOptions { parallel: usize::from(args.scan_parallel), timeout: args.scan_timeout }),
     };
     let plan = Plan::new(&args.watching, Plugin::Audit)?;
-    let explained = |report: &mut AuditReport, model: ModelConfig| -> Result<usize, Error> {
+    // The tokens sent, and whether a spending cap left checks unexplained.
+    let explained = |report: &mut AuditReport, model: ModelConfig| -> Result<(usize, bool), Error> {
         let client = Client::for_use(model, "--explain")?.reporting_to(&progress);
-        explain::audit::explain(report, &client, !args.no_cache, &progress)
+        let tokens = explain::audit::explain(report, &client, !args.no_cache, &progress)?;
+        Ok((tokens, client.stopped().is_some()))
     };
     if plan.watching() {
         let stdin =
@@ -223,7 +226,7 @@ fn run_plugin(args: &AuditArgs) -> anyhow::Result<Exit> {
         return plan.watch(|| {
             let mut report = audit::run(&options, &progress)?;
             let tokens = match &model {
-                Some(model) => explained(&mut report, model.clone())?,
+                Some(model) => explained(&mut report, model.clone())?.0,
                 None => 0,
             };
             let mut json = Vec::new();
@@ -235,6 +238,7 @@ fn run_plugin(args: &AuditArgs) -> anyhow::Result<Exit> {
     let started = std::time::Instant::now();
     let mut report = audit::run(&options, &progress)?;
     let mut tokens = 0;
+    let mut capped = false;
     let failed = args.fail_on.is_some_and(|min| report.findings.iter().any(|f| f.severity >= min));
     let mut out = anstream::stdout().lock();
     if let Some(model) = model {
@@ -245,7 +249,7 @@ fn run_plugin(args: &AuditArgs) -> anyhow::Result<Exit> {
             dryrun::print(&mut out, &model, &dry, 0, format)?;
             return Ok(Exit::Clean);
         }
-        tokens = explained(&mut report, model)?;
+        (tokens, capped) = explained(&mut report, model)?;
     }
     let view = if args.details { View::Details } else { View::ByCheck };
     crate::render::audit::render(&mut out, &report, args.output, view)?;
@@ -256,7 +260,9 @@ fn run_plugin(args: &AuditArgs) -> anyhow::Result<Exit> {
             return Ok(not_told);
         }
     }
-    Ok(if failed {
+    Ok(if capped {
+        Exit::Budget
+    } else if failed {
         Exit::Problems
     } else if report.partial {
         Exit::Partial

@@ -38,6 +38,10 @@ const EXAMPLES: &str = r#"Examples:
   kubectl ai exec --list-sessions
   kubectl ai exec --resume=20261203-141002-7f3a "is it fixed now?"
 
+  # A budget per question, and what was spent (every plugin)
+  kubectl ai exec --max-cost 0.05 "why is checkout slow?"
+  kubectl ai exec --usage
+
   # Serve the tools to another agent over MCP (read-only unless --allow-writes)
   claude mcp add opsagent -- kubectl-ai-exec --mcp-server
 
@@ -47,7 +51,8 @@ Exit codes:
   2  usage or input error
   3  the cluster could not be used (unreachable, credentials rejected)
   5  the model failed or is not configured
-  6  a change was asked for and not made (read-only, declined, no terminal)"#;
+  6  a change was asked for and not made (read-only, declined, no terminal)
+  8  a spending cap was reached (--max-tokens, --max-cost, max_cost_per_day)"#;
 
 /// Ask questions about the cluster or ask for operations, in natural language.
 #[derive(Parser, Debug, Clone)]
@@ -106,6 +111,11 @@ pub struct ExecArgs {
     /// Delete a saved session, or every one with `all`
     #[arg(long, value_name = "ID|all", conflicts_with_all = ["question", "resume", "mcp_server"], help_heading = "Sessions")]
     pub delete_session: Option<String>,
+
+    /// Print the usage ledger of every plugin: tokens and estimated cost per day, plugin, profile
+    /// and model, for the last 30 days
+    #[arg(long, conflicts_with_all = ["question", "resume", "list_sessions", "delete_session", "mcp_server", "dry_run"], help_heading = "Sessions")]
+    pub usage: bool,
 
     /// Serve analyze, audit, manifest validation and the guarded kubectl to another agent over MCP
     /// (stdio; --listen for HTTP); --context a,b names the contexts it may use
@@ -219,6 +229,9 @@ fn run_plugin(args: &ExecArgs) -> anyhow::Result<Exit> {
     if args.list_sessions {
         return list_sessions(args.output);
     }
+    if args.usage {
+        return usage(args.output);
+    }
     if let Some(id) = &args.delete_session {
         let n = sessions::delete((id != "all").then_some(id.as_str()))?;
         eprintln!("deleted {n} session{}", if n == 1 { "" } else { "s" });
@@ -237,7 +250,7 @@ fn run_plugin(args: &ExecArgs) -> anyhow::Result<Exit> {
     if interactive && !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
         return Err(Error::Usage("give a question: kubectl ai exec \"how many namespaces are there?\"".into()).into());
     }
-    let mut model = args.llm.resolve()?;
+    let mut model = args.llm.resolve("exec")?;
     // exec's deadline is per question (interactive sessions last longer than one).
     model.deadline = None;
     let options = exec_options(args);
@@ -348,6 +361,22 @@ fn read_stdin() -> anyhow::Result<Option<String>> {
     }
     input.warnings().iter().for_each(cli::warn);
     Ok(Some(input.text))
+}
+
+/// The days `--usage` shows.
+const USAGE_DAYS: i32 = 30;
+
+/// `--usage`: the ledger's last 30 days and their total.
+fn usage(format: Format) -> anyhow::Result<Exit> {
+    use crate::llm::budget::{Ledger, recent};
+    let ledger = Ledger::default_place().ok_or_else(|| {
+        Error::Usage("no directory for the usage ledger: set XDG_STATE_HOME or OPSAGENT_USAGE".into())
+    })?;
+    let (rows, total) = recent(&ledger.rows()?, USAGE_DAYS);
+    let mut out = anstream::stdout().lock();
+    render::usage::ledger(&mut out, ledger.path(), USAGE_DAYS, &rows, &total, format)?;
+    out.flush()?;
+    Ok(Exit::Clean)
 }
 
 /// `--list-sessions`: one line each, newest first (`-o json`: the sessions without their messages).

@@ -38,7 +38,8 @@ Exit codes:
   1  still invalid after the repairs, or an object the server refused to apply
   2  usage or input error
   3  the cluster could not be used (unreachable, credentials rejected)
-  5  the model failed or is not configured"#;
+  5  the model failed or is not configured
+  8  a spending cap was reached (--max-tokens, --max-cost, max_cost_per_day)"#;
 
 /// Generate Kubernetes manifests from a prompt.
 #[derive(Parser, Debug, Clone)]
@@ -121,7 +122,7 @@ fn run_plugin(args: &GenArgs) -> anyhow::Result<Exit> {
         return Err(Error::Usage(NO_CONFIRMATION.into()).into());
     }
     let base = read_base()?;
-    let model = args.llm.resolve()?;
+    let model = args.llm.resolve("gen")?;
     let options = GenOptions {
         prompt,
         base,
@@ -221,6 +222,14 @@ fn invalid(checked: &Checked, repairs: u8) -> Exit {
     }
     for p in &checked.problems {
         let _ = writeln!(err, "problem: {p}");
+    }
+    if let Some(why) = &checked.capped {
+        let _ = writeln!(
+            err,
+            "error: {why}; the manifests still have {} problem(s): nothing was written or applied",
+            checked.problems.len()
+        );
+        return Exit::Budget;
     }
     let _ = writeln!(
         err,

@@ -207,21 +207,30 @@ pub struct Running<'a> {
 
 impl Running<'_> {
     /// Answers one question, running tools until an answer (or a stop).
-    /// The session is saved after every question, answered or not.
+    /// The session is saved after every question, answered or not; a spending cap reached
+    /// ([`Error::Budget`]) ends the question after the session is saved, and says how to go on.
     pub fn ask(&mut self, question: &str, observer: &mut dyn Observer) -> Result<Answer, Error> {
+        self.client.begin_question();
         let result =
             agent::ask(&self.client, &mut self.conversation, question, &mut self.toolbox, self.limits, observer);
         self.saved.questions.push(crate::llm::redact::redact_text(question).chars().take(200).collect());
-        if let Ok(a) = &result {
-            self.saved.usage.calls += a.usage.calls;
-            self.saved.usage.prompt_tokens += a.usage.prompt_tokens;
-            self.saved.usage.completion_tokens += a.usage.completion_tokens;
-        }
+        let spent = self.client.spent();
+        self.saved.usage.calls += spent.calls as u32;
+        self.saved.usage.prompt_tokens += spent.prompt_tokens;
+        self.saved.usage.completion_tokens += spent.completion_tokens;
         self.saved.messages = self.conversation.messages[1..].to_vec();
         self.saved.updated = jiff::Timestamp::now().to_string();
-        if let Err(e) = sessions::save(&self.saved) {
+        let saved = sessions::save(&self.saved);
+        if let Err(e) = &saved {
             self.progress.warn(&format!("the session could not be saved: {e}"));
         }
+        let result = match result {
+            Err(Error::Budget(why)) if saved.is_ok() => Err(Error::Budget(format!(
+                "{why}; the session is saved: kubectl ai exec --resume={} goes on with it",
+                self.saved.id
+            ))),
+            other => other,
+        };
         result.map(|mut a| {
             a.session = Some(self.saved.id.clone());
             a

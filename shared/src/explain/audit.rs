@@ -43,7 +43,8 @@ const PROMPT_VERSION: &str = "audit-explain-1";
 /// Asks for the remediation summaries, one check at a time (worst first), into
 /// `report.explanations`; with `cache`, answers to the same request are read from and kept in the
 /// cache of explanations. A check left unexplained is a warning (in the report too); a lone request
-/// failing, or every one, is an error. Returns the tokens sent.
+/// failing, or every one, is an error — but for a spending cap, which leaves the rest unexplained
+/// with one warning (the caller asks [`Client::stopped`]). Returns the tokens sent.
 pub fn explain(
     report: &mut AuditReport,
     client: &Client<'_>,
@@ -69,8 +70,12 @@ pub fn explain(
     let replies = send_all(client, &requests, 1, &sent);
     let tokens = super::prompt_tokens(&crate::llm::tokens::Counter::for_model(&config.model), &requests);
     let mut unexplained = Vec::new();
+    let capped = client.stopped();
+    let mut left = 0;
     for (request, reply) in requests.iter().zip(replies) {
         match reply {
+            // Not asked: a cap stopped the run first (one warning says so, below).
+            Err(e) if capped.as_deref() == Some(e.as_str()) => left += 1,
             Ok(text) => {
                 let answer = strip_think(&text).trim().to_string();
                 if cache {
@@ -82,10 +87,13 @@ pub fn explain(
             Err(e) => return Err(Error::model(e)),
         }
     }
+    if let Some(line) = &capped {
+        unexplained.push(format!("{left} check{} left unexplained: {line}", if left == 1 { "" } else { "s" }));
+    }
     for message in unexplained.iter() {
         progress.warn(message);
     }
-    if !unexplained.is_empty() && report.explanations.is_empty() {
+    if capped.is_none() && !unexplained.is_empty() && report.explanations.is_empty() {
         return Err(Error::model("no check could be explained (see the warnings)"));
     }
     report.warnings.extend(unexplained);

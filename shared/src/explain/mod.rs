@@ -160,6 +160,8 @@ pub struct Stats {
     pub failed: usize,
     /// Tokens sent.
     pub prompt_tokens: usize,
+    /// The line of the spending cap that stopped the explanations, when one did.
+    pub capped: Option<String>,
 }
 
 /// Bump when the prompt changes, so that cached answers to the old prompt are not reused.
@@ -611,7 +613,9 @@ fn run(
             let done = done.fetch_add(1, Ordering::SeqCst) + 1;
             progress.advance("explaining problems", done, total.load(Ordering::SeqCst));
         };
-        let replies = send_all(client, &round, options.concurrency, &sent);
+        // Under a spending cap, one call at a time: the cap then stops within one call of its limit.
+        let concurrency = if client.config().caps.is_set() { 1 } else { options.concurrency };
+        let replies = send_all(client, &round, concurrency, &sent);
         let mut again = Vec::new();
         for (r, reply) in round.iter().zip(replies) {
             match reply {
@@ -644,6 +648,8 @@ fn run(
     }
     let mut warnings = Vec::new();
     let mut last_error = None;
+    stats.capped = client.stopped();
+    let mut left = 0;
     for (p, answer) in plan.problems.iter().zip(answers) {
         match answer {
             Some(Ok(explanation)) => {
@@ -651,6 +657,11 @@ fn run(
                 for &i in &p.findings {
                     report.results[i].explanation = Some(explanation.clone());
                 }
+            }
+            // Not asked: a cap stopped the run first (one warning says so, below).
+            Some(Err(e)) if stats.capped.as_deref() == Some(e.as_str()) => {
+                stats.failed += 1;
+                left += 1;
             }
             Some(Err(e)) => {
                 stats.failed += 1;
@@ -660,7 +671,9 @@ fn run(
             None => {}
         }
     }
-    if stats.failed > 0 && stats.failed == plan.problems.len() {
+    if let Some(line) = &stats.capped {
+        warnings.push(format!("{left} problem{} left unexplained: {line}", if left == 1 { "" } else { "s" }));
+    } else if stats.failed > 0 && stats.failed == plan.problems.len() {
         return Err(Error::model(last_error.unwrap_or_default()));
     }
     warnings.iter().for_each(|w| progress.warn(w));

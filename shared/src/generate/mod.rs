@@ -128,6 +128,8 @@ pub struct Checked {
     /// `Secret x: data.token`: values that are [`crate::llm::redact::MASK`], because the model never saw
     /// the real ones (a Secret piped in as the base). Such manifests are printed, never applied.
     pub placeholders: Vec<String>,
+    /// The spending cap that stopped the repairs, with problems left.
+    pub capped: Option<String>,
 }
 
 /// Where the server check runs: the cluster, its resource types, the namespace for objects that

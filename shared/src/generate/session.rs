@@ -106,8 +106,17 @@ impl Session {
         let server = self.target.as_ref().map(Target::server);
         let mut previous: Vec<Problem> = Vec::new();
         let mut defended: Vec<String> = Vec::new();
+        let mut last: Option<Checked> = None;
         for round in 0..=self.max_repairs {
-            let reply = client.chat(&self.messages, &options, None)?.content;
+            let reply = match client.chat(&self.messages, &options, None) {
+                Ok(reply) => reply.content,
+                // A cap stopped a repair: the last manifests, with their problems, are still worth
+                // showing.
+                Err(Error::Budget(why)) if last.is_some() => {
+                    return Ok(Checked { capped: Some(why), ..last.unwrap_or_default() });
+                }
+                Err(e) => return Err(e),
+            };
             self.messages.push(Message::assistant(reply.clone()));
             let checked = match super::extract(&reply) {
                 Some(yaml) => super::check(&yaml, server.as_ref())?,
@@ -149,7 +158,8 @@ impl Session {
             ));
             self.messages.push(super::repair_message(&checked.problems, &dropped));
             defended.extend(dropped);
-            previous = checked.problems;
+            previous = checked.problems.clone();
+            last = Some(checked);
         }
         Err(Error::model("no repair round ran"))
     }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::budget::{Meter, Spend};
 use super::config::{ModelConfig, Provider};
 use crate::error::Error;
 use crate::progress::{Progress, Quiet};
@@ -197,6 +198,8 @@ pub struct Client<'p> {
     agent: ureq::Agent,
     url: String,
     progress: &'p dyn Progress,
+    /// What this client's calls spent, shared by its clones (explain's threads).
+    meter: std::sync::Arc<Meter>,
 }
 
 impl std::fmt::Debug for Client<'_> {
@@ -246,9 +249,11 @@ pub(super) fn is_reasoning_model(model: &str) -> bool {
 
 impl Client<'static> {
     /// A client for a resolved configuration, with nobody to tell about notices (see
-    /// [`Client::reporting_to`]). A missing key is an error for OpenAI and Azure.
+    /// [`Client::reporting_to`]). A missing key is an error for OpenAI and Azure, and so is a cost
+    /// cap for a model whose price is unknown.
     pub fn new(config: ModelConfig) -> Result<Client<'static>, Error> {
         let url = chat_url(&config)?;
+        let meter = std::sync::Arc::new(Meter::new(&config)?);
         if config.provider != Provider::Ollama && config.api_key.is_none() {
             return Err(Error::model(format!(
                 "no API key for {} ({url}): set {}",
@@ -275,7 +280,7 @@ impl Client<'static> {
             let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::new_with_certs(&certs)).build();
             builder = builder.tls_config(tls);
         }
-        Ok(Client { agent: builder.build().into(), url, config, progress: &Quiet })
+        Ok(Client { agent: builder.build().into(), url, config, progress: &Quiet, meter })
     }
 
     /// A client for `what` ("--explain", "a diagnosis"): an error that says how to configure a model
@@ -289,7 +294,22 @@ impl Client<'static> {
 impl<'p> Client<'p> {
     /// The same client, telling `progress` what the person should know (an answer cut short).
     pub fn reporting_to<'q>(self, progress: &'q dyn Progress) -> Client<'q> {
-        Client { config: self.config, agent: self.agent, url: self.url, progress }
+        Client { config: self.config, agent: self.agent, url: self.url, progress, meter: self.meter }
+    }
+
+    /// A new question: the caps (`--max-tokens`, `--max-cost`) count from nothing again.
+    pub fn begin_question(&self) {
+        self.meter.begin();
+    }
+
+    /// What the current question (or run) has spent.
+    pub fn spent(&self) -> Spend {
+        self.meter.spent()
+    }
+
+    /// The line of the cap that stopped the current question (or run), if one did.
+    pub fn stopped(&self) -> Option<String> {
+        self.meter.stopped()
     }
 
     /// The configuration it talks with.
@@ -332,6 +352,8 @@ impl<'p> Client<'p> {
             .collect();
         let mut options = *options;
         options.deadline = options.deadline.or(self.config.deadline);
+        // Before every call: a cap reached stops here, so a question goes past it by one call at most.
+        self.meter.check()?;
         let mut rebuilt = false;
         let mut usage_option = true;
         let mut attempt = 0;
@@ -356,6 +378,9 @@ impl<'p> Client<'p> {
             let overflow = result.as_ref().err().and_then(Failure::message).and_then(super::window::overflow);
             if let Err(Failure::Deadline) = result {
                 return Err(self.past_deadline());
+            }
+            if let Ok(reply) = &result {
+                self.meter_reply(&messages, reply);
             }
             match result {
                 // A call where text was expected: no tool was offered, so nothing can answer it.
@@ -429,6 +454,29 @@ impl<'p> Client<'p> {
                 }
                 Err(failure) => return Err(self.error(&failure, attempt)),
             }
+        }
+    }
+
+    /// Records what an answered call spent: the provider's counts, else ours (its reply and the
+    /// messages sent).
+    fn meter_reply(&self, messages: &[Message], reply: &Reply) {
+        let (usage, counted) = match reply.usage {
+            Some(u) if u.prompt_tokens + u.completion_tokens > 0 => (u, false),
+            _ => {
+                let counter = super::tokens::Counter::for_model(&self.config.model);
+                let sent: usize =
+                    messages.iter().map(|m| counter.count(&m.content) + super::tokens::MESSAGE_OVERHEAD).sum();
+                let answered = counter.count(&reply.content)
+                    + reply
+                        .tool_calls
+                        .iter()
+                        .map(|c| counter.count(&c.name) + counter.count(&c.arguments))
+                        .sum::<usize>();
+                (Usage { prompt_tokens: sent as u64, completion_tokens: answered as u64 }, true)
+            }
+        };
+        if let Some(warning) = self.meter.record(usage, counted) {
+            self.progress.warn(&warning);
         }
     }
 

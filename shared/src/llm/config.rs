@@ -76,6 +76,10 @@ pub struct ModelOptions {
     pub language: Option<String>,
     /// The house rules' file (`--instructions`), instead of the profile's.
     pub instructions: Option<PathBuf>,
+    /// The most tokens (sent and answered) one question or run may spend (`--max-tokens`).
+    pub max_tokens: Option<u64>,
+    /// The most estimated US dollars one question or run may spend (`--max-cost`).
+    pub max_cost: Option<f64>,
 }
 
 /// An API key. Never printed, logged or serialized.
@@ -129,6 +133,8 @@ pub(super) struct Profile {
     pub tool_calling: Option<bool>,
     /// exec refuses every change, as with `--read-only`.
     pub read_only: Option<bool>,
+    /// The most estimated US dollars this profile may spend in a local day, every plugin together.
+    pub max_cost_per_day: Option<f64>,
 }
 
 /// Price of a model, in US dollars per million tokens.
@@ -279,6 +285,10 @@ pub struct ModelConfig {
     pub deadline: Option<std::time::Instant>,
     /// The profile used, if any.
     pub profile: Option<String>,
+    /// What a question (exec) or a run may spend, and the profile's day.
+    pub caps: super::budget::Caps,
+    /// The plugin that talks to the model (`analyze`, `audit`, `gen`, `exec`), for the usage ledger.
+    pub plugin: &'static str,
     /// Whether anything configured a model at all (dry runs work without).
     pub configured: bool,
 }
@@ -400,6 +410,17 @@ impl ModelConfig {
                 _ => "gpt-4o-mini".into(),
             });
         let instructions = house_rules(args.instructions.as_deref(), &profile)?;
+        let dollars = |what: &str, value: Option<f64>| match value {
+            Some(v) if !(v.is_finite() && v > 0.0) => {
+                Err(Error::Usage(format!("{what} {v}: give an amount of US dollars above 0, e.g. 0.50")))
+            }
+            _ => Ok(value),
+        };
+        let caps = super::budget::Caps {
+            max_tokens: args.max_tokens,
+            max_cost: dollars("--max-cost", args.max_cost)?,
+            max_cost_per_day: dollars("max_cost_per_day", profile.max_cost_per_day)?,
+        };
         let mut headers: Vec<(String, String)> = profile.headers.into_iter().collect();
         if let Some(extra) = env("OPSAGENT_HEADERS") {
             for pair in extra.split(',').filter(|p| !p.trim().is_empty()) {
@@ -445,6 +466,8 @@ impl ModelConfig {
             instructions,
             deadline: None,
             profile: profile_name,
+            caps,
+            plugin: "",
             configured,
         })
     }

@@ -1,6 +1,7 @@
 //! The model layer: configuration, the blocking client, answers, tokens, and the redaction of
 //! everything sent.
 
+pub mod budget;
 mod client;
 mod config;
 pub mod redact;

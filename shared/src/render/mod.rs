@@ -5,6 +5,7 @@ pub mod audit;
 pub mod dryrun;
 mod markdown;
 mod text;
+pub mod usage;
 
 use std::io::{self, Write};
 

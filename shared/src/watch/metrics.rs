@@ -197,6 +197,7 @@ pub fn cause(error: &Error) -> &'static str {
         Error::Unauthorized { .. } => "unauthorized",
         Error::Api { .. } => "api",
         Error::Model { .. } => "model",
+        Error::Budget(_) => "budget",
     }
 }
 

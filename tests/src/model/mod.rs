@@ -19,6 +19,8 @@
 //!   - {content: "half", stream_error: "…"}   # `data: {"error": …}` inside a 200 stream
 //!   - {empty: true}                          # a 200 answer with nothing in it
 //!   - {tool_calls: […], repeat_name: true}   # streamed calls: arguments in pieces, the name in each
+//!   - {content: "x", usage: [1000, 200]}     # the tokens reported (default 10 sent, 5 answered)
+//!   - {content: "x", usage: false}           # no usage reported
 //! window: 4096          # requests over it are rejected as llama.cpp does (3 characters a token)
 //! endpoints:            # GET/POST answers besides the chat routes (`/props`, `/v1/models`, `/api/show`)
 //!   /props: {default_generation_settings: {n_ctx: 4096}}
@@ -65,6 +67,29 @@ pub struct Scripted {
     pub stream_error: Option<String>,
     pub empty: Option<bool>,
     pub repeat_name: Option<bool>,
+    /// `[sent, answered]` reported, or `false` for none (default `[10, 5]`).
+    pub usage: Option<Value>,
+}
+
+impl Scripted {
+    /// The tokens reported: (sent, answered), or none.
+    fn reported(&self) -> Option<(u64, u64)> {
+        match &self.usage {
+            None => Some((10, 5)),
+            Some(Value::Array(pair)) if pair.len() == 2 => {
+                Some((pair[0].as_u64().unwrap_or(0), pair[1].as_u64().unwrap_or(0)))
+            }
+            Some(_) => None,
+        }
+    }
+
+    /// OpenAI's `usage` object, or null.
+    fn usage_object(&self) -> Value {
+        match self.reported() {
+            Some((p, c)) => json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}),
+            None => Value::Null,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -255,9 +280,20 @@ fn respond(reply: &Scripted, request: &Value, ollama: bool) -> Response<Body> {
     let pause = reply.chunk_delay_ms.unwrap_or(0);
     let model = request["model"].as_str().unwrap_or("fake").to_string();
     match (ollama, stream) {
-        (true, false) => full(200, "application/json", json!({"model": model, "message": ollama_message(&content, reply.tool_calls.as_ref()), "done": true, "done_reason": finish, "prompt_eval_count": 10, "eval_count": 5}).to_string()),
+        (true, false) => {
+            let mut answer = json!({"model": model, "message": ollama_message(&content, reply.tool_calls.as_ref()), "done": true, "done_reason": finish});
+            if let Some((p, c)) = reply.reported() {
+                answer["prompt_eval_count"] = json!(p);
+                answer["eval_count"] = json!(c);
+            }
+            full(200, "application/json", answer.to_string())
+        }
         (true, true) => {
-            let mut lines: Vec<String> = chunks(&content).map(|c| json!({"model": model, "message": {"role": "assistant", "content": c}, "done": false}).to_string()).collect();
+            let mut lines: Vec<String> = chunks(&content)
+                .map(|c| {
+                    json!({"model": model, "message": {"role": "assistant", "content": c}, "done": false}).to_string()
+                })
+                .collect();
             // Ollama sends each tool call whole, in a line of its own.
             for call in reply.tool_calls.iter().flat_map(|c| c.as_array().cloned().unwrap_or_default()) {
                 let mut function = call["function"].clone();
@@ -269,7 +305,12 @@ fn respond(reply: &Scripted, request: &Value, ollama: bool) -> Response<Body> {
             if let Some(error) = &reply.stream_error {
                 lines.push(json!({"error": error}).to_string());
             } else if reply.stream_cut != Some(true) {
-                lines.push(json!({"model": model, "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": finish, "prompt_eval_count": 10, "eval_count": 5}).to_string());
+                let mut last = json!({"model": model, "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": finish});
+                if let Some((p, c)) = reply.reported() {
+                    last["prompt_eval_count"] = json!(p);
+                    last["eval_count"] = json!(c);
+                }
+                lines.push(last.to_string());
             }
             streamed("application/x-ndjson", lines.into_iter().map(|l| l + "\n").collect(), pause)
         }
@@ -278,18 +319,36 @@ fn respond(reply: &Scripted, request: &Value, ollama: bool) -> Response<Body> {
             if let Some(calls) = &reply.tool_calls {
                 message["tool_calls"] = calls.clone();
             }
-            let choices = if reply.choices == Some(false) { json!([]) } else { json!([{"index": 0, "message": message, "finish_reason": finish}]) };
-            full(200, "application/json", json!({"id": "chatcmpl-fake", "object": "chat.completion", "model": model, "choices": choices, "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}).to_string())
+            let choices = if reply.choices == Some(false) {
+                json!([])
+            } else {
+                json!([{"index": 0, "message": message, "finish_reason": finish}])
+            };
+            full(200, "application/json", json!({"id": "chatcmpl-fake", "object": "chat.completion", "model": model, "choices": choices, "usage": reply.usage_object()}).to_string())
         }
-        (false, true) if reply.choices == Some(false) => {
-            streamed("text/event-stream", vec![format!("data: {}\n\n", json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": []})), "data: [DONE]\n\n".into()], 0)
-        }
+        (false, true) if reply.choices == Some(false) => streamed(
+            "text/event-stream",
+            vec![
+                format!(
+                    "data: {}\n\n",
+                    json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": []})
+                ),
+                "data: [DONE]\n\n".into(),
+            ],
+            0,
+        ),
         (false, true) => {
             let mut events: Vec<String> = chunks(&content)
                 .map(|c| format!("data: {}\n\n", json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": c}, "finish_reason": null}]})))
                 .collect();
-            for (i, call) in reply.tool_calls.iter().flat_map(|c| c.as_array().cloned().unwrap_or_default()).enumerate() {
-                let event = |part: Value| format!("data: {}\n\n", json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"tool_calls": [part]}, "finish_reason": null}]}));
+            for (i, call) in reply.tool_calls.iter().flat_map(|c| c.as_array().cloned().unwrap_or_default()).enumerate()
+            {
+                let event = |part: Value| {
+                    format!(
+                        "data: {}\n\n",
+                        json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"tool_calls": [part]}, "finish_reason": null}]})
+                    )
+                };
                 if reply.repeat_name == Some(true) {
                     // As some servers do: the arguments in pieces, the whole name in every one.
                     let args = call["function"]["arguments"].as_str().unwrap_or_default().to_string();
@@ -304,11 +363,14 @@ fn respond(reply: &Scripted, request: &Value, ollama: bool) -> Response<Body> {
                 }
             }
             if let Some(error) = &reply.stream_error {
-                events.push(format!("data: {}\n\n", json!({"error": {"message": error, "type": "server_error", "code": 500}})));
+                events.push(format!(
+                    "data: {}\n\n",
+                    json!({"error": {"message": error, "type": "server_error", "code": 500}})
+                ));
             } else if reply.stream_cut != Some(true) {
                 events.push(format!("data: {}\n\n", json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})));
-                if request["stream_options"]["include_usage"] == true {
-                    events.push(format!("data: {}\n\n", json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})));
+                if request["stream_options"]["include_usage"] == true && reply.reported().is_some() {
+                    events.push(format!("data: {}\n\n", json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "choices": [], "usage": reply.usage_object()})));
                 }
                 events.push("data: [DONE]\n\n".into());
             }
