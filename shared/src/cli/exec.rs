@@ -108,9 +108,13 @@ pub struct ExecArgs {
     #[arg(long, conflicts_with_all = ["question", "resume", "delete_session", "mcp_server"], help_heading = "Sessions")]
     pub list_sessions: bool,
 
-    /// Delete a saved session, or every one with `all`
-    #[arg(long, value_name = "ID|all", conflicts_with_all = ["question", "resume", "mcp_server"], help_heading = "Sessions")]
+    /// Delete a saved session, or every one (--delete-session --all)
+    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "", conflicts_with_all = ["question", "resume", "mcp_server"], help_heading = "Sessions")]
     pub delete_session: Option<String>,
+
+    /// With --delete-session: every saved session
+    #[arg(long, requires = "delete_session", help_heading = "Sessions")]
+    pub all: bool,
 
     /// Print the usage ledger of every plugin: tokens and estimated cost per day, plugin, profile
     /// and model, for the last 30 days
@@ -233,7 +237,16 @@ fn run_plugin(args: &ExecArgs) -> anyhow::Result<Exit> {
         return usage(args.output);
     }
     if let Some(id) = &args.delete_session {
-        let n = sessions::delete((id != "all").then_some(id.as_str()))?;
+        let every = match (id.as_str(), args.all) {
+            ("", true) | ("all", false) => true,
+            ("", false) | (_, true) => {
+                return Err(
+                    Error::Usage("--delete-session takes one session's ID, or --all for every one".into()).into()
+                );
+            }
+            _ => false,
+        };
+        let n = sessions::delete((!every).then_some(id.as_str()))?;
         eprintln!("deleted {n} session{}", if n == 1 { "" } else { "s" });
         return Ok(Exit::Clean);
     }
@@ -453,7 +466,7 @@ fn resume(running: &mut Running<'_>, id: Option<&str>) -> anyhow::Result<()> {
 /// The interactive session: one conversation, several questions.
 fn session_loop(running: &mut Running<'_>, verbose: &mut Verbose) -> anyhow::Result<Exit> {
     eprintln!(
-        "Ask about the cluster or ask for a change. /reset forgets, /model, /tools, /sessions, /resume ID, /exit."
+        "Ask about the cluster or ask for a change. /reset forgets, /model, /tools, /usage, /sessions, /resume ID, /exit."
     );
     loop {
         let line: String = match dialoguer::Input::new().with_prompt("›").allow_empty(true).interact_text() {
@@ -472,6 +485,11 @@ fn session_loop(running: &mut Running<'_>, verbose: &mut Verbose) -> anyhow::Res
                 eprintln!("{}", running.model_line());
             }
             "/tools" => eprintln!("{}", running.tool_names().join(", ")),
+            "/usage" => {
+                if let Err(e) = usage(Format::Text) {
+                    eprintln!("error: {e}");
+                }
+            }
             "/sessions" => {
                 let (all, warnings) = sessions::list();
                 warnings.iter().for_each(cli::warn);
@@ -485,7 +503,7 @@ fn session_loop(running: &mut Running<'_>, verbose: &mut Verbose) -> anyhow::Res
                 }
             }
             q if q.starts_with('/') => {
-                eprintln!("unknown command {q}: /reset, /model, /tools, /sessions, /resume ID, /exit")
+                eprintln!("unknown command {q}: /reset, /model, /tools, /usage, /sessions, /resume ID, /exit")
             }
             q => match running.ask(q, verbose) {
                 Ok(a) => {

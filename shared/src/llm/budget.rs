@@ -238,9 +238,15 @@ struct State {
     told: bool,
 }
 
-/// An estimate in dollars: cents from one dollar up, a hundredth of a cent below.
-fn dollars(x: f64) -> String {
-    if x >= 1.0 { format!("${x:.2}") } else { format!("${x:.4}") }
+/// An estimate in dollars: cents from one dollar up, a hundredth of a cent below (and said to be
+/// below it when smaller, never rounded to nothing).
+pub fn dollars(x: f64) -> String {
+    match x {
+        x if x >= 1.0 => format!("${x:.2}"),
+        0.0 => "$0".to_string(),
+        x if x < 0.0001 => "<$0.0001".to_string(),
+        x => format!("${x:.4}"),
+    }
 }
 
 impl Meter {
@@ -469,5 +475,7 @@ mod tests {
         assert_eq!(cost(&usage, &Price { input: 2.0, output: 8.0 }), 6.0);
         assert_eq!(dollars(0.00123), "$0.0012");
         assert_eq!(dollars(12.345), "$12.35");
+        assert_eq!(dollars(0.0000045), "<$0.0001");
+        assert_eq!(dollars(0.0), "$0");
     }
 }

@@ -50,7 +50,7 @@ pub fn ledger(
             spend.calls.to_string(),
             format!("{}{mark}", spend.prompt_tokens),
             format!("{}{mark}", spend.completion_tokens),
-            spend.cost.map_or_else(|| "?".to_string(), |c| format!("${c:.4}")),
+            spend.cost.map_or_else(|| "?".to_string(), crate::llm::budget::dollars),
         ]
     };
     for r in rows {

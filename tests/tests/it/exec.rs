@@ -371,9 +371,18 @@ fn an_interactive_session_keeps_the_conversation() {
     );
     let session = crate::support::run_on_terminal(
         &mut exec(&fm, &fx, &[]),
-        &[("›", "which namespace?\r"), ("First answer.", "and the other one?\r"), ("Second answer.", "/exit\r")],
+        &[
+            ("›", "which namespace?\r"),
+            ("First answer.", "and the other one?\r"),
+            ("Second answer.", "/usage\r"),
+            ("total, last 30 days", "/exit\r"),
+        ],
     );
     assert_eq!(session.code, 0, "{}", session.output);
+    let plain = session.plain();
+    let row = plain.lines().find(|l| l.contains(" exec ") && l.contains("gpt-4o-mini")).unwrap_or_default();
+    let numbers: Vec<&str> = row.split_whitespace().skip(4).take(3).collect();
+    assert_eq!(numbers, ["3", "30", "15"], "/usage: three calls of 10 and 5 tokens: {plain}");
     let requests = fm.requests();
     assert_eq!(requests.len(), 3);
     let messages = requests[2]["body"]["messages"].as_array().unwrap();
@@ -617,7 +626,10 @@ fn sessions_are_saved_resumed_listed_and_deleted() {
         (vec!["--resume=20990101-000000-0000", "x"], 2, "no session 20990101-000000-0000"),
         (vec!["--delete-session", id.as_str()], 0, "deleted 1 session"),
         (vec!["--delete-session", id.as_str()], 2, "no session"),
-        (vec!["--delete-session", "all"], 0, "deleted 2 sessions"),
+        (vec!["--delete-session"], 2, "takes one session's ID, or --all"),
+        (vec!["--delete-session", "x", "--all"], 2, "takes one session's ID, or --all"),
+        (vec!["--all"], 2, "--delete-session"),
+        (vec!["--delete-session", "--all"], 0, "deleted 2 sessions"),
         (vec!["--resume=x?", "y"], 2, "is not a session id"),
     ] {
         let out = run(&mut exec(&fm, &fx, &args));

@@ -284,6 +284,39 @@ fn tool_calls_written_as_text_run_through_the_same_guard() {
 }
 
 #[test]
+fn exec_through_ollamas_native_api_calls_tools_unstreamed_and_answers() {
+    let fx = Fixture::start(&state("demo"), &["--namespace", "shop"]);
+    let call = json!({"content": "", "tool_calls": [{"id": "x", "type": "function", "function": {"name": "kubectl", "arguments": "{\"command\": \"get ns -o name\"}"}}]});
+    let fm = fake(json!({"replies": [call, {"content": "Five namespaces."}]}));
+    let out = run(fm
+        .command(EXEC)
+        .env_remove("OPENAI_API_KEY")
+        .env("OLLAMA_HOST", &fm.url)
+        .env("KUBECONFIG", fx.kubeconfig())
+        .env("KUBECACHEDIR", fm.dir.path().join("kubecache"))
+        .env("OPSAGENT_AUDIT_LOG", fm.dir.path().join("audit.jsonl"))
+        .args(["--provider", "ollama", "how many namespaces?", "-o", "json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["steps"][0]["input"], "get ns -o name", "{report}");
+    assert_eq!(report["answer"], "Five namespaces.");
+    let requests = fm.requests();
+    assert_eq!(requests.len(), 2);
+    for r in &requests {
+        assert!(r["path"].as_str().unwrap().ends_with("/api/chat"), "{r}");
+        // Ollama has dropped tool calls from streamed answers: tool turns are not streamed.
+        assert_eq!(r["body"]["stream"], false, "{r}");
+        assert!(r["body"]["tools"].is_array(), "{r}");
+    }
+    // Ollama's arguments are objects; the call's result went back as a tool message.
+    let sent = requests[1]["body"]["messages"].as_array().unwrap();
+    let call = sent.iter().find(|m| m["role"] == "assistant").unwrap();
+    assert_eq!(call["tool_calls"][0]["function"]["arguments"]["command"], "get ns -o name", "{call}");
+    let result = sent.iter().find(|m| m["role"] == "tool").unwrap();
+    assert!(result["content"].as_str().unwrap().contains("namespace/shop"), "{result}");
+}
+
+#[test]
 fn an_answer_that_never_looked_gets_one_nudge() {
     let fx = Fixture::start(&state("demo"), &["--namespace", "shop"]);
     // The nudge works: the model looks, then answers from what it saw.
