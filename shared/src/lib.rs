@@ -62,12 +62,16 @@ pub mod watch;
 // exec's tools, and the analyzers and audit, served to other agents over MCP.
 pub mod mcp;
 
+// exec in a local web page: the same session, guard and approvals, in a browser.
+pub mod web;
+
 // The edge: the plugins' command lines, the terminal, exit codes.
 pub mod cli;
 
 mod duration;
 mod error;
 mod files;
+mod gate;
 mod hex;
 mod progress;
 #[cfg(test)]

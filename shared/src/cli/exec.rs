@@ -42,6 +42,9 @@ const EXAMPLES: &str = r#"Examples:
   kubectl ai exec --max-cost 0.05 "why is checkout slow?"
   kubectl ai exec --usage
 
+  # The same, in a browser on this machine
+  kubectl ai exec --ui
+
   # Serve the tools to another agent over MCP (read-only unless --allow-writes)
   claude mcp add opsagent -- kubectl-ai-exec --mcp-server
 
@@ -121,13 +124,23 @@ pub struct ExecArgs {
     #[arg(long, conflicts_with_all = ["question", "resume", "list_sessions", "delete_session", "mcp_server", "dry_run"], help_heading = "Sessions")]
     pub usage: bool,
 
+    /// Serve exec as a local web page: the conversation, tool calls as they run, approvals with a
+    /// click, the model picked per question, saved sessions (prints its URL with a one-time token)
+    #[arg(long, conflicts_with_all = ["question", "dry_run", "mcp_server", "list_sessions", "delete_session", "usage", "resume"], help_heading = "Web page")]
+    pub ui: bool,
+
+    /// With --ui: print the URL only, do not open a browser
+    #[arg(long, requires = "ui", help_heading = "Web page")]
+    pub no_browser: bool,
+
     /// Serve analyze, audit, manifest validation and the guarded kubectl to another agent over MCP
     /// (stdio; --listen for HTTP); --context a,b names the contexts it may use
     #[arg(long, conflicts_with_all = ["question", "dry_run"], help_heading = "MCP server")]
     pub mcp_server: bool,
 
-    /// Serve MCP over streamable HTTP on ADDR/mcp (e.g. 127.0.0.1:8931), with a bearer token
-    #[arg(long, value_name = "ADDR", requires = "mcp_server", help_heading = "MCP server")]
+    /// Serve MCP over streamable HTTP on ADDR/mcp (e.g. 127.0.0.1:8931), with a bearer token;
+    /// with --ui, the page's address (default 127.0.0.1 on a free port)
+    #[arg(long, value_name = "ADDR", help_heading = "MCP server")]
     pub listen: Option<std::net::SocketAddr>,
 
     /// Offer kubectl_change: changes, each approved by the user through the client (or --yes)
@@ -135,7 +148,7 @@ pub struct ExecArgs {
     pub allow_writes: bool,
 
     /// The bearer token's file (first line); default: a new token, printed once on stderr
-    #[arg(long, value_name = "FILE", requires = "listen", help_heading = "MCP server")]
+    #[arg(long, value_name = "FILE", requires_all = ["listen", "mcp_server"], help_heading = "MCP server")]
     pub token_file: Option<std::path::PathBuf>,
 
     /// TLS certificate chain (PEM) for --listen; needed beyond loopback
@@ -227,8 +240,14 @@ pub fn run(args: &ExecArgs) -> anyhow::Result<Exit> {
 }
 
 fn run_plugin(args: &ExecArgs) -> anyhow::Result<Exit> {
+    if args.listen.is_some() && !(args.mcp_server || args.ui) {
+        return Err(Error::Usage("--listen serves MCP (--mcp-server) or the page (--ui): add one".into()).into());
+    }
     if args.mcp_server {
         return mcp_server(args);
+    }
+    if args.ui {
+        return web_page(args);
     }
     if args.list_sessions {
         return list_sessions(args.output);
@@ -361,6 +380,49 @@ fn mcp_server(args: &ExecArgs) -> anyhow::Result<Exit> {
         None => eprintln!("MCP server on {} (token from --token-file)", listening.url),
     })?;
     Ok(Exit::Clean)
+}
+
+/// `--ui`: serves the page until SIGINT/SIGTERM, opening a browser on it unless `--no-browser`.
+fn web_page(args: &ExecArgs) -> anyhow::Result<Exit> {
+    let mut model = args.llm.resolve("exec")?;
+    model.deadline = None;
+    let options = crate::web::WebOptions {
+        exec: exec_options(args),
+        model,
+        choices: args.llm.options(),
+        listen: args.listen.unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+        tls: args.tls_cert.clone().zip(args.tls_key.clone()),
+    };
+    let open = !args.no_browser;
+    crate::web::serve(options, &mut |url| {
+        eprintln!("exec's page: {url}");
+        eprintln!("(the link works once: it logs this browser in; Ctrl-C ends the server)");
+        if open {
+            open_browser(url);
+        }
+    })?;
+    Ok(Exit::Clean)
+}
+
+/// Opens `url` in the person's browser (`$BROWSER`, xdg-open, open), if one can be found.
+fn open_browser(url: &str) {
+    let program = std::env::var_os("BROWSER")
+        .filter(|b| !b.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| ["xdg-open", "open"].iter().find_map(|p| which::which(p).ok()));
+    let Some(program) = program else {
+        cli::warn("no browser found ($BROWSER, xdg-open, open): open the URL above yourself");
+        return;
+    };
+    let started = std::process::Command::new(&program)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Err(e) = started {
+        cli::warn(format!("cannot start {}: {e}: open the URL above yourself", program.display()));
+    }
 }
 
 /// What stdin holds, when something is piped in (an empty pipe is nothing).

@@ -113,7 +113,7 @@ impl Conversation {
         self.messages.truncate(1);
     }
 
-    fn switch_to_react(&mut self) {
+    pub(super) fn switch_to_react(&mut self) {
         self.protocol = Protocol::React;
         let extra = if self.react_tools.is_empty() { String::new() } else { format!(" Also: {}.", self.react_tools) };
         self.messages[0].content = format!("{}\n{REACT}{extra}", self.messages[0].content);
@@ -126,6 +126,8 @@ pub trait Observer {
     fn thought(&mut self, _text: &str) {}
     /// A tool call ran (or was refused).
     fn tool(&mut self, _step: &Step) {}
+    /// What the tool call gave the model: redacted and capped, as sent.
+    fn result(&mut self, _step: &Step, _output: &str) {}
 }
 
 /// Asks one question (with what stdin held, if anything) and runs tools until an answer.
@@ -264,6 +266,7 @@ pub(super) fn ask(
             }
             let (result, step) = tools.call(&name, &input, native_call);
             observer.tool(&step);
+            observer.result(&step, &result);
             // What a tool printed is cluster text: marked as data, never read as instructions. A
             // refusal is ours, and stays plain.
             let result = if step.refused.is_none() {

@@ -277,6 +277,30 @@ impl Running<'_> {
         self.toolbox.approved = self.yes;
     }
 
+    /// Answers the next questions with another model (the web page's picker): the conversation
+    /// goes on, in the JSON protocol when the new model cannot call tools.
+    pub fn use_model(&mut self, model: ModelConfig) -> Result<(), Error> {
+        model.require("exec")?;
+        let client = Client::new(model)?.reporting_to(self.progress);
+        if !client.config().tool_calling && self.conversation.protocol == agent::Protocol::Native {
+            self.conversation.switch_to_react();
+        }
+        self.saved.provider = client.config().provider.id().to_string();
+        self.saved.model = client.config().model.clone();
+        self.client = client;
+        Ok(())
+    }
+
+    /// The model in use.
+    pub fn model(&self) -> &ModelConfig {
+        self.client.config()
+    }
+
+    /// Where the session works: its context, namespace and API server.
+    pub fn place(&self) -> (&str, &str, &str) {
+        (&self.saved.context, &self.saved.namespace, &self.saved.server)
+    }
+
     /// The model in use, for `/model`.
     pub fn model_line(&self) -> String {
         let c = self.client.config();

@@ -338,6 +338,49 @@ fn duration(field: &str, value: Option<&String>, default: Duration) -> Result<Du
     }
 }
 
+/// A profile as a model picker shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileInfo {
+    /// Its name in the config file.
+    pub name: String,
+    /// `openai`, `azure`, `ollama`.
+    pub provider: String,
+    /// The model.
+    pub model: String,
+    /// Whether it calls tools natively (else exec speaks the JSON protocol to it).
+    pub tool_calling: bool,
+    /// Its window, when the profile sets one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<usize>,
+    /// Whether it is the config's default profile.
+    pub default: bool,
+}
+
+/// The profiles of the config file (`--config`, `$OPSAGENT_CONFIG`, the XDG default), by name.
+/// Nothing secret is in them: keys stay where they are.
+pub fn profiles(config: Option<&Path>) -> Result<Vec<ProfileInfo>, Error> {
+    let (file, _) = FileConfig::load(config)?;
+    Ok(file
+        .profiles
+        .iter()
+        .map(|(name, p)| {
+            let provider = p.provider.unwrap_or(Provider::Openai);
+            ProfileInfo {
+                name: name.clone(),
+                provider: provider.id().to_string(),
+                model: p.model.clone().unwrap_or_else(|| match provider {
+                    Provider::Ollama => "llama3.1".into(),
+                    _ => "gpt-4o-mini".into(),
+                }),
+                tool_calling: p.tool_calling.unwrap_or(true),
+                context_window: p.context_window,
+                default: file.default_profile.as_deref() == Some(name),
+            }
+        })
+        .collect())
+}
+
 impl ModelConfig {
     /// Resolves the model settings with precedence flags > environment > config file.
     pub fn resolve(args: &ModelOptions) -> Result<ModelConfig, Error> {

@@ -14,5 +14,5 @@ pub(crate) use client::Ended;
 pub use client::{ChatOptions, Client, Message, Reply, Role, ToolCall, Usage, chat_url};
 #[cfg(test)]
 pub(crate) use config::ToolParameter;
-pub use config::{ApiKey, ModelConfig, ModelOptions, Price, Provider};
+pub use config::{ApiKey, ModelConfig, ModelOptions, Price, ProfileInfo, Provider, profiles};
 pub(crate) use config::{CustomTool, house_rules_section};

@@ -12,7 +12,6 @@
 //! token, Host and Origin checks, loopback unless TLS is configured.
 
 mod http;
-pub(crate) use http::shutdown_signal;
 mod server;
 
 use std::net::SocketAddr;

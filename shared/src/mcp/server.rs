@@ -793,7 +793,7 @@ pub(super) async fn stdio(tools: Tools) -> Result<(), Error> {
     let cancel = running.cancellation_token();
     tokio::select! {
         ended = running.waiting() => { ended.map_err(|e| Error::Usage(format!("the MCP session failed: {e}")))?; }
-        () = super::http::shutdown_signal() => cancel.cancel(),
+        () = crate::gate::shutdown_signal() => cancel.cancel(),
     }
     Ok(())
 }

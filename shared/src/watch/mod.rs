@@ -229,12 +229,12 @@ impl Background {
                 .spawn(move || {
                     runtime.block_on(async move {
                         let signals = async {
-                            crate::mcp::shutdown_signal().await;
+                            crate::gate::shutdown_signal().await;
                             signalled.store(true, std::sync::atomic::Ordering::SeqCst);
                             shared.lock().stopping = true;
                             shared.wake.notify_all();
                             // A second signal does not wait for the run in progress.
-                            crate::mcp::shutdown_signal().await;
+                            crate::gate::shutdown_signal().await;
                             std::process::exit(130);
                         };
                         let serving = async {

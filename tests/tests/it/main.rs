@@ -22,3 +22,4 @@ mod quirks;
 mod ship;
 mod support;
 mod watch;
+mod web;
