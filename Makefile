@@ -4,7 +4,7 @@ CARGO  ?= cargo
 PREFIX ?= $(HOME)/.local/bin
 PLUGINS := kubectl-ai-analyze kubectl-ai-audit kubectl-ai-gen kubectl-ai-exec
 
-.PHONY: all build demo test mcp-python monitoring conformance bench dist deny fuzz lint fmt fmt-check clippy release install uninstall clean
+.PHONY: all build demo test mcp-python monitoring browser conformance bench dist deny fuzz lint fmt fmt-check clippy release install uninstall clean
 
 all: build
 
@@ -34,9 +34,18 @@ monitoring:
 		|| echo "make: prometheus and prometheus-alertmanager (Debian packages) could not be installed: the watch mode's tests against them will say skipped" >&2; \
 	fi
 
+## browser: Debian's chromium and chromium-driver, the real browser of exec --ui's tests (installed
+## when missing; the test says skipped where they cannot be)
+APT_BROWSER := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null 2>&1
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		{ command -v apt-get >/dev/null 2>&1 && { $(APT_BROWSER) || { apt-get update -qq >/dev/null 2>&1 && $(APT_BROWSER); }; }; } \
+		|| echo "make: chromium and chromium-driver (Debian packages) could not be installed: the browser test of exec --ui will say skipped" >&2; \
+	fi
+
 ## test: every test (unit, integration against the fixture cluster and the real kubectl, snapshots)
 # The integration tests run the plugin binaries, so they are built first (nextest only builds tests).
-test: build mcp-python monitoring
+test: build mcp-python monitoring browser
 	@command -v kubectl >/dev/null 2>&1 || { echo "make test: kubectl is required: the integration tests run the real kubectl against the fixture cluster" >&2; exit 1; }
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace; \

@@ -95,13 +95,15 @@ pub(super) struct Conversation {
     pub messages: Vec<Message>,
     pub protocol: Protocol,
     react_tools: String,
+    /// The instructions without the JSON protocol's part.
+    native_system: String,
 }
 
 impl Conversation {
     /// `react_tools`: the optional tools, described for the ReAct protocol.
     pub(super) fn new(system: String, protocol: Protocol, react_tools: String) -> Conversation {
-        let messages = vec![Message::system(system)];
-        let mut c = Conversation { messages, protocol: Protocol::Native, react_tools };
+        let messages = vec![Message::system(system.clone())];
+        let mut c = Conversation { messages, protocol: Protocol::Native, react_tools, native_system: system };
         if protocol == Protocol::React {
             c.switch_to_react();
         }
@@ -111,6 +113,13 @@ impl Conversation {
     /// Back to the instructions alone.
     pub(super) fn reset(&mut self) {
         self.messages.truncate(1);
+    }
+
+    /// Back to native tool calling (a model that can call tools took over): the instructions
+    /// without the JSON protocol; earlier turns stay as they were written.
+    pub(super) fn switch_to_native(&mut self) {
+        self.protocol = Protocol::Native;
+        self.messages[0].content = self.native_system.clone();
     }
 
     pub(super) fn switch_to_react(&mut self) {

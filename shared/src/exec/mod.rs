@@ -278,12 +278,14 @@ impl Running<'_> {
     }
 
     /// Answers the next questions with another model (the web page's picker): the conversation
-    /// goes on, in the JSON protocol when the new model cannot call tools.
+    /// goes on, in the protocol the new model speaks (native tool calls, or the JSON protocol).
     pub fn use_model(&mut self, model: ModelConfig) -> Result<(), Error> {
         model.require("exec")?;
         let client = Client::new(model)?.reporting_to(self.progress);
-        if !client.config().tool_calling && self.conversation.protocol == agent::Protocol::Native {
-            self.conversation.switch_to_react();
+        match (client.config().tool_calling, self.conversation.protocol) {
+            (false, agent::Protocol::Native) => self.conversation.switch_to_react(),
+            (true, agent::Protocol::React) => self.conversation.switch_to_native(),
+            _ => {}
         }
         self.saved.provider = client.config().provider.id().to_string();
         self.saved.model = client.config().model.clone();

@@ -6,6 +6,7 @@
 mod analyze;
 mod attacks;
 mod audit;
+mod browser;
 mod budget;
 mod canary;
 mod diagnose;

@@ -43,6 +43,11 @@ function showState(state) {
   $("place").textContent = `context ${state.context || "(current)"} · namespace ${state.namespace} · ${state.server} · ${m.provider} ${m.model}` +
     (state.readOnly ? " · read-only" : "") + (state.yes ? " · --yes: changes run without asking" : "");
   $("place").dataset.session = state.session || "";
+  const select = $("model");
+  if (select.options.length) {
+    select.options[0].textContent = `${m.provider} ${m.model} (in use)`;
+    if (state.profile) select.value = state.profile;
+  }
 }
 
 async function refresh() {
@@ -210,9 +215,16 @@ async function resume(id, confirm = false) {
   }
 }
 
-async function main() {
+// Logs in with a token in the fragment, if any, and shows the session; again when a link with a
+// token is opened in a tab that shows the page already (only the fragment changes then).
+async function connect() {
   await login();
-  try { await refresh(); } catch (e) { notice(e.message); return; }
+  try { await refresh(); notice(""); } catch (e) { notice(e.message); }
+}
+
+async function main() {
+  window.addEventListener("hashchange", connect);
+  await connect();
   $("ask").addEventListener("submit", async (event) => {
     event.preventDefault();
     const question = $("question").value.trim();

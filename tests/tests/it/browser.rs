@@ -1,0 +1,259 @@
+//! `kubectl ai exec --ui` in a real browser: Debian's Chromium, headless, driven over WebDriver by
+//! Debian's chromedriver (both installed by `make test`). The page is loaded without and with its
+//! token, asked questions answered by the fake model, switched to another profile, made to approve
+//! one change and reject another, and made to resume a session. `UPDATE_DOCS=1` writes the
+//! screenshots of docs/ui.md.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use crate::support::{FakeModel, Fixture, state};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A child process, ended when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// chromedriver on a free port, once it listens.
+fn driver() -> (Killed, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let driver = Killed(
+        Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver"),
+    );
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return (driver, format!("http://127.0.0.1:{port}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("chromedriver did not listen on {port}");
+}
+
+async fn browser(webdriver: &str, profile: &Path) -> Client {
+    let args = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--no-first-run",
+        "--window-size=1280,800",
+        &format!("--user-data-dir={}", profile.display()),
+    ];
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".into(), json!({"binary": CHROMIUM, "args": args}));
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector).capabilities(caps).connect(webdriver).await.expect("a browser session")
+}
+
+/// The text of the element `css` once `ready` holds for it (at most 15 s).
+async fn wait_text(client: &Client, css: &str, ready: impl Fn(&str) -> bool) -> String {
+    for _ in 0..150 {
+        if let Ok(found) = client.find_all(Locator::Css(css)).await {
+            for element in found {
+                if let Ok(text) = element.text().await
+                    && ready(&text)
+                {
+                    return text;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let page = client.source().await.unwrap_or_default();
+    panic!("no {css} as expected; the page:\n{page}");
+}
+
+async fn count(client: &Client, css: &str) -> usize {
+    client.find_all(Locator::Css(css)).await.map(|v| v.len()).unwrap_or(0)
+}
+
+async fn ask(client: &Client, question: &str) {
+    let input = client.find(Locator::Id("question")).await.unwrap();
+    input.send_keys(question).await.unwrap();
+    client.find(Locator::Id("send")).await.unwrap().click().await.unwrap();
+}
+
+/// Saves a screenshot for docs/ui.md when `UPDATE_DOCS=1`.
+async fn screenshot(client: &Client, name: &str) {
+    if std::env::var_os("UPDATE_DOCS").is_none() {
+        return;
+    }
+    let png = client.screenshot().await.unwrap();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/ui");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+fn kubectl_call(id: &str, command: &str) -> Value {
+    let arguments = json!({"command": command}).to_string();
+    let call = json!({"id": id, "type": "function", "function": {"name": "kubectl", "arguments": arguments}});
+    json!({"content": "", "tool_calls": [call], "finish_reason": "tool_calls"})
+}
+
+fn deletes(fx: &Fixture) -> usize {
+    fx.recorded().iter().filter(|r| r["method"] == "DELETE" && r["dryRun"] == false).count()
+}
+
+/// `exec --ui` started for the browser: the page's URL with its token.
+fn serve(mut cmd: Command) -> (Killed, String) {
+    use std::io::BufRead as _;
+    let mut server =
+        Killed(cmd.args(["--ui", "--no-browser"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap());
+    let mut stderr = std::io::BufReader::new(server.0.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "exec --ui ended before serving");
+        if let Some(url) = line.trim().strip_prefix("exec's page: ") {
+            let url = url.to_string();
+            std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+            return (server, url);
+        }
+    }
+}
+
+#[test]
+fn the_page_in_a_browser_asks_switches_approves_rejects_and_resumes() {
+    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+        eprintln!(
+            "skipped: {CHROMIUM} and {CHROMEDRIVER} (Debian's chromium and chromium-driver) are not installed; make test installs them"
+        );
+        return;
+    }
+    let fx = Fixture::start(&state("demo"), &["--namespace", "shop"]);
+    let first = FakeModel::start(
+        &json!({"replies": [
+            kubectl_call("c1", "get ns -o name"),
+            {"content": "There are **5** namespaces:\n\n| namespace | purpose |\n|---|---|\n| shop | the store |\n| default | nothing |"},
+            kubectl_call("c2", "delete pod redis-0"), {"content": "Deleted redis-0."},
+            kubectl_call("c3", "delete pod storefront-7d4b9c6f8-9k2lm"), {"content": "Left it alone."},
+        ]})
+        .to_string(),
+        &[],
+    );
+    let second = FakeModel::start(&json!({"replies": [{"content": "The second model answers."}]}).to_string(), &[]);
+    let config = first.dir.path().join("profiles.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "default_profile = \"first\"\n[profiles.first]\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"gpt-4o-mini\"\napi_key = \"sk-one-0123456789abcdef\"\n[profiles.second]\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"qwen2.5-7b\"\napi_key = \"sk-two-0123456789abcdef\"\ntool_calling = false\ncontext_window = 32768\n",
+            first.url, second.url
+        ),
+    )
+    .unwrap();
+    let mut cmd = Command::new(crate::support::bin("kubectl-ai-exec"));
+    crate::support::clean_model_env(&mut cmd);
+    cmd.env("OPSAGENT_CONFIG", &config)
+        .env("KUBECONFIG", fx.kubeconfig())
+        .env("KUBECACHEDIR", first.dir.path().join("kubecache"))
+        .env("OPSAGENT_AUDIT_LOG", first.dir.path().join("audit.jsonl"))
+        .env("XDG_STATE_HOME", first.dir.path().join("state"))
+        .env("XDG_CACHE_HOME", first.dir.path().join("cache"))
+        .env("HOME", first.dir.path());
+    let (_server, url) = serve(cmd);
+    let base = url.split("#").next().unwrap().to_string();
+    let (_driver, webdriver) = driver();
+    let profile = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let client = browser(&webdriver, profile.path()).await;
+
+        // Without the token: the page, but no data.
+        client.goto(&base).await.unwrap();
+        let notice = wait_text(&client, "#notice", |t| !t.is_empty()).await;
+        assert!(notice.contains("no session"), "{notice}");
+        assert_eq!(count(&client, "#model option").await, 0, "no profiles without a session");
+
+        // With it: logged in, the token gone from the address bar.
+        client.goto(&url).await.unwrap();
+        let place = wait_text(&client, "#place", |t| t.contains("context fixture")).await;
+        assert!(place.contains("namespace shop") && place.contains("gpt-4o-mini"), "{place}");
+        assert!(!client.current_url().await.unwrap().as_str().contains("token"), "the token left the address bar");
+        assert_eq!(count(&client, "#model option").await, 3, "in use, first, second");
+
+        // A question: the tool call as it ran, then the answer as markdown (a table).
+        ask(&client, "how many namespaces are there?").await;
+        let tool = wait_text(&client, "details.tool summary", |t| t.contains("get ns -o name")).await;
+        assert!(tool.contains("exit 0"), "{tool}");
+        wait_text(&client, ".answer", |t| t.contains("There are 5 namespaces")).await;
+        assert_eq!(count(&client, ".answer table tr").await, 3, "the table is a table");
+        assert_eq!(count(&client, ".answer strong").await, 1);
+        screenshot(&client, "answer").await;
+
+        // Another profile for the next question: the request goes to the other model.
+        let select = client.find(Locator::Id("model")).await.unwrap();
+        select.select_by_value("second").await.unwrap();
+        ask(&client, "and which model are you?").await;
+        wait_text(&client, ".answer", |t| t.contains("The second model answers.")).await;
+        assert_eq!((first.requests().len(), second.requests().len()), (2, 1));
+        let place = wait_text(&client, "#place", |t| t.contains("qwen2.5-7b")).await;
+        assert!(place.contains("openai qwen2.5-7b"), "{place}");
+
+        // Back to the first: a change waits for a click, Approve runs it…
+        client.find(Locator::Id("model")).await.unwrap().select_by_value("first").await.unwrap();
+        ask(&client, "delete redis-0").await;
+        let card = wait_text(&client, ".approval", |t| t.contains("delete pod redis-0")).await;
+        assert!(card.contains("fixture") && card.contains("shop") && card.contains("http://127.0.0.1:"), "{card}");
+        screenshot(&client, "approval").await;
+        assert_eq!(deletes(&fx), 0, "nothing before the click");
+        client.find(Locator::Css(".approval button.primary")).await.unwrap().click().await.unwrap();
+        wait_text(&client, ".answer", |t| t.contains("Deleted redis-0.")).await;
+        assert_eq!(deletes(&fx), 1);
+
+        // …Reject does not.
+        ask(&client, "delete the storefront pod").await;
+        wait_text(&client, ".approval", |t| t.contains("storefront-7d4b9c6f8-9k2lm")).await;
+        let buttons = client.find_all(Locator::Css(".approval button")).await.unwrap();
+        buttons.last().unwrap().click().await.unwrap();
+        wait_text(&client, ".note", |t| t.contains("not done:") && t.contains("declined")).await;
+        assert_eq!(deletes(&fx), 1, "exactly one change: the approved one");
+
+        // A new conversation, then the saved one resumed.
+        client.find(Locator::Id("reset")).await.unwrap().click().await.unwrap();
+        for _ in 0..50 {
+            if count(&client, "#conversation li").await == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(count(&client, "#conversation li").await, 0);
+        client.find(Locator::Id("sessions")).await.unwrap().click().await.unwrap();
+        let listed = wait_text(&client, "#sessions-list button", |t| t.contains("how many namespaces")).await;
+        assert!(listed.contains("fixture/shop"), "{listed}");
+        screenshot(&client, "sessions").await;
+        client.find(Locator::Css("#sessions-list button")).await.unwrap().click().await.unwrap();
+        wait_text(&client, ".note", |t| t.contains("resumed session")).await;
+        assert_eq!(count(&client, "#conversation .question").await, 4, "the four questions of the session");
+
+        // A narrow window still has everything in reach.
+        client.set_window_size(420, 800).await.unwrap();
+        let send = client.find(Locator::Id("send")).await.unwrap();
+        assert!(send.is_displayed().await.unwrap());
+        let widths =
+            client.execute("return [document.documentElement.scrollWidth, window.innerWidth]", vec![]).await.unwrap();
+        assert!(widths[0].as_u64() <= widths[1].as_u64(), "nothing wider than the window: {widths}");
+        screenshot(&client, "narrow").await;
+        client.close().await.unwrap();
+    });
+}
