@@ -6,6 +6,7 @@
 //! redaction gate, approvals and change log — on a thread of its own ([`worker`]); the HTTP side
 //! ([`server`]) shares the MCP server's gate (token, Host and Origin checks, TLS).
 
+mod reports;
 mod server;
 mod worker;
 

@@ -20,6 +20,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 use super::WebOptions;
+use super::reports::Which;
 use super::worker::{Refused, Worker};
 use crate::error::Error;
 use crate::gate::{Body, Names, authorities, same, serve_connection, shutdown_signal, tls};
@@ -257,6 +258,8 @@ impl Site {
                     .collect();
                 data(&json!({"sessions": brief, "warnings": warnings}))
             }
+            (&Method::GET, "/api/report/analyze") => self.report(Which::Analyze).await,
+            (&Method::GET, "/api/report/audit") => self.report(Which::Audit).await,
             (&Method::POST, "/api/ask") => self.ask(&body),
             (&Method::POST, "/api/approve") => {
                 let (Some(id), Some(yes)) = (body["id"].as_u64(), body["approve"].as_bool()) else {
@@ -338,6 +341,24 @@ impl Site {
             .flat_map(|v| v.split(';'))
             .filter_map(|pair| pair.trim().split_once('='))
             .any(|(name, value)| name == COOKIE && same(value.as_bytes(), session.as_bytes()))
+    }
+
+    /// `GET /api/report/analyze|audit`: the report, run now on the session's cluster (on a thread
+    /// of its own: the library runs its own runtime).
+    async fn report(&self, which: Which) -> Response<Body> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let exec = self.options.exec.clone();
+        let started = std::thread::Builder::new().name("exec-ui-report".into()).spawn(move || {
+            let _ = done.send(super::reports::report(which, &exec));
+        });
+        if started.is_err() {
+            return text(StatusCode::SERVICE_UNAVAILABLE, "cannot start the report");
+        }
+        match result.await {
+            Ok(Ok(value)) => data(&value),
+            Ok(Err(e)) => text(StatusCode::BAD_GATEWAY, &crate::error::one_line(&e)),
+            Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "the report ended without a result"),
+        }
     }
 
     /// `POST /api/ask {question, profile?}`: the events of the answer as server-sent events.

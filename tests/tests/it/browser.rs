@@ -229,6 +229,30 @@ fn the_page_in_a_browser_asks_switches_approves_rejects_and_resumes() {
         wait_text(&client, ".note", |t| t.contains("not done:") && t.contains("declined")).await;
         assert_eq!(deletes(&fx), 1, "exactly one change: the approved one");
 
+        // The reports: worst first, filtered by namespace, a row turned into a question.
+        client.find(Locator::Id("reports")).await.unwrap().click().await.unwrap();
+        wait_text(&client, "#report-status", |t| t.contains("finding(s)")).await;
+        let first_severity = wait_text(&client, "#report-table td.sev", |t| !t.is_empty()).await;
+        assert_eq!(first_severity.to_lowercase(), "critical", "worst first");
+        client.find(Locator::Id("report-namespace")).await.unwrap().select_by_value("shop").await.unwrap();
+        let objects = client.find_all(Locator::Css("#report-table tbody tr td:nth-child(2)")).await.unwrap();
+        assert!(!objects.is_empty());
+        for o in &objects {
+            assert!(o.text().await.unwrap().contains(" shop/"), "only shop's rows");
+        }
+        screenshot(&client, "reports").await;
+        client.find(Locator::Css("#report-table tbody button")).await.unwrap().click().await.unwrap();
+        let question: String = client
+            .execute("return document.getElementById('question').value", vec![])
+            .await
+            .unwrap()
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(question.starts_with("Why does ") && question.contains(" shop/"), "{question}");
+        client.execute("document.getElementById('question').value = ''", vec![]).await.unwrap();
+        client.find(Locator::Id("reports")).await.unwrap().click().await.unwrap();
+
         // A new conversation, then the saved one resumed.
         client.find(Locator::Id("reset")).await.unwrap().click().await.unwrap();
         for _ in 0..50 {

@@ -253,7 +253,7 @@ fn nothing_passes_without_the_token_its_cookie_and_this_servers_names() {
     assert_eq!(send(&addr, "GET", "/app.js", &[("host", &addr)], "").status, 200);
 
     // Without a session: nothing of the API.
-    for path in ["/api/state", "/api/profiles", "/api/sessions"] {
+    for path in ["/api/state", "/api/profiles", "/api/sessions", "/api/report/analyze", "/api/report/audit"] {
         assert_eq!(send(&addr, "GET", path, &[("host", &addr)], "").status, 401, "{path}");
     }
     let ask = json!({"question": "hi"}).to_string();
@@ -378,6 +378,31 @@ fn questions_stream_their_tool_calls_and_changes_wait_for_a_click() {
     let said = page.finish();
     assert!(said.contains("(the link works once"), "{said}");
     assert!(!said.contains("sk-test-key") && !said.contains("error"), "{said}");
+}
+
+#[test]
+fn the_reports_are_the_plugins_reports_worst_first() {
+    let fx = Fixture::start(&state("demo"), &["--namespace", "shop"]);
+    let fm = FakeModel::start(&json!({"replies": [{"content": "x"}]}).to_string(), &[]);
+    let page = start(exec_command(&fm, &fx));
+    let browser = login(&page);
+    for (path, plugin, field) in [
+        ("/api/report/analyze", "kubectl-ai-analyze", "results"),
+        ("/api/report/audit", "kubectl-ai-audit", "findings"),
+    ] {
+        let reply = browser.get(path);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let rows = reply.json()["rows"].as_array().unwrap().clone();
+        let own = crate::support::run(&mut fx.plugin(plugin, &["-A", "-o", "json"]));
+        let expected = own.json()[field].as_array().unwrap().len();
+        assert!(expected > 0);
+        assert_eq!(rows.len(), expected, "{path}: the plugin's own report, row for row");
+        let order = ["info", "low", "medium", "high", "critical"];
+        let ranks: Vec<usize> = rows.iter().map(|r| order.iter().position(|s| r["severity"] == *s).unwrap()).collect();
+        assert!(ranks.windows(2).all(|w| w[0] >= w[1]), "{path}: worst first: {ranks:?}");
+        assert!(rows.iter().all(|r| r["kind"].is_string() && r["name"].is_string() && r["message"].is_string()));
+    }
+    assert_eq!(fm.requests().len(), 0, "reports ask no model");
 }
 
 #[test]

@@ -222,6 +222,53 @@ async function connect() {
   try { await refresh(); notice(""); } catch (e) { notice(e.message); }
 }
 
+// The reports: analyze and audit run now on the session's cluster; sortable by severity, filtered
+// by namespace; "Ask" puts a question about the row in the box.
+const SEVERITIES = ["info", "low", "medium", "high", "critical"];
+const view = { which: "analyze", rows: [], descending: true };
+
+async function loadReport(which) {
+  view.which = which;
+  for (const w of ["analyze", "audit"]) $("tab-" + w).setAttribute("aria-selected", String(w === which));
+  $("report-status").textContent = `running ${which} on the cluster…`;
+  $("report-table").hidden = true;
+  try {
+    const value = await api(`/api/report/${which}`);
+    view.rows = value.rows;
+    const namespaces = [...new Set(value.rows.map((r) => r.namespace || ""))].sort();
+    const select = $("report-namespace");
+    select.replaceChildren(el("option", { value: "*", text: "all" }), ...namespaces.map((n) => el("option", { value: n, text: n || "(cluster)" })));
+    const more = value.more ? `, and ${value.more} more not shown` : "";
+    const partial = value.partial ? ` — partial: ${value.warnings.join("; ")}` : "";
+    $("report-status").textContent = `${value.rows.length} finding(s)${more}${partial}`;
+    drawReport();
+  } catch (e) {
+    $("report-status").textContent = "error: " + e.message;
+  }
+}
+
+function drawReport() {
+  const ns = $("report-namespace").value;
+  const rank = (r) => SEVERITIES.indexOf(r.severity);
+  const rows = view.rows.filter((r) => ns === "*" || (r.namespace || "") === ns)
+    .sort((a, b) => (view.descending ? rank(b) - rank(a) : rank(a) - rank(b)));
+  $("report-table").querySelector("th").setAttribute("aria-sort", view.descending ? "descending" : "ascending");
+  const body = $("report-table").querySelector("tbody");
+  body.replaceChildren(...rows.map((r) => {
+    const object = `${r.kind} ${r.namespace ? r.namespace + "/" : ""}${r.name}`;
+    const problem = el("td", {}, el("div", { text: r.check ? `${r.check} ${r.title}: ${r.message}` : `${r.reason}: ${r.message}` }), r.hint ? el("div", { class: "hint", text: r.hint }) : null);
+    const button = el("button", { type: "button", text: "Ask" });
+    button.addEventListener("click", () => {
+      $("question").value = r.check
+        ? `How do I fix ${r.check} (${r.title}) on ${object}?`
+        : `Why does ${object} have ${r.reason}, and how do I fix it?`;
+      $("question").focus();
+    });
+    return el("tr", {}, el("td", { class: `sev sev-${r.severity}`, text: r.severity }), el("td", { text: object }), problem, el("td", {}, button));
+  }));
+  $("report-table").hidden = false;
+}
+
 async function main() {
   window.addEventListener("hashchange", connect);
   await connect();
@@ -242,6 +289,16 @@ async function main() {
     if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); $("ask").requestSubmit(); }
   });
   $("sessions").addEventListener("click", () => showSessions().catch((e) => notice(e.message)));
+  $("reports").addEventListener("click", () => {
+    const shown = $("reports-view").hidden;
+    $("reports-view").hidden = !shown;
+    $("reports").setAttribute("aria-expanded", String(shown));
+    if (shown) loadReport(view.which);
+  });
+  $("tab-analyze").addEventListener("click", () => loadReport("analyze"));
+  $("tab-audit").addEventListener("click", () => loadReport("audit"));
+  $("report-namespace").addEventListener("change", drawReport);
+  $("sort-severity").addEventListener("click", () => { view.descending = !view.descending; drawReport(); });
   $("reset").addEventListener("click", async () => {
     try { showState(await api("/api/reset", {})); $("conversation").replaceChildren(); } catch (e) { notice(e.message); }
   });
