@@ -137,6 +137,14 @@ pub trait Observer {
     fn tool(&mut self, _step: &Step) {}
     /// What the tool call gave the model: redacted and capped, as sent.
     fn result(&mut self, _step: &Step, _output: &str) {}
+    /// Whether to hear the model's text as it streams in ([`Observer::text`]; native tool calling
+    /// only: the JSON protocol's text is not for people).
+    fn wants_text(&self) -> bool {
+        false
+    }
+    /// A piece of the model's text, as it arrives; the reply may still turn out to call tools (then
+    /// [`Observer::thought`] follows) or be the answer.
+    fn text(&mut self, _piece: &str) {}
 }
 
 /// Asks one question (with what stdin held, if anything) and runs tools until an answer.
@@ -177,8 +185,11 @@ pub(super) fn ask(
             return Ok(stopped(conversation, steps, usage, why, tools));
         }
         let native = conversation.protocol == Protocol::Native;
-        let reply = match client.chat_with(&conversation.messages, &options, if native { &schemas } else { &[] }, None)
-        {
+        let schemas_sent = if native { &schemas[..] } else { &[] };
+        let streamed = native && observer.wants_text();
+        let mut heard = |piece: &str| observer.text(piece);
+        let on_text: Option<&mut dyn FnMut(&str)> = if streamed { Some(&mut heard) } else { None };
+        let reply = match client.chat_with(&conversation.messages, &options, schemas_sent, on_text) {
             Ok(r) => r,
             Err(e) if native && Ended::of(&e) == Some(Ended::NoTools) => {
                 tracing::info!("the provider rejected tools: continuing with the ReAct protocol");

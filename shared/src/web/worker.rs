@@ -205,6 +205,14 @@ impl Observer for PageObserver<'_> {
         let _ = self.events.send(json!({"type": "thought", "text": text}).to_string());
     }
 
+    fn wants_text(&self) -> bool {
+        true
+    }
+
+    fn text(&mut self, piece: &str) {
+        let _ = self.events.send(json!({"type": "text", "text": piece}).to_string());
+    }
+
     fn result(&mut self, step: &Step, output: &str) {
         let ms = self.started.elapsed().as_millis() as u64;
         // The markers the cap and the redaction gate leave in what the model got.

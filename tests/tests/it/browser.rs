@@ -145,7 +145,7 @@ fn the_page_in_a_browser_asks_switches_approves_rejects_and_resumes() {
     let first = FakeModel::start(
         &json!({"replies": [
             kubectl_call("c1", "get ns -o name"),
-            {"content": "There are **5** namespaces:\n\n| namespace | purpose |\n|---|---|\n| shop | the store |\n| default | nothing |"},
+            {"content": "There are **5** namespaces:\n\n| namespace | purpose |\n|---|---|\n| shop | the store |\n| default | nothing |", "chunk_delay_ms": 80},
             kubectl_call("c2", "delete pod redis-0"), {"content": "Deleted redis-0."},
             kubectl_call("c3", "delete pod storefront-7d4b9c6f8-9k2lm"), {"content": "Left it alone."},
         ]})
@@ -196,6 +196,9 @@ fn the_page_in_a_browser_asks_switches_approves_rejects_and_resumes() {
         ask(&client, "how many namespaces are there?").await;
         let tool = wait_text(&client, "details.tool summary", |t| t.contains("get ns -o name")).await;
         assert!(tool.contains("exit 0"), "{tool}");
+        // The answer streams in as a draft, then is rendered whole.
+        let draft = wait_text(&client, ".draft", |t| t.starts_with("There ar")).await;
+        assert!(!draft.contains("nothing"), "seen before the end: {draft}");
         wait_text(&client, ".answer", |t| t.contains("There are 5 namespaces")).await;
         assert_eq!(count(&client, ".answer table tr").await, 3, "the table is a table");
         assert_eq!(count(&client, ".answer strong").await, 1);

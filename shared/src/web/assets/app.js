@@ -137,6 +137,14 @@ function approvalView(event) {
 }
 
 function render(item, event) {
+  // The model's text as it streams in: a draft, replaced by what it turns out to be.
+  const draft = item.querySelector(".draft");
+  if (event.type === "text") {
+    (draft || item.appendChild(el("div", { class: "draft answer", "aria-busy": "true" }))).append(event.text);
+    item.scrollIntoView({ block: "end" });
+    return;
+  }
+  if (draft && event.type !== "state" && event.type !== "note" && event.type !== "warning") draft.remove();
   switch (event.type) {
     case "state": showState(event.state); break;
     case "thought": item.append(el("p", { class: "thought", text: event.text })); break;
