@@ -59,7 +59,7 @@ test: build mcp-python monitoring browser
 conformance: build
 	$(CARGO) run -q -p opsagent-tests --bin conformance -- $(if $(V),-v)
 
-## bench: explain tokens vs k8sgpt; the exec prompt; MCP tool-call latency and memory; analyze and audit at 10k, 50k and 150k pods, live and from a file, vs kubectl; memory of a 1,000-run watch (BENCHMARKS.md; BENCH=tokens|exec|mcp|scale|watch for one; BENCH_PODS=10000 for one size)
+## bench: explain tokens vs k8sgpt; the exec prompt; MCP tool-call latency and memory; the exec --ui page weight and time to an answer; analyze and audit at 10k, 50k and 150k pods, live and from a file, vs kubectl; memory of a 1,000-run watch (BENCHMARKS.md; BENCH=tokens|exec|mcp|ui|scale|watch for one; BENCH_PODS=10000 for one size)
 bench:
 	@test -x /usr/bin/time || { command -v apt-get >/dev/null && apt-get install -y -qq time >/dev/null; } \
 		|| { echo "make bench: GNU time (Debian package time) is needed to measure peak RSS and could not be installed" >&2; exit 1; }

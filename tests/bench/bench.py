@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""make bench, five benchmarks (BENCH=tokens, BENCH=exec, BENCH=mcp, BENCH=scale or BENCH=watch runs one):
+"""make bench, six benchmarks (BENCH=tokens, BENCH=exec, BENCH=mcp, BENCH=ui, BENCH=scale or BENCH=watch runs one):
 
 tokens: the prompt tokens `kubectl-ai-analyze --explain` sends for tests/states/explain (10 identical
 crashing replicas + 3 other faults), recorded by the fake model, against what k8sgpt's
@@ -21,6 +21,11 @@ and from the state file (`--snapshot`), and `kubectl get <the same kinds> -A -o 
 pods, side by side. Runs are interleaved (A, B, A, B, ...) so that a noisy machine affects all alike
 (BENCH_RUNS at the first size, a third of them at the others); medians are reported, with the ratios
 that matter and the growth from the smallest size to the largest.
+
+ui: `kubectl-ai-exec --ui` on the demo state: the page's weight (HTML + JS + CSS as served,
+uncompressed and gzipped), and the time from a question to its first streamed text and to its answer
+(one kubectl call, then the answer, from a scripted model), side by side with the same question
+asked of `kubectl-ai-exec` in a terminal (the whole process), RUNS times, interleaved.
 
 watch: `analyze --watch` and `audit --watch` on the demo state, back to back (--watch 0s --force),
 for WATCH_RUNS runs (default 1,000: a day of a 90-second interval, four days of 5 minutes), serving
@@ -361,10 +366,108 @@ def main():
         exec_bench()
     if which in ("all", "mcp"):
         mcp_bench()
+    if which in ("all", "ui"):
+        ui_bench()
     if which in ("all", "scale"):
         scale_bench()
     if which in ("all", "watch"):
         watch_bench()
+
+
+def ui_bench():
+    """The page's weight, and the time to the first answer on the demo state, page and terminal."""
+    import gzip
+    import http.client
+    work = tempfile.mkdtemp(prefix="opsagent-ui-")
+    call = {"id": "c1", "type": "function", "function": {"name": "kubectl", "arguments": json.dumps({"command": "get pods -n shop"})}}
+    script = os.path.join(work, "script.json")
+    with open(script, "w") as f:
+        json.dump({"replies": [{"content": "", "tool_calls": [call]},
+                               {"content": "checkout and redis crash-loop; catalog cannot pull its image."}]}, f)
+    procs = []
+    page_first, page_answer, terminal = [], [], []
+    weight = {}
+    try:
+        fixture, kubeconfig = demo_fixture(work)
+        procs.append(fixture)
+        for run in range(RUNS):
+            for mode in ("page", "terminal"):
+                model, url = start([os.path.join(RELEASE, "fake-model"), "--script", script,
+                                    "--record", os.path.join(work, f"{mode}-{run}.jsonl")])
+                env = clean_env()
+                env.update(OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=url, HOME=work, KUBECONFIG=kubeconfig,
+                           KUBECACHEDIR=os.path.join(work, "cache"), XDG_STATE_HOME=os.path.join(work, "state"))
+                exe = os.path.join(RELEASE, "kubectl-ai-exec")
+                if mode == "terminal":
+                    started = time.monotonic()
+                    out = subprocess.run([exe, "what is wrong in shop?"], env=env, capture_output=True, text=True)
+                    terminal.append(time.monotonic() - started)
+                    if out.returncode != 0:
+                        sys.exit(f"make bench: exec exited {out.returncode}: {out.stderr}")
+                else:
+                    server = subprocess.Popen([exe, "--ui", "--no-browser"], env=env, stderr=subprocess.PIPE, text=True)
+                    line = server.stderr.readline().strip()
+                    if not line.startswith("exec's page: "):
+                        sys.exit(f"make bench: exec --ui did not start: {line!r}")
+                    page = line[len("exec's page: "):]
+                    base, token = page.split("/#token=")
+                    host = base[len("http://"):]
+                    conn = http.client.HTTPConnection(*host.split(":"))
+                    if not weight:
+                        for path in ("/", "/app.js", "/app.css"):
+                            conn.request("GET", path, headers={"Host": host})
+                            body = conn.getresponse().read()
+                            weight[path] = (len(body), len(gzip.compress(body, 9)))
+                    conn.request("POST", "/api/login", headers={"Host": host, "Origin": base, "Authorization": "Bearer " + token})
+                    response = conn.getresponse()
+                    response.read()
+                    cookie = response.getheader("Set-Cookie").split(";")[0]
+                    body = json.dumps({"question": "what is wrong in shop?"})
+                    started = time.monotonic()
+                    conn.request("POST", "/api/ask", body, headers={"Host": host, "Origin": base, "Cookie": cookie,
+                                                                    "Content-Type": "application/json"})
+                    response = conn.getresponse()
+                    first = None
+                    while True:
+                        raw = response.readline()
+                        if not raw:
+                            break
+                        text = raw.decode().strip()
+                        if not text.startswith("data: "):
+                            continue
+                        event = json.loads(text[6:])
+                        if event["type"] == "text" and first is None:
+                            first = time.monotonic() - started
+                        if event["type"] in ("answer", "error"):
+                            if event["type"] == "error":
+                                sys.exit(f"make bench: the page's question failed: {event['message']}")
+                            page_answer.append(time.monotonic() - started)
+                            break
+                    page_first.append(first if first is not None else page_answer[-1])
+                    conn.close()
+                    server.terminate()
+                    server.wait()
+                model.terminate()
+                model.wait()
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    ms = lambda xs: f"{statistics.median(xs) * 1000:.0f} ms"
+    total = sum(w[0] for w in weight.values())
+    print(f"ui: exec --ui on the demo state, {RUNS} runs interleaved with the terminal; a scripted model\n")
+    print("| file | bytes | gzipped |")
+    print("|---|---:|---:|")
+    for path, (raw, packed) in weight.items():
+        print(f"| {path} | {raw:,} | {packed:,} |")
+    print(f"| **page** | **{total:,}** | **{sum(w[1] for w in weight.values()):,}** |\n")
+    print("| question → | median |")
+    print("|---|---:|")
+    print(f"| page: first streamed text | {ms(page_first)} |")
+    print(f"| page: the answer | {ms(page_answer)} |")
+    print(f"| terminal: `kubectl-ai-exec \"…\"`, the whole process | {ms(terminal)} |")
+    print(f"\npage answer / terminal: {statistics.median(page_answer) / statistics.median(terminal):.2f}x\n")
 
 
 def watch_bench():

@@ -146,6 +146,14 @@ struct PageApprover {
     next: u64,
 }
 
+impl PageApprover {
+    /// Whether the page that asked the question stopped listening.
+    fn gone(&self) -> bool {
+        let slot = self.slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        slot.as_ref().is_none_or(|events| events.is_closed())
+    }
+}
+
 impl Approver for PageApprover {
     fn approve(&mut self, change: &Change<'_>) -> Decision {
         self.next += 1;
@@ -158,17 +166,19 @@ impl Approver for PageApprover {
         if !asked {
             return Decision::NoTerminal;
         }
+        let asked_at = std::time::Instant::now();
         loop {
-            match self.decisions.recv_timeout(APPROVAL_WAIT) {
+            match self.decisions.recv_timeout(Duration::from_secs(1)) {
                 Ok((answered, yes)) if answered == id => return if yes { Decision::Yes } else { Decision::No },
                 Ok(_) => continue, // an answer to an earlier question, too late
-                Err(RecvTimeoutError::Timeout) => {
-                    emit(
-                        &self.slot,
-                        json!({"type": "note", "text": "no answer within 10 minutes: the change was not run"}),
-                    );
+                // The page went away (its stream closed): nobody is left to click.
+                Err(RecvTimeoutError::Timeout) if self.gone() => return Decision::NoTerminal,
+                Err(RecvTimeoutError::Timeout) if asked_at.elapsed() >= APPROVAL_WAIT => {
+                    let note = "no answer within 10 minutes: the change was not run";
+                    emit(&self.slot, json!({"type": "note", "text": note}));
                     return Decision::No;
                 }
+                Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => return Decision::NoTerminal,
             }
         }

@@ -306,6 +306,27 @@ fn nothing_passes_without_the_token_its_cookie_and_this_servers_names() {
     let large = send(&addr, "POST", "/api/ask", &[("host", &addr), ("cookie", &cookie), ("origin", &origin)], &big);
     assert_eq!(large.status, 413);
     assert_eq!(fm.requests().len(), 0, "nothing was asked");
+
+    // Guessing is cut short: past 30 requests without a session a minute, every one gets 429.
+    let statuses: Vec<u16> = (0..40).map(|_| send(&addr, "GET", "/api/state", &[("host", &addr)], "").status).collect();
+    assert!(statuses.iter().take(15).all(|s| *s == 401), "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // past the second of the overall rate
+    assert_eq!(browser.get("/api/state").status, 200, "the person's session is not locked out");
+}
+
+#[test]
+fn beyond_loopback_only_with_tls() {
+    let fx = Fixture::start(&state("demo"), &["--namespace", "shop"]);
+    let fm = FakeModel::start(&json!({"replies": [{"content": "x"}]}).to_string(), &[]);
+    let out = crate::support::run(exec_command(&fm, &fx).args(["--ui", "--no-browser", "--listen", "0.0.0.0:0"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    out.assert_one_error_line();
+    assert!(out.stderr.contains("needs --tls-cert and --tls-key"), "{}", out.stderr);
+    let out = crate::support::run(exec_command(&fm, &fx).args(["--listen", "127.0.0.1:0", "how many pods?"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--listen serves MCP (--mcp-server) or the page (--ui)"), "{}", out.stderr);
+    assert_eq!(fm.requests().len(), 0);
 }
 
 #[test]
@@ -329,7 +350,8 @@ fn questions_stream_their_tool_calls_and_changes_wait_for_a_click() {
     assert_eq!(events[1]["step"]["input"], "get ns -o name");
     assert!(events[1]["output"].as_str().unwrap().contains("namespace/shop"), "{}", events[1]);
     // The answer streamed in pieces before it came whole.
-    let pieces: Vec<&str> = events.iter().filter(|e| e["type"] == "text").map(|e| e["text"].as_str().unwrap()).collect();
+    let pieces: Vec<&str> =
+        events.iter().filter(|e| e["type"] == "text").map(|e| e["text"].as_str().unwrap()).collect();
     assert!(pieces.len() > 1, "{events:?}");
     let answer = events.last().unwrap();
     assert_eq!(answer["answer"]["answer"], "There are **5** namespaces.\n\n| name |\n|---|\n| shop |");
@@ -452,4 +474,44 @@ fn the_model_is_picked_per_question() {
     let messages = sent["messages"].as_array().unwrap();
     assert!(messages.iter().any(|m| m["content"] == "hello?"), "the conversation goes on with the other model");
     assert_eq!(browser.get("/api/state").json()["profile"], "second");
+}
+
+#[test]
+fn a_change_whose_page_went_away_is_not_run() {
+    let fx = Fixture::start(&state("demo"), &["--namespace", "shop"]);
+    let fm = FakeModel::start(
+        &json!({"replies": [kubectl_call("c1", "delete pod redis-0"), {"content": "Not deleted."}, {"content": "Still here."}]})
+            .to_string(),
+        &[],
+    );
+    let page = start(exec_command(&fm, &fx));
+    let browser = login(&page);
+    let cookie = format!("opsagent_ui={}", browser.cookie);
+    let origin = browser.origin();
+    let body = json!({"question": "delete redis-0"}).to_string();
+    let headers =
+        [("host", page.addr.as_str()), ("cookie", &cookie), ("origin", &origin), ("content-type", "application/json")];
+    {
+        let mut reader = BufReader::new(open(&page.addr, "POST", "/api/ask", &headers, &body));
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 0 && !line.contains("\"approval\"") {
+            line.clear();
+        }
+        assert!(line.contains("delete pod redis-0"), "{line}");
+    } // the tab is closed while the change waits
+    let mut status = 0;
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let state = browser.get("/api/state").json();
+        if state["busy"] == false {
+            status = 200;
+            break;
+        }
+    }
+    assert_eq!(status, 200, "the session is free again without waiting 10 minutes");
+    assert_eq!(deletes(&fx), 0, "nobody said yes");
+    let tool_result = &fm.requests()[1]["body"]["messages"];
+    assert!(tool_result.to_string().contains("refused"), "the model was told: {tool_result}");
+    let events = browser.ask("is it still there?", None, |_| {});
+    assert_eq!(events.last().unwrap()["type"], "answer", "{events:?}");
 }
