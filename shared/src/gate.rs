@@ -153,8 +153,97 @@ pub(crate) fn plain(status: StatusCode, text: &str) -> Response<Body> {
     response
 }
 
+/// A bound listener: TLS when configured (required beyond loopback).
+pub(crate) struct Listener {
+    listener: tokio::net::TcpListener,
+    acceptor: Option<TlsAcceptor>,
+    /// The server's own certificate, when it serves TLS.
+    pub leaf: Option<CertificateDer<'static>>,
+    /// The address it listens on (the port chosen when 0 was asked for).
+    pub local: SocketAddr,
+}
+
+impl Listener {
+    /// Binds `addr`; `tls` (a certificate chain and its key) is required beyond loopback, where
+    /// `what` ("MCP", "the page") would be served.
+    pub(crate) async fn bind(
+        addr: SocketAddr,
+        tls_files: Option<&(std::path::PathBuf, std::path::PathBuf)>,
+        what: &str,
+    ) -> Result<Listener, Error> {
+        let (acceptor, leaf) = match tls_files {
+            Some((cert, key)) => {
+                let (acceptor, leaf) = tls(cert, key)?;
+                (Some(acceptor), Some(leaf))
+            }
+            None if !addr.ip().is_loopback() => {
+                return Err(Error::Usage(format!(
+                    "--listen {addr} is beyond this machine: serving {what} there needs --tls-cert and --tls-key (or listen on 127.0.0.1)"
+                )));
+            }
+            None => (None, None),
+        };
+        let failed = |e: std::io::Error| Error::Usage(format!("cannot listen on {addr}: {e}"));
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(failed)?;
+        let local = listener.local_addr().map_err(failed)?;
+        Ok(Listener { listener, acceptor, leaf, local })
+    }
+
+    /// `https` or `http`.
+    pub(crate) fn scheme(&self) -> &'static str {
+        if self.acceptor.is_some() { "https" } else { "http" }
+    }
+
+    /// Serves every connection with `handle` until SIGINT/SIGTERM; then `cancel` ends what is still
+    /// open, after in-flight requests had up to 5 seconds to finish.
+    pub(crate) async fn serve<H, F>(self, cancel: tokio_util::sync::CancellationToken, handle: H)
+    where
+        H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+        F: std::future::Future<Output = Response<Body>> + Send + 'static,
+    {
+        let connections = tokio_util::task::TaskTracker::new();
+        loop {
+            let stream = tokio::select! {
+                () = shutdown_signal() => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        // Answers are written in several pieces (SSE events): without this, Nagle's
+                        // algorithm and the client's delayed ACK add ~40 ms to each.
+                        let _ = stream.set_nodelay(true);
+                        stream
+                    }
+                    Err(e) => { tracing::warn!("accept: {e}"); continue; }
+                },
+            };
+            let handle = handle.clone();
+            let acceptor = self.acceptor.clone();
+            let cancel = cancel.clone();
+            connections.spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let answer = handle(request);
+                    async move { Ok::<_, std::convert::Infallible>(answer.await) }
+                });
+                let result = match acceptor {
+                    Some(acceptor) => match acceptor.accept(stream).await {
+                        Ok(tls) => serve_connection(TokioIo::new(tls), service, &cancel).await,
+                        Err(e) => Err(e.to_string()),
+                    },
+                    None => serve_connection(TokioIo::new(stream), service, &cancel).await,
+                };
+                if let Err(e) = result {
+                    tracing::debug!("connection: {e}");
+                }
+            });
+        }
+        cancel.cancel();
+        connections.close();
+        // In-flight requests get a moment to finish; open streams end with the cancellation.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), connections.wait()).await;
+    }
+}
+
 /// Serves one connection until it ends, or gracefully once `cancel` fires.
-pub(crate) async fn serve_connection<I, S>(
+async fn serve_connection<I, S>(
     io: TokioIo<I>,
     service: S,
     cancel: &tokio_util::sync::CancellationToken,

@@ -8,9 +8,7 @@ use std::sync::Arc;
 
 use http_body_util::Limited;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio::sync::Semaphore;
@@ -19,7 +17,7 @@ use tower::Service as _;
 use super::server::Tools;
 use super::{Listening, MAX_BODY, McpOptions};
 use crate::error::Error;
-use crate::gate::{Body, Names, authorities, plain, same, serve_connection, shutdown_signal, tls, token};
+use crate::gate::{Body, Listener, Names, authorities, plain, same, token};
 
 /// The path the MCP endpoint is served on.
 const PATH: &str = "/mcp";
@@ -31,28 +29,14 @@ pub(super) async fn serve(
     options: &McpOptions,
     announce: &mut dyn FnMut(&Listening),
 ) -> Result<(), Error> {
-    let (acceptor, leaf) = match &options.tls {
-        Some((cert, key)) => {
-            let (acceptor, leaf) = tls(cert, key)?;
-            (Some(acceptor), Some(leaf))
-        }
-        None if !addr.ip().is_loopback() => {
-            return Err(Error::Usage(format!(
-                "--listen {addr} is beyond this machine: serving MCP there needs --tls-cert and --tls-key (or listen on 127.0.0.1)"
-            )));
-        }
-        None => (None, None),
-    };
+    let listener = Listener::bind(addr, options.tls.as_ref(), "MCP").await?;
     let (token, generated) = token(options.token_file.as_deref())?;
-    let listener =
-        tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::Usage(format!("cannot listen on {addr}: {e}")))?;
-    let local = listener.local_addr().map_err(|e| Error::Usage(format!("cannot listen on {addr}: {e}")))?;
-    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    let (local, scheme) = (listener.local, listener.scheme());
     let cancel = tokio_util::sync::CancellationToken::new();
     let config = StreamableHttpServerConfig::default()
         .with_max_request_body_bytes(MAX_BODY)
         .with_cancellation_token(cancel.clone());
-    let (config, names) = match leaf {
+    let (config, names) = match listener.leaf.clone() {
         Some(cert) if !local.ip().is_loopback() => {
             (config.disable_allowed_hosts().disable_allowed_origins(), Names::Certified { cert, port: local.port() })
         }
@@ -66,44 +50,12 @@ pub(super) async fn serve(
     let gate = Arc::new(Gate { token, names, slots: Arc::new(Semaphore::new(options.max_requests.max(1))), service });
     announce(&Listening { url: format!("{scheme}://{local}{PATH}"), token: generated.then(|| gate.token.clone()) });
 
-    let connections = tokio_util::task::TaskTracker::new();
-    loop {
-        let stream = tokio::select! {
-            () = shutdown_signal() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    // Answers are written in several pieces (SSE events): without this, Nagle's
-                    // algorithm and the client's delayed ACK add ~40 ms to each.
-                    let _ = stream.set_nodelay(true);
-                    stream
-                }
-                Err(e) => { tracing::warn!("accept: {e}"); continue; }
-            },
-        };
-        let gate = gate.clone();
-        let acceptor = acceptor.clone();
-        let cancel = cancel.clone();
-        connections.spawn(async move {
-            let service = service_fn(move |request| {
-                let gate = gate.clone();
-                async move { Ok::<_, std::convert::Infallible>(gate.handle(request).await) }
-            });
-            let result = match acceptor {
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(tls) => serve_connection(TokioIo::new(tls), service, &cancel).await,
-                    Err(e) => Err(e.to_string()),
-                },
-                None => serve_connection(TokioIo::new(stream), service, &cancel).await,
-            };
-            if let Err(e) = result {
-                tracing::debug!("connection: {e}");
-            }
-        });
-    }
-    cancel.cancel();
-    connections.close();
-    // In-flight calls get a moment to finish; open streams end with the cancellation.
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), connections.wait()).await;
+    listener
+        .serve(cancel, move |request| {
+            let gate = gate.clone();
+            async move { gate.handle(request).await }
+        })
+        .await;
     Ok(())
 }
 

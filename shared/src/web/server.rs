@@ -6,7 +6,6 @@
 //! the one-time token printed at start gives (HttpOnly, SameSite=Strict). Secrets are compared in
 //! constant time; bodies are limited in size, requests in rate, questions to one at a time.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,16 +13,14 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
 use super::WebOptions;
 use super::reports::Which;
 use super::worker::{Refused, Worker};
 use crate::error::Error;
-use crate::gate::{Body, Names, authorities, same, serve_connection, shutdown_signal, tls};
+use crate::gate::{Body, Listener, Names, authorities, same};
 
 /// The largest request body: a question and its options.
 const MAX_BODY: usize = 64 * 1024;
@@ -92,25 +89,10 @@ pub(super) async fn serve(
     options: WebOptions,
     announce: &mut dyn FnMut(&str),
 ) -> Result<(), Error> {
-    let addr = options.listen;
-    let (acceptor, leaf) = match &options.tls {
-        Some((cert, key)) => {
-            let (acceptor, leaf) = tls(cert, key)?;
-            (Some(acceptor), Some(leaf))
-        }
-        None if !addr.ip().is_loopback() => {
-            return Err(Error::Usage(format!(
-                "--listen {addr} is beyond this machine: serving the page there needs --tls-cert and --tls-key (or listen on 127.0.0.1)"
-            )));
-        }
-        None => (None, None),
-    };
-    let listener =
-        tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::Usage(format!("cannot listen on {addr}: {e}")))?;
-    let local: SocketAddr = listener.local_addr().map_err(|e| Error::Usage(format!("cannot listen on {addr}: {e}")))?;
-    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    let listener = Listener::bind(options.listen, options.tls.as_ref(), "the page").await?;
+    let (local, scheme) = (listener.local, listener.scheme());
     let (hosts, origins) = authorities(local, scheme);
-    let names = match leaf {
+    let names = match listener.leaf.clone() {
         Some(cert) if !local.ip().is_loopback() => Names::Certified { cert, port: local.port() },
         _ => Names::Listed,
     };
@@ -123,48 +105,19 @@ pub(super) async fn serve(
         names,
         hosts,
         origins,
-        secure: acceptor.is_some(),
+        secure: scheme == "https",
         token: Mutex::new(Some(token)),
         session: Mutex::new(None),
         rate: Window::new(),
         failed: Window::new(),
     });
     let cancel = tokio_util::sync::CancellationToken::new();
-    let connections = tokio_util::task::TaskTracker::new();
-    loop {
-        let stream = tokio::select! {
-            () = shutdown_signal() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    stream
-                }
-                Err(e) => { tracing::warn!("accept: {e}"); continue; }
-            },
-        };
-        let site = site.clone();
-        let acceptor = acceptor.clone();
-        let cancel = cancel.clone();
-        connections.spawn(async move {
-            let service = service_fn(move |request| {
-                let site = site.clone();
-                async move { Ok::<_, std::convert::Infallible>(site.handle(request).await) }
-            });
-            let result = match acceptor {
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(tls) => serve_connection(TokioIo::new(tls), service, &cancel).await,
-                    Err(e) => Err(e.to_string()),
-                },
-                None => serve_connection(TokioIo::new(stream), service, &cancel).await,
-            };
-            if let Err(e) = result {
-                tracing::debug!("connection: {e}");
-            }
-        });
-    }
-    cancel.cancel();
-    connections.close();
-    let _ = tokio::time::timeout(Duration::from_secs(5), connections.wait()).await;
+    listener
+        .serve(cancel, move |request| {
+            let site = site.clone();
+            async move { site.handle(request).await }
+        })
+        .await;
     Ok(())
 }
 

@@ -115,24 +115,6 @@ fn deletes(fx: &Fixture) -> usize {
     fx.recorded().iter().filter(|r| r["method"] == "DELETE" && r["dryRun"] == false).count()
 }
 
-/// `exec --ui` started for the browser: the page's URL with its token.
-fn serve(mut cmd: Command) -> (Killed, String) {
-    use std::io::BufRead as _;
-    let mut server =
-        Killed(cmd.args(["--ui", "--no-browser"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap());
-    let mut stderr = std::io::BufReader::new(server.0.stderr.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "exec --ui ended before serving");
-        if let Some(url) = line.trim().strip_prefix("exec's page: ") {
-            let url = url.to_string();
-            std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-            return (server, url);
-        }
-    }
-}
-
 #[test]
 fn the_page_in_a_browser_asks_switches_approves_rejects_and_resumes() {
     if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
@@ -171,7 +153,8 @@ fn the_page_in_a_browser_asks_switches_approves_rejects_and_resumes() {
         .env("XDG_STATE_HOME", first.dir.path().join("state"))
         .env("XDG_CACHE_HOME", first.dir.path().join("cache"))
         .env("HOME", first.dir.path());
-    let (_server, url) = serve(cmd);
+    let server = crate::support::UiServer::start(&mut cmd);
+    let url = server.url.clone();
     let base = url.split("#").next().unwrap().to_string();
     let (_driver, webdriver) = driver();
     let profile = tempfile::tempdir().unwrap();

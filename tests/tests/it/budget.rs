@@ -21,11 +21,8 @@ fn script(replies: &[Value]) -> String {
 }
 
 fn exec(fm: &FakeModel, fx: &Fixture, args: &[&str]) -> std::process::Command {
-    let mut cmd = fm.command(EXEC);
-    cmd.args(args)
-        .env("KUBECONFIG", fx.kubeconfig())
-        .env("KUBECACHEDIR", fm.dir.path().join("kubecache"))
-        .env("OPSAGENT_AUDIT_LOG", fm.dir.path().join("audit.jsonl"));
+    let mut cmd = fm.exec(fx);
+    cmd.args(args);
     cmd
 }
 

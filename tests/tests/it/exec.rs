@@ -5,8 +5,6 @@ use serde_json::{Value, json};
 
 use crate::support::{FakeModel, Fixture, run, state};
 
-const EXEC: &str = "kubectl-ai-exec";
-
 /// A reply that calls kubectl (native tool calling).
 fn calls(commands: &[(&str, &str)]) -> Value {
     let calls: Vec<Value> = commands
@@ -30,11 +28,8 @@ fn script(replies: &[Value]) -> String {
 }
 
 fn exec(fm: &FakeModel, fx: &Fixture, args: &[&str]) -> std::process::Command {
-    let mut cmd = fm.command(EXEC);
-    cmd.args(args)
-        .env("KUBECONFIG", fx.kubeconfig())
-        .env("KUBECACHEDIR", fm.dir.path().join("kubecache"))
-        .env("OPSAGENT_AUDIT_LOG", fm.dir.path().join("audit.jsonl"));
+    let mut cmd = fm.exec(fx);
+    cmd.args(args);
     cmd
 }
 

@@ -328,6 +328,66 @@ impl FakeModel {
     }
 }
 
+impl FakeModel {
+    /// `kubectl-ai-exec` with this model on `fx`'s cluster; kubectl's cache and the change log in
+    /// this model's directory.
+    pub fn exec(&self, fx: &Fixture) -> Command {
+        let mut cmd = self.command("kubectl-ai-exec");
+        cmd.env("KUBECONFIG", fx.kubeconfig())
+            .env("KUBECACHEDIR", self.dir.path().join("kubecache"))
+            .env("OPSAGENT_AUDIT_LOG", self.dir.path().join("audit.jsonl"));
+        cmd
+    }
+}
+
+/// A running `kubectl-ai-exec --ui --no-browser`: the URL it printed (with its one-time token),
+/// ended when dropped.
+pub struct UiServer {
+    child: Child,
+    /// `http://127.0.0.1:PORT/#token=…`
+    pub url: String,
+    said: Option<std::thread::JoinHandle<String>>,
+}
+
+impl UiServer {
+    /// Starts `cmd --ui --no-browser` and waits for its URL.
+    pub fn start(cmd: &mut Command) -> UiServer {
+        let child = cmd.args(["--ui", "--no-browser"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut server = UiServer { child, url: String::new(), said: None };
+        let mut stderr = BufReader::new(server.child.stderr.take().unwrap());
+        let mut line = String::new();
+        loop {
+            line.clear();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "exec --ui ended before serving");
+            if let Some(url) = line.trim().strip_prefix("exec's page: ") {
+                server.url = url.to_string();
+                break;
+            }
+        }
+        server.said = Some(std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+            rest
+        }));
+        server
+    }
+
+    /// Ends the server (SIGTERM, as a person's Ctrl-C would) and returns what it said on stderr
+    /// after its URL.
+    pub fn finish(mut self) -> String {
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+        self.said.take().map(|h| h.join().unwrap()).unwrap_or_default()
+    }
+}
+
+impl Drop for UiServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for FakeModel {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -4,67 +4,35 @@
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::support::{FakeModel, Fixture, state};
-
-const EXEC: &str = "kubectl-ai-exec";
+use crate::support::{FakeModel, Fixture, UiServer, state};
 
 /// A running `exec --ui`, its address and one-time token.
 struct Page {
-    child: Child,
+    server: UiServer,
     addr: String,
     token: String,
-    stderr: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Page {
-    /// Ends the server (SIGTERM, as a person's Ctrl-C would) and returns what it said on stderr.
-    fn finish(mut self) -> String {
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
-        let _ = self.child.wait();
-        self.stderr.take().map(|h| h.join().unwrap()).unwrap_or_default()
-    }
-}
-
-impl Drop for Page {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// Ends the server and returns what it said on stderr.
+    fn finish(self) -> String {
+        self.server.finish()
     }
 }
 
 fn start(mut cmd: Command) -> Page {
-    let mut child = cmd.args(["--ui", "--no-browser"]).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let url = loop {
-        line.clear();
-        if stderr.read_line(&mut line).unwrap() == 0 {
-            let _ = child.wait();
-            panic!("exec --ui ended before serving");
-        }
-        if let Some(url) = line.trim().strip_prefix("exec's page: ") {
-            break url.to_string();
-        }
-    };
-    let said = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let (base, token) = url.split_once("/#token=").unwrap();
-    Page { child, addr: base.trim_start_matches("http://").to_string(), token: token.to_string(), stderr: Some(said) }
+    let server = UiServer::start(&mut cmd);
+    let (base, token) = server.url.split_once("/#token=").unwrap();
+    let (addr, token) = (base.trim_start_matches("http://").to_string(), token.to_string());
+    Page { server, addr, token }
 }
 
 fn exec_command(fm: &FakeModel, fx: &Fixture) -> Command {
-    let mut cmd = fm.command(EXEC);
-    cmd.env("KUBECONFIG", fx.kubeconfig())
-        .env("KUBECACHEDIR", fm.dir.path().join("kubecache"))
-        .env("OPSAGENT_AUDIT_LOG", fm.dir.path().join("audit.jsonl"));
-    cmd
+    fm.exec(fx)
 }
 
 /// An HTTP/1.1 exchange: the status, the headers (lower-case names) and the body.
