@@ -187,10 +187,15 @@ fn the_page_in_a_browser_asks_switches_approves_rejects_and_resumes() {
         assert_eq!(count(&client, ".answer strong").await, 1);
         screenshot(&client, "answer").await;
 
-        // Another profile for the next question: the request goes to the other model.
+        // Another profile for the next question: the request goes to the other model. This one is
+        // asked with the keyboard alone: the box has the focus back, Enter sends.
         let select = client.find(Locator::Id("model")).await.unwrap();
         select.select_by_value("second").await.unwrap();
-        ask(&client, "and which model are you?").await;
+        client.find(Locator::Id("question")).await.unwrap().click().await.unwrap();
+        let focused = client.active_element().await.unwrap();
+        assert_eq!(focused.attr("id").await.unwrap().as_deref(), Some("question"));
+        let enter = char::from(fantoccini::key::Key::Enter).to_string();
+        focused.send_keys(&format!("and which model are you?{enter}")).await.unwrap();
         wait_text(&client, ".answer", |t| t.contains("The second model answers.")).await;
         assert_eq!((first.requests().len(), second.requests().len()), (2, 1));
         let place = wait_text(&client, "#place", |t| t.contains("qwen2.5-7b")).await;
@@ -207,11 +212,20 @@ fn the_page_in_a_browser_asks_switches_approves_rejects_and_resumes() {
         wait_text(&client, ".answer", |t| t.contains("Deleted redis-0.")).await;
         assert_eq!(deletes(&fx), 1);
 
-        // …Reject does not.
+        // …Reject does not. The focus waits on Reject, the safe answer: Enter there rejects.
         ask(&client, "delete the storefront pod").await;
         wait_text(&client, ".approval", |t| t.contains("storefront-7d4b9c6f8-9k2lm")).await;
-        let buttons = client.find_all(Locator::Css(".approval button")).await.unwrap();
-        buttons.last().unwrap().click().await.unwrap();
+        let mut focused = None;
+        for _ in 0..50 {
+            let active = client.active_element().await.unwrap();
+            if active.text().await.unwrap_or_default() == "Reject" {
+                focused = Some(active);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let reject = focused.expect("the focus on Reject");
+        reject.send_keys(&char::from(fantoccini::key::Key::Enter).to_string()).await.unwrap();
         wait_text(&client, ".note", |t| t.contains("not done:") && t.contains("declined")).await;
         assert_eq!(deletes(&fx), 1, "exactly one change: the approved one");
 
