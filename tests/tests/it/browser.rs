@@ -16,11 +16,13 @@ use crate::support::{FakeModel, Fixture, state};
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-/// A child process, ended when dropped.
+/// chromedriver in a process group of its own, ended with everything it started (the browser's
+/// processes too, even when a failed test never closed its session).
 struct Killed(Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-KILL", &format!("-{}", self.0.id())]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -30,7 +32,7 @@ impl Drop for Killed {
 fn driver() -> (Killed, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let driver = Killed(
-        Command::new(CHROMEDRIVER)
+        std::os::unix::process::CommandExt::process_group(&mut Command::new(CHROMEDRIVER), 0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
