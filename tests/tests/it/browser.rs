@@ -9,9 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::{FakeModel, Fixture, state};
+use crate::support::{FakeModel, Fixture, deletes, kubectl_call, state};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -105,16 +105,6 @@ async fn screenshot(client: &Client, name: &str) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/ui");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
-}
-
-fn kubectl_call(id: &str, command: &str) -> Value {
-    let arguments = json!({"command": command}).to_string();
-    let call = json!({"id": id, "type": "function", "function": {"name": "kubectl", "arguments": arguments}});
-    json!({"content": "", "tool_calls": [call], "finish_reason": "tool_calls"})
-}
-
-fn deletes(fx: &Fixture) -> usize {
-    fx.recorded().iter().filter(|r| r["method"] == "DELETE" && r["dryRun"] == false).count()
 }
 
 #[test]

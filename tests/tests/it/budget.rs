@@ -3,18 +3,12 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{FakeModel, Fixture, run, run_with_stdin, state};
+use crate::support::{FakeModel, Fixture, kubectl_call, run, run_with_stdin, state};
 
 const ANALYZE: &str = "kubectl-ai-analyze";
 const EXEC: &str = "kubectl-ai-exec";
 const GEN: &str = "kubectl-ai-gen";
 const AUDIT: &str = "kubectl-ai-audit";
-
-fn kubectl_call(id: &str, command: &str) -> Value {
-    let arguments = json!({"command": command}).to_string();
-    let call = json!({"id": id, "type": "function", "function": {"name": "kubectl", "arguments": arguments}});
-    json!({"content": "", "tool_calls": [call], "finish_reason": "tool_calls"})
-}
 
 fn script(replies: &[Value]) -> String {
     serde_json::to_string(&json!({"replies": replies})).unwrap()

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{FakeModel, Fixture, run, state};
+use crate::support::{FakeModel, Fixture, deletes, run, state};
 
 /// A reply that calls kubectl (native tool calling).
 fn calls(commands: &[(&str, &str)]) -> Value {
@@ -148,10 +148,6 @@ fn fm_config(fx: &Fixture, tool_calling: bool) -> std::path::PathBuf {
     let path = fx.kubeconfig().with_file_name("opsagent.toml");
     std::fs::write(&path, format!("default_profile = \"p\"\n[profiles.p]\ntool_calling = {tool_calling}\n")).unwrap();
     path
-}
-
-fn deletes(fx: &Fixture) -> usize {
-    fx.recorded().iter().filter(|r| r["method"] == "DELETE" && r["dryRun"] == false).count()
 }
 
 #[test]

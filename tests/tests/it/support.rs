@@ -340,6 +340,19 @@ impl FakeModel {
     }
 }
 
+/// A fake model's reply that calls kubectl with `command` (native tool calling), as call `id`.
+pub fn kubectl_call(id: &str, command: &str) -> Value {
+    let arguments = serde_json::json!({"command": command}).to_string();
+    let call =
+        serde_json::json!({"id": id, "type": "function", "function": {"name": "kubectl", "arguments": arguments}});
+    serde_json::json!({"content": "", "tool_calls": [call], "finish_reason": "tool_calls"})
+}
+
+/// The deletions the fixture cluster carried out (dry runs not counted).
+pub fn deletes(fx: &Fixture) -> usize {
+    fx.recorded().iter().filter(|r| r["method"] == "DELETE" && r["dryRun"] == false).count()
+}
+
 /// A running `kubectl-ai-exec --ui --no-browser`: the URL it printed (with its one-time token),
 /// ended when dropped.
 pub struct UiServer {

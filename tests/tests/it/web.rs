@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::support::{FakeModel, Fixture, UiServer, state};
+use crate::support::{FakeModel, Fixture, UiServer, deletes, kubectl_call, state};
 
 /// A running `exec --ui`, its address and one-time token.
 struct Page {
@@ -182,16 +182,6 @@ fn login(page: &Page) -> Browser<'_> {
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
     let value = cookie.split(';').next().unwrap().strip_prefix("opsagent_ui=").unwrap().to_string();
     Browser { page, cookie: value }
-}
-
-fn kubectl_call(id: &str, command: &str) -> Value {
-    let arguments = json!({"command": command}).to_string();
-    let call = json!({"id": id, "type": "function", "function": {"name": "kubectl", "arguments": arguments}});
-    json!({"content": "", "tool_calls": [call], "finish_reason": "tool_calls"})
-}
-
-fn deletes(fx: &Fixture) -> usize {
-    fx.recorded().iter().filter(|r| r["method"] == "DELETE" && r["dryRun"] == false).count()
 }
 
 #[test]
