@@ -388,7 +388,10 @@ impl UiServer {
     /// Ends the server (SIGTERM, as a person's Ctrl-C would) and returns what it said on stderr
     /// after its URL.
     pub fn finish(mut self) -> String {
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let pid = i32::try_from(self.child.id()).ok().and_then(rustix::process::Pid::from_raw);
+        if let Some(pid) = pid {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
         let _ = self.child.wait();
         self.said.take().map(|h| h.join().unwrap()).unwrap_or_default()
     }
