@@ -106,13 +106,15 @@ OS      := $(shell uname -s | tr A-Z a-z)
 ARCH    := $(shell uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
 STAGE   := dist/opsagent-v$(VERSION)-$(OS)-$(ARCH)
 
-## dist: a release archive for this machine (plugins, completions, man pages, licence), its sha256, and the krew manifests rendered for it in dist/krew/
-dist: release
+## dist: a release archive for this machine (plugins, completions, man pages, licence), its sha256, and the krew manifests rendered for it in dist/krew/ (DIST_PROFILE=dev packages the debug build, stripped: the packaging checked without the release build, as CI does)
+DIST_PROFILE ?= release
+DIST_BIN     := target/$(if $(filter dev,$(DIST_PROFILE)),debug,release)
+dist: $(if $(filter dev,$(DIST_PROFILE)),build,release)
 	rm -rf "$(STAGE)" && mkdir -p "$(STAGE)/completions" "$(STAGE)/man"
 	for p in $(PLUGINS); do \
-		install -m 0755 "target/release/$$p" "$(STAGE)/" && \
-		for sh in bash zsh fish; do "target/release/$$p" --completions $$sh > "$(STAGE)/completions/$$p.$$sh"; done && \
-		"target/release/$$p" --man-page > "$(STAGE)/man/$$p.1"; \
+		install -m 0755 $(if $(filter dev,$(DIST_PROFILE)),-s) "$(DIST_BIN)/$$p" "$(STAGE)/" && \
+		for sh in bash zsh fish; do "$(DIST_BIN)/$$p" --completions $$sh > "$(STAGE)/completions/$$p.$$sh"; done && \
+		"$(DIST_BIN)/$$p" --man-page > "$(STAGE)/man/$$p.1"; \
 	done
 	cp README.md LICENSE "$(STAGE)/" 2>/dev/null || cp README.md "$(STAGE)/"
 	tar -C dist -czf "$(STAGE).tar.gz" "$(notdir $(STAGE))"
