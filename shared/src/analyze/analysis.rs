@@ -244,5 +244,6 @@ fn plan(options: &AnalyzeOptions, analyzers: &[&dyn Analyzer], scope: Scope) -> 
         selector: options.selector.clone(),
         max_concurrency: options.max_concurrency,
         log_lines: (options.dump.is_some() || super::wants_logs(analyzers)).then_some(options.log_lines),
+        keep: None,
     }
 }

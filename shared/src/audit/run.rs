@@ -14,7 +14,7 @@ use crate::findings::Severity;
 use crate::findings::audit::{AuditReport, AuditSource, AuditSummary, FileError};
 use crate::progress::Progress;
 use crate::snapshot::LabelSelector;
-use crate::snapshot::{FetchPlan, Kind, Snapshot};
+use crate::snapshot::{FetchPlan, Intake, Kind, Snapshot};
 
 /// What is audited.
 #[derive(Clone, Debug)]
@@ -152,15 +152,15 @@ pub fn run(options: &AuditOptions, progress: &dyn Progress) -> Result<AuditRepor
         }
         AuditInput::Snapshot(path) => {
             source.snapshot = Some(path.display().to_string());
-            saved(Snapshot::from_file(path)?, &mut source)
+            saved(Snapshot::from_file_keeping(path, INTAKE)?, &mut source)
         }
         AuditInput::SnapshotStdin => {
             source.snapshot = Some("stdin".into());
-            saved(Snapshot::from_reader("stdin", std::io::stdin().lock())?, &mut source)
+            saved(Snapshot::from_reader_keeping("stdin", std::io::stdin().lock(), INTAKE)?, &mut source)
         }
         AuditInput::SnapshotText { name, text } => {
             source.snapshot = Some(name.clone());
-            saved(Snapshot::from_text(name, text)?, &mut source)
+            saved(Snapshot::from_text_keeping(name, text, INTAKE)?, &mut source)
         }
         AuditInput::Cluster(connect) => {
             let cluster = Cluster::connect(connect)?;
@@ -171,6 +171,7 @@ pub fn run(options: &AuditOptions, progress: &dyn Progress) -> Result<AuditRepor
                 selector: None,
                 max_concurrency: 8,
                 log_lines: None,
+                keep: INTAKE.keep,
             };
             let snapshot = cluster.snapshot(&plan)?;
             source.context = cluster.context.clone();
@@ -376,21 +377,27 @@ impl std::fmt::Display for Target {
     }
 }
 
-/// Every object of a snapshot, except those a controller owns (their owner is audited instead).
-/// What is not audited is dropped before the rest becomes JSON, one object at a time.
+/// What the audit keeps of what it reads: its kinds, and of those what no controller owns (the
+/// controller is audited instead). The rest is dropped as it is read.
+const INTAKE: Intake = Intake { kinds: Some(KINDS), keep: Some(unowned) };
+
+/// Whether an object is audited on its own rather than through the controller that owns it.
+fn unowned(kind: Kind, meta: &ObjectMeta) -> bool {
+    !meta.owner_references.iter().flatten().any(|r| {
+        r.controller == Some(true)
+            && matches!(
+                (kind, r.kind.as_str()),
+                (Kind::Pod, _) | (Kind::ReplicaSet, "Deployment") | (Kind::Job, "CronJob")
+            )
+    })
+}
+
+/// Every object of a snapshot the audit keeps (see [`INTAKE`]) in the scope. What is not audited
+/// is dropped before the rest becomes JSON, one object at a time.
 fn from_snapshot(mut snapshot: Snapshot, scope: &Scope) -> Vec<Object> {
     let kinds: BTreeSet<Kind> = KINDS.iter().copied().collect();
-    let owned = |kind: Kind, meta: &ObjectMeta| {
-        meta.owner_references.iter().flatten().any(|r| {
-            r.controller == Some(true)
-                && matches!(
-                    (kind, r.kind.as_str()),
-                    (Kind::Pod, _) | (Kind::ReplicaSet, "Deployment") | (Kind::Job, "CronJob")
-                )
-        })
-    };
     snapshot.objects.retain(|kind, meta| {
-        !owned(kind, meta)
+        unowned(kind, meta)
             && match (scope.namespace(), meta.namespace.as_deref()) {
                 (Some(ns), Some(own)) => own == ns,
                 _ => true,

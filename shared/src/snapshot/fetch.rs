@@ -12,7 +12,7 @@ use kube::core::Request;
 use serde::de::DeserializeOwned;
 
 use super::kinds::{self, Kind};
-use super::{ContainerLog, Snapshot, SnapshotInfo, Warning, selector_applies};
+use super::{ContainerLog, Keep, Snapshot, SnapshotInfo, Warning, selector_applies};
 use crate::cluster::runtime;
 use crate::cluster::{Cluster, Failure, Scope, classify};
 use crate::error::Error;
@@ -35,6 +35,8 @@ pub struct FetchPlan {
     pub max_concurrency: usize,
     /// Keep the last N log lines of failing containers (current and previous instance).
     pub log_lines: Option<i64>,
+    /// Which listed objects are kept (each page's others are dropped as it arrives); `None` keeps all.
+    pub keep: Option<Keep>,
 }
 
 impl Cluster {
@@ -63,7 +65,7 @@ impl Cluster {
                     ..ListParams::default()
                 };
                 let ns = if kind.namespaced() { namespace } else { None };
-                (kind, kinds::list_kind(&self.client, kind, ns, &params).await)
+                (kind, kinds::list_kind(&self.client, kind, ns, &params, plan.keep).await)
             })
             .buffer_unordered(plan.max_concurrency.max(1))
             .collect()
@@ -181,6 +183,7 @@ pub(crate) async fn list_all<K>(
     kind: Kind,
     namespace: Option<&str>,
     params: &ListParams,
+    keep: Option<Keep>,
 ) -> Result<Vec<K>, kube::Error>
 where
     K: kube::Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
@@ -193,7 +196,12 @@ where
         let req = request.list(&params).map_err(kube::Error::BuildRequest)?;
         match client.request::<Page<K>>(req).await {
             Ok(page) => {
-                items.extend(page.items.into_iter().map(|Lean(item)| item));
+                items.extend(
+                    page.items
+                        .into_iter()
+                        .map(|Lean(item)| item)
+                        .filter(|item| keep.is_none_or(|keep| keep(kind, item.meta()))),
+                );
                 match page.metadata.continue_ {
                     Some(token) if !token.is_empty() => params.continue_token = Some(token),
                     _ => break,

@@ -84,8 +84,16 @@ macro_rules! kinds {
             }
 
             /// Decodes one object of a known kind and adds it.
-            pub(crate) fn insert_value(&mut self, kind: Kind, value: serde_json::Value) -> Result<(), serde_json::Error> {
-                match kind { $(Kind::$variant => self.$field.push(serde_json::from_value(value)?)),* }
+            /// Types an object and adds it, unless `keep` refuses it.
+            pub(crate) fn insert_value(&mut self, kind: Kind, value: serde_json::Value, keep: Option<super::Keep>) -> Result<(), serde_json::Error> {
+                match kind {
+                    $(Kind::$variant => {
+                        let object: $ty = serde_json::from_value(value)?;
+                        if keep.is_none_or(|keep| keep(kind, k8s_openapi::Metadata::metadata(&object))) {
+                            self.$field.push(object);
+                        }
+                    })*
+                }
                 Ok(())
             }
 
@@ -144,9 +152,10 @@ macro_rules! kinds {
             kind: Kind,
             namespace: Option<&str>,
             params: &kube::api::ListParams,
+            keep: Option<super::Keep>,
         ) -> Result<Batch, kube::Error> {
             match kind {
-                $(Kind::$variant => Ok(Batch::$variant(super::fetch::list_all::<$ty>(client, kind, namespace, params).await?)),)*
+                $(Kind::$variant => Ok(Batch::$variant(super::fetch::list_all::<$ty>(client, kind, namespace, params, keep).await?)),)*
             }
         }
     };

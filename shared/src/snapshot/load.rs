@@ -1,12 +1,14 @@
 //! Snapshots from files: `--snapshot FILE|-`.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use jiff::Timestamp;
 use serde_json::Value;
 
 use super::{
-    ContainerLog, EXTENSION_API_VERSION, Kind, ParseError, Snapshot, SnapshotInfo, each_document_in, newest_timestamp,
+    ContainerLog, EXTENSION_API_VERSION, Intake, Kind, ParseError, Snapshot, SnapshotInfo, each_document_in,
+    newest_timestamp,
 };
 use crate::error::Error;
 
@@ -16,16 +18,21 @@ impl Snapshot {
     /// A directory contributes its `*.yaml`, `*.yml` and `*.json` files (like `kubectl apply -f DIR`)
     /// and the container logs under `logs/<namespace>/<pod>/<container>[.previous].log`.
     pub fn from_file(path: &Path) -> Result<Snapshot, Error> {
-        if path.is_dir() {
-            return Snapshot::from_dir(path);
-        }
-        let (file, size) = open(path)?;
-        Snapshot::read_one(&path.display().to_string(), file, size)
+        Snapshot::from_file_keeping(path, Intake::ALL)
     }
 
-    fn from_dir(dir: &Path) -> Result<Snapshot, Error> {
+    /// [`Snapshot::from_file`], keeping only what `intake` keeps.
+    pub fn from_file_keeping(path: &Path, intake: Intake) -> Result<Snapshot, Error> {
+        if path.is_dir() {
+            return Snapshot::from_dir(path, intake);
+        }
+        let (file, size) = open(path)?;
+        Snapshot::read_one(&path.display().to_string(), file, size, intake)
+    }
+
+    fn from_dir(dir: &Path, intake: Intake) -> Result<Snapshot, Error> {
         let name = dir.display().to_string();
-        let mut loader = Loader::default();
+        let mut loader = Loader::new(intake);
         let mut any = false;
         for file in listing(dir)? {
             let is_state = file.extension().is_some_and(|x| x == "yaml" || x == "yml" || x == "json");
@@ -48,17 +55,27 @@ impl Snapshot {
 
     /// Reads a snapshot as it streams in from `reader` (stdin's); `source` names it in errors.
     pub fn from_reader(source: &str, reader: impl std::io::Read) -> Result<Snapshot, Error> {
-        Snapshot::read_one(source, reader, usize::MAX)
+        Snapshot::from_reader_keeping(source, reader, Intake::ALL)
+    }
+
+    /// [`Snapshot::from_reader`], keeping only what `intake` keeps.
+    pub fn from_reader_keeping(source: &str, reader: impl std::io::Read, intake: Intake) -> Result<Snapshot, Error> {
+        Snapshot::read_one(source, reader, usize::MAX, intake)
     }
 
     /// Reads a snapshot from text; `source` names it in errors.
     pub fn from_text(source: &str, text: &str) -> Result<Snapshot, Error> {
-        Snapshot::read_one(source, text.as_bytes(), text.len())
+        Snapshot::from_text_keeping(source, text, Intake::ALL)
+    }
+
+    /// [`Snapshot::from_text`], keeping only what `intake` keeps.
+    pub fn from_text_keeping(source: &str, text: &str, intake: Intake) -> Result<Snapshot, Error> {
+        Snapshot::read_one(source, text.as_bytes(), text.len(), intake)
     }
 
     /// A snapshot of one input, which must hold more than whitespace.
-    fn read_one(source: &str, reader: impl std::io::Read, size_hint: usize) -> Result<Snapshot, Error> {
-        let mut loader = Loader::default();
+    fn read_one(source: &str, reader: impl std::io::Read, size_hint: usize, intake: Intake) -> Result<Snapshot, Error> {
+        let mut loader = Loader::new(intake);
         if !loader.read(source, reader, size_hint)? {
             return Err(Error::input(source, "is empty: expected Kubernetes objects as YAML or JSON"));
         }
@@ -118,18 +135,24 @@ fn read_text(path: &Path) -> Result<String, Error> {
 }
 
 /// A snapshot being read from one or more inputs.
-#[derive(Default)]
 struct Loader {
     snapshot: Snapshot,
     info: Option<SnapshotInfo>,
     newest: Option<Timestamp>,
+    intake: Intake,
+    /// The kinds the input holds, kept or not.
+    held: BTreeSet<Kind>,
 }
 
 impl Loader {
+    fn new(intake: Intake) -> Loader {
+        Loader { snapshot: Snapshot::default(), info: None, newest: None, intake, held: BTreeSet::new() }
+    }
+
     /// Reads every object of one input, each typed as soon as it is read: neither the text nor its
     /// tree is ever whole. Whether the input held anything but whitespace.
     fn read(&mut self, source: &str, reader: impl std::io::Read, size_hint: usize) -> Result<bool, Error> {
-        let Loader { snapshot, info, newest } = self;
+        let Loader { snapshot, info, newest, intake, held } = self;
         let mut reader = NotBlank { inner: reader, seen: false };
         each_document_in(&mut reader, size_hint, &mut |doc| {
             let api_version = doc.value["apiVersion"].as_str().unwrap_or_default().to_string();
@@ -150,9 +173,12 @@ impl Loader {
             match Kind::from_type(&api_version, &kind_name) {
                 Some(kind) => {
                     *newest = (*newest).max(newest_timestamp(&doc.value));
-                    let mut value = doc.value;
-                    super::lean(&mut value);
-                    snapshot.objects.insert_value(kind, value).map_err(|e| at(&e))?;
+                    held.insert(kind);
+                    if intake.wants(kind) {
+                        let mut value = doc.value;
+                        super::lean(&mut value);
+                        snapshot.objects.insert_value(kind, value, intake.keep).map_err(|e| at(&e))?;
+                    }
                 }
                 None => *snapshot.skipped.entry(format!("{api_version}/{kind_name}")).or_default() += 1,
             }
@@ -163,14 +189,14 @@ impl Loader {
     }
 
     fn finish(self, source: &str) -> Snapshot {
-        let Loader { mut snapshot, info, newest } = self;
+        let Loader { mut snapshot, info, newest, held, .. } = self;
         snapshot.info = match info {
             Some(info) => info,
             // A plain `kubectl get -o yaml`: the kinds present are the kinds read, and the state is as
             // of the newest moment it records.
             None => SnapshotInfo {
                 captured_at: newest.unwrap_or_else(Timestamp::now),
-                kinds: Kind::ALL.iter().copied().filter(|k| snapshot.objects.count(*k) > 0).collect(),
+                kinds: held,
                 ..SnapshotInfo::default()
             },
         };
@@ -258,6 +284,27 @@ items:
         assert_eq!(snap.info.captured_at.to_string(), "2026-01-01T10:05:00Z");
         assert!(snap.has(Kind::Pod) && snap.has(Kind::Secret) && !snap.has(Kind::Node));
         assert_eq!(snap.skipped.get("example.com/v1/Widget"), Some(&1));
+    }
+
+    #[test]
+    fn an_intake_keeps_only_its_kinds_and_objects_but_knows_what_the_input_held() {
+        let state = format!(
+            "{STATE}- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: owned\n    namespace: shop\n    \
+             ownerReferences: [{{apiVersion: apps/v1, kind: ReplicaSet, name: rs, uid: u1, controller: true}}]\n"
+        );
+        let all = Snapshot::from_text("s.yaml", &state).unwrap();
+        assert_eq!((all.objects.pods.len(), all.objects.events.len()), (2, 1));
+        let bare = |_: Kind, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+            meta.owner_references.is_none()
+        };
+        let intake = Intake { kinds: Some(&[Kind::Pod]), keep: Some(bare) };
+        let kept = Snapshot::from_text_keeping("s.yaml", &state, intake).unwrap();
+        let names: Vec<_> = kept.objects.pods.iter().map(|p| p.metadata.name.as_deref().unwrap()).collect();
+        assert_eq!(names, ["web"]);
+        assert_eq!(kept.objects.count(Kind::Event) + kept.objects.count(Kind::Secret), 0);
+        // What a plain file holds completely does not depend on what a plugin keeps of it.
+        assert_eq!(kept.info.kinds, all.info.kinds);
+        assert_eq!(kept.info.captured_at, all.info.captured_at);
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub(crate) use documents::each_document_in;
 pub use documents::{Document, ParseError, looks_like_timestamp, newest_timestamp, parse_documents};
 pub use fetch::FetchPlan;
 pub use kinds::{Kind, Objects};
+
 pub use load::read_log_dir;
 pub use selector::LabelSelector;
 
@@ -38,6 +39,31 @@ pub fn pod_spec_of(object: &serde_json::Value) -> Option<&serde_json::Value> {
 }
 
 use crate::cluster::Scope;
+
+/// Whether a plugin keeps an object it has read (its kind and metadata tell).
+pub type Keep = fn(Kind, &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> bool;
+
+/// What a reader keeps of what it reads: the kinds a plugin reads, and of those the objects `keep`
+/// accepts. The rest is never typed, or dropped as soon as it is, so that a plugin holds only what
+/// it reads (the audit never holds the pods and ReplicaSets a controller owns: it audits the
+/// controller). The kinds a plain state file is taken to hold completely are still the kinds it
+/// holds, kept or not.
+#[derive(Clone, Copy, Debug)]
+pub struct Intake {
+    /// The kinds kept; `None` keeps every kind.
+    pub kinds: Option<&'static [Kind]>,
+    /// Which objects of those kinds are kept; `None` keeps them all.
+    pub keep: Option<Keep>,
+}
+
+impl Intake {
+    /// Everything a snapshot can hold.
+    pub const ALL: Intake = Intake { kinds: None, keep: None };
+
+    fn wants(&self, kind: Kind) -> bool {
+        self.kinds.is_none_or(|kinds| kinds.contains(&kind))
+    }
+}
 
 /// The `apiVersion` of OpsAgent's extension documents.
 pub const EXTENSION_API_VERSION: &str = "opsagent.dev/v1";
