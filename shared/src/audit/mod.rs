@@ -77,7 +77,7 @@ impl Options {
 
     /// In a level mode, a finding counts only through its `pss:` references of that level (restricted
     /// includes baseline).
-    fn in_level(&self, references: &[String]) -> bool {
+    fn in_level(&self, references: &[&str]) -> bool {
         match self.level {
             None => true,
             Some(Level::Baseline) => references.iter().any(|r| r.starts_with("pss:baseline/")),
@@ -187,12 +187,16 @@ pub(crate) struct Hit<'r> {
     pub container: Option<&'r str>,
     pub path: String,
     pub message: String,
-    pub references: &'r [&'r str],
+    pub references: &'r [&'static str],
     pub severity: Option<Severity>,
 }
 
 impl Hit<'_> {
-    pub(crate) fn new<'r>(path: impl Into<String>, message: impl Into<String>, references: &'r [&'r str]) -> Hit<'r> {
+    pub(crate) fn new<'r>(
+        path: impl Into<String>,
+        message: impl Into<String>,
+        references: &'r [&'static str],
+    ) -> Hit<'r> {
         Hit { container: None, path: path.into(), message: message.into(), references, severity: None }
     }
 }
@@ -229,7 +233,7 @@ impl Emit<'_> {
         if !self.options.enabled(id) {
             return;
         }
-        let references: Vec<String> = hit.references.iter().map(|r| r.to_string()).collect();
+        let references = hit.references.to_vec();
         if !self.options.in_level(&references) {
             return;
         }
@@ -620,8 +624,8 @@ mod tests {
                 },
             ]
         };
-        let refs = |objects: Vec<Object>| -> Vec<String> {
-            let mut r: Vec<String> = audit(&objects, &Options::default())
+        let refs = |objects: Vec<Object>| -> Vec<&'static str> {
+            let mut r: Vec<&'static str> = audit(&objects, &Options::default())
                 .findings
                 .into_iter()
                 .flat_map(|f| f.references)
@@ -635,7 +639,7 @@ mod tests {
             refs(docs(json!(["create"]))),
             ["polaris:clusterrolePodExecAttach", "polaris:clusterrolebindingPodExecAttach"]
         );
-        assert_eq!(refs(docs(json!(["list"]))), Vec::<String>::new());
+        assert_eq!(refs(docs(json!(["list"]))), Vec::<&str>::new());
         let ids: Vec<&str> =
             audit(&docs(json!(["list"])), &Options::default()).findings.iter().map(|f| f.check).collect();
         assert_eq!(ids, ["RBAC-010"]);

@@ -45,7 +45,7 @@ pub struct AuditFinding {
     /// How to fix it.
     pub remediation: &'static str,
     /// The equivalent checks of other tools (`pss:baseline/privileged`, `ksv:KSV-0017`, …).
-    pub references: Vec<String>,
+    pub references: Vec<&'static str>,
     /// The file and line of a manifest (`-f`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
