@@ -403,7 +403,15 @@ fn from_snapshot(mut snapshot: Snapshot, scope: &Scope) -> Vec<Object> {
                 _ => true,
             }
     });
-    snapshot.objects.into_values(&kinds).into_iter().map(|value| Object { value, source: None }).collect()
+    // No check reads an object's status: what a cluster reports of an object is not its
+    // configuration (the same object from a manifest has none).
+    let configuration = |mut value: serde_json::Value| {
+        if let Some(fields) = value.as_object_mut() {
+            fields.shift_remove("status");
+        }
+        Object { value, source: None }
+    };
+    snapshot.objects.into_values(&kinds, configuration)
 }
 
 /// Reads every manifest; a file that cannot be read or parsed is an error of its own, the others

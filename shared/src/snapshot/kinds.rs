@@ -127,12 +127,12 @@ macro_rules! kinds {
                 $(for o in &mut self.$field { f(Kind::$variant, k8s_openapi::Metadata::metadata_mut(o)); })*
             }
 
-            /// Every object of the given kinds as JSON, in kind order, each typed object dropped as
-            /// soon as it is converted (the others dropped at once).
-            pub(crate) fn into_values(mut self, kinds: &std::collections::BTreeSet<Kind>) -> Vec<serde_json::Value> {
+            /// Every object of the given kinds as JSON made into a `T` by `each`, in kind order, each
+            /// typed object dropped as soon as it is converted (the others dropped at once).
+            pub(crate) fn into_values<T>(mut self, kinds: &std::collections::BTreeSet<Kind>, mut each: impl FnMut(serde_json::Value) -> T) -> Vec<T> {
                 self.retain(|kind, _| kinds.contains(&kind));
                 let mut out = Vec::new();
-                $(out.extend(std::mem::take(&mut self.$field).into_iter().filter_map(|o| serde_json::to_value(o).ok()));)*
+                $(out.extend(std::mem::take(&mut self.$field).into_iter().filter_map(|o| serde_json::to_value(o).ok()).map(&mut each));)*
                 out
             }
 
