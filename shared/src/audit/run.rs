@@ -392,16 +392,13 @@ fn unowned(kind: Kind, meta: &ObjectMeta) -> bool {
     })
 }
 
-/// Every object of a snapshot the audit keeps (see [`INTAKE`]) in the scope. What is not audited
-/// is dropped before the rest becomes JSON, one object at a time.
+/// Every object in the scope of a snapshot read with [`INTAKE`] (so only what the audit keeps),
+/// as JSON, one object at a time.
 fn from_snapshot(mut snapshot: Snapshot, scope: &Scope) -> Vec<Object> {
     let kinds: BTreeSet<Kind> = KINDS.iter().copied().collect();
-    snapshot.objects.retain(|kind, meta| {
-        unowned(kind, meta)
-            && match (scope.namespace(), meta.namespace.as_deref()) {
-                (Some(ns), Some(own)) => own == ns,
-                _ => true,
-            }
+    snapshot.objects.retain(|_, meta| match (scope.namespace(), meta.namespace.as_deref()) {
+        (Some(ns), Some(own)) => own == ns,
+        _ => true,
     });
     // No check reads an object's status: what a cluster reports of an object is not its
     // configuration (the same object from a manifest has none).

@@ -83,8 +83,7 @@ macro_rules! kinds {
                 match kind { $(Kind::$variant => self.$field.len()),* }
             }
 
-            /// Decodes one object of a known kind and adds it.
-            /// Types an object and adds it, unless `keep` refuses it.
+            /// Decodes one object of a known kind and adds it, unless `keep` refuses it.
             pub(crate) fn insert_value(&mut self, kind: Kind, value: serde_json::Value, keep: Option<super::Keep>) -> Result<(), serde_json::Error> {
                 match kind {
                     $(Kind::$variant => {
