@@ -8,7 +8,7 @@ use crate::cluster::{Cluster, ConnectOptions, Scope};
 use crate::error::Error;
 use crate::findings::Report;
 use crate::snapshot::LabelSelector;
-use crate::snapshot::{FetchPlan, Snapshot, Warning};
+use crate::snapshot::{FetchPlan, Intake, Kind, Snapshot, Warning};
 
 /// Where the state to analyze comes from.
 #[derive(Clone, Debug)]
@@ -61,6 +61,10 @@ pub struct AnalyzeOptions {
     pub max_concurrency: usize,
     /// Also write what was read to this file (one cluster only).
     pub dump: Option<PathBuf>,
+    /// Keep every field of every object read, for what shows whole objects (an explanation: the
+    /// snapshots returned). Otherwise what no analyzer reads is dropped as it is read (see
+    /// [`INTAKE`]). A dump always keeps them.
+    pub whole_objects: bool,
 }
 
 impl Default for AnalyzeOptions {
@@ -74,6 +78,7 @@ impl Default for AnalyzeOptions {
             log_lines: 50,
             max_concurrency: 10,
             dump: None,
+            whole_objects: true,
         }
     }
 }
@@ -147,9 +152,13 @@ fn analyze_one(
             }
             (snapshot, analyzers, None)
         }
-        Input::Snapshot(path) => saved(Snapshot::from_file(path)?, path.display().to_string()),
-        Input::SnapshotText { name, text } => saved(Snapshot::from_text(name, text)?, name.clone()),
-        Input::SnapshotStdin => saved(Snapshot::from_reader("stdin", std::io::stdin().lock())?, "stdin".into()),
+        Input::Snapshot(path) => saved(Snapshot::from_file_keeping(path, intake(options))?, path.display().to_string()),
+        Input::SnapshotText { name, text } => {
+            saved(Snapshot::from_text_keeping(name, text, intake(options))?, name.clone())
+        }
+        Input::SnapshotStdin => {
+            saved(Snapshot::from_reader_keeping("stdin", std::io::stdin().lock(), intake(options))?, "stdin".into())
+        }
         Input::Clusters { .. } => return Err(Error::Usage("several contexts make several snapshots".into())),
     };
     snapshot.info.selector = options.selector.clone().or(snapshot.info.selector.take());
@@ -245,5 +254,89 @@ fn plan(options: &AnalyzeOptions, analyzers: &[&dyn Analyzer], scope: Scope) -> 
         max_concurrency: options.max_concurrency,
         log_lines: (options.dump.is_some() || super::wants_logs(analyzers)).then_some(options.log_lines),
         keep: None,
+        trim: intake(options).trim,
+    }
+}
+
+/// What analyze drops as it reads, where no analyzer reads it: of a pod with owners, the volumes
+/// other than claims (the claims are read for storage hints; configMap, secret and projected
+/// volumes only of pods without owners, whose references are checked). The service account's
+/// projected volume alone is a third of a typical pod.
+const INTAKE: Intake = Intake { kinds: None, keep: None, trim: Some(trim) };
+
+/// [`INTAKE`], or everything when whole objects are asked for.
+fn intake(options: &AnalyzeOptions) -> Intake {
+    if options.whole_objects || options.dump.is_some() { Intake::ALL } else { INTAKE }
+}
+
+fn trim(kind: Kind, object: &mut serde_json::Value) {
+    let owned = object["metadata"]["ownerReferences"].as_array().is_some_and(|owners| !owners.is_empty());
+    if kind == Kind::Pod
+        && owned
+        && let Some(volumes) = object.pointer_mut("/spec/volumes").and_then(serde_json::Value::as_array_mut)
+    {
+        volumes.retain(|v| v.get("persistentVolumeClaim").is_some());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATE: &str = r#"
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Pod
+  metadata:
+    name: owned
+    namespace: shop
+    ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: rs, uid: u1, controller: true}]
+  spec:
+    containers: [{name: app, image: app:1}]
+    volumes:
+    - {name: data, persistentVolumeClaim: {claimName: data}}
+    - {name: config, configMap: {name: config}}
+    - {name: kube-api-access, projected: {sources: [{serviceAccountToken: {path: token}}]}}
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: bare, namespace: shop}
+  spec:
+    containers: [{name: app, image: app:1}]
+    volumes:
+    - {name: config, configMap: {name: config}}
+"#;
+
+    fn volumes(options: &AnalyzeOptions) -> Vec<(String, Vec<String>)> {
+        let analysis = analyze(options).unwrap();
+        analysis.snapshots[0]
+            .objects
+            .pods
+            .iter()
+            .map(|p| {
+                let names = p.spec.iter().flat_map(|s| s.volumes.iter().flatten()).map(|v| v.name.clone()).collect();
+                (p.metadata.name.clone().unwrap(), names)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_report_reads_only_the_volumes_its_analyzers_read_and_an_explanation_all() {
+        let text = Input::SnapshotText { name: "s.yaml".into(), text: STATE.into() };
+        let lean = AnalyzeOptions { input: text.clone(), whole_objects: false, ..AnalyzeOptions::default() };
+        let owned = |names: &[&str]| ("owned".to_string(), names.iter().map(|n| n.to_string()).collect::<Vec<_>>());
+        let bare = ("bare".to_string(), vec!["config".to_string()]);
+        // A pod with owners keeps its claims; one without keeps every volume (its references are checked).
+        assert_eq!(volumes(&lean), [owned(&["data"]), bare.clone()]);
+        let whole = AnalyzeOptions { input: text.clone(), ..AnalyzeOptions::default() };
+        let all = [owned(&["data", "config", "kube-api-access"]), bare];
+        assert_eq!(volumes(&whole), all);
+        // A dump writes what was read: whole objects.
+        let dir = std::env::temp_dir().join(format!("opsagent-lean-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let dump = AnalyzeOptions { dump: Some(dir.join("dump.yaml")), ..lean };
+        assert_eq!(volumes(&dump), all);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -172,6 +172,7 @@ pub fn run(options: &AuditOptions, progress: &dyn Progress) -> Result<AuditRepor
                 max_concurrency: 8,
                 log_lines: None,
                 keep: INTAKE.keep,
+                trim: INTAKE.trim,
             };
             let snapshot = cluster.snapshot(&plan)?;
             source.context = cluster.context.clone();
@@ -379,7 +380,7 @@ impl std::fmt::Display for Target {
 
 /// What the audit keeps of what it reads: its kinds, and of those what no controller owns (the
 /// controller is audited instead). The rest is dropped as it is read.
-const INTAKE: Intake = Intake { kinds: Some(KINDS), keep: Some(unowned) };
+const INTAKE: Intake = Intake { kinds: Some(KINDS), keep: Some(unowned), trim: None };
 
 /// Whether an object is audited on its own rather than through the controller that owns it.
 fn unowned(kind: Kind, meta: &ObjectMeta) -> bool {

@@ -264,6 +264,8 @@ fn options_of(args: &AnalyzeArgs) -> Result<AnalyzeOptions, Error> {
         log_lines: args.log_lines,
         max_concurrency: usize::from(args.max_concurrency),
         dump: args.dump.clone(),
+        // An explanation shows the objects whole; a report reads only what its analyzers read.
+        whole_objects: args.explain,
     })
 }
 

@@ -220,7 +220,15 @@ fn collect_live(
         // A cluster-scoped object: its events and the pods that may concern it.
         Scope::All => [Kind::Event, Kind::Pod].into_iter().chain(snapshot_kind(&rt.kind)).collect(),
     };
-    let plan = FetchPlan { kinds, scope, selector: None, max_concurrency: concurrency, log_lines: None, keep: None };
+    let plan = FetchPlan {
+        kinds,
+        scope,
+        selector: None,
+        max_concurrency: concurrency,
+        log_lines: None,
+        keep: None,
+        trim: None,
+    };
     let mut snapshot = cluster.snapshot(&plan)?;
     let mut pods = pods_for(&snapshot, &object);
     pods.sort_by_key(|p| p.status.iter().flat_map(|s| s.container_statuses.iter().flatten()).all(|c| c.ready));

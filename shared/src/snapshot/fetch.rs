@@ -12,7 +12,7 @@ use kube::core::Request;
 use serde::de::DeserializeOwned;
 
 use super::kinds::{self, Kind};
-use super::{ContainerLog, Keep, Snapshot, SnapshotInfo, Warning, selector_applies};
+use super::{ContainerLog, Keep, Snapshot, SnapshotInfo, Trim, Warning, selector_applies};
 use crate::cluster::runtime;
 use crate::cluster::{Cluster, Failure, Scope, classify};
 use crate::error::Error;
@@ -37,6 +37,8 @@ pub struct FetchPlan {
     pub log_lines: Option<i64>,
     /// Which listed objects are kept (each page's others are dropped as it arrives); `None` keeps all.
     pub keep: Option<Keep>,
+    /// What is dropped of each object before it is typed; `None` keeps it whole.
+    pub trim: Option<Trim>,
 }
 
 impl Cluster {
@@ -65,7 +67,7 @@ impl Cluster {
                     ..ListParams::default()
                 };
                 let ns = if kind.namespaced() { namespace } else { None };
-                (kind, kinds::list_kind(&self.client, kind, ns, &params, plan.keep).await)
+                (kind, kinds::list_kind(&self.client, kind, ns, &params, plan.keep, plan.trim).await)
             })
             .buffer_unordered(plan.max_concurrency.max(1))
             .collect()
@@ -184,6 +186,7 @@ pub(crate) async fn list_all<K>(
     namespace: Option<&str>,
     params: &ListParams,
     keep: Option<Keep>,
+    trim: Option<Trim>,
 ) -> Result<Vec<K>, kube::Error>
 where
     K: kube::Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
@@ -194,14 +197,18 @@ where
     let mut restarted = false;
     loop {
         let req = request.list(&params).map_err(kube::Error::BuildRequest)?;
-        match client.request::<Page<K>>(req).await {
+        match client.request::<Page>(req).await {
             Ok(page) => {
-                items.extend(
-                    page.items
-                        .into_iter()
-                        .map(|Lean(item)| item)
-                        .filter(|item| keep.is_none_or(|keep| keep(kind, item.meta()))),
-                );
+                for mut value in page.items {
+                    super::lean(&mut value);
+                    if let Some(trim) = trim {
+                        trim(kind, &mut value);
+                    }
+                    let item: K = serde_json::from_value(value).map_err(kube::Error::SerdeError)?;
+                    if keep.is_none_or(|keep| keep(kind, item.meta())) {
+                        items.push(item);
+                    }
+                }
                 match page.metadata.continue_ {
                     Some(token) if !token.is_empty() => params.continue_token = Some(token),
                     _ => break,
@@ -220,25 +227,14 @@ where
     Ok(items)
 }
 
-/// One page of a list: its continue token and its items, each typed without its managed fields.
+/// One page of a list: its continue token and its items as JSON, each made [lean](super::lean),
+/// trimmed and typed in turn.
 #[derive(serde::Deserialize)]
-#[serde(bound = "K: DeserializeOwned")]
-struct Page<K> {
+struct Page {
     #[serde(default)]
     metadata: ListMeta,
     #[serde(default = "Vec::new")]
-    items: Vec<Lean<K>>,
-}
-
-/// An item read as JSON, made [lean](super::lean), then typed.
-struct Lean<K>(K);
-
-impl<'de, K: DeserializeOwned> serde::Deserialize<'de> for Lean<K> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let mut value = serde_json::Value::deserialize(d)?;
-        super::lean(&mut value);
-        serde_json::from_value(value).map(Lean).map_err(serde::de::Error::custom)
-    }
+    items: Vec<serde_json::Value>,
 }
 
 /// The containers whose logs explain a failure: `(container, previous)` pairs.

@@ -152,9 +152,10 @@ macro_rules! kinds {
             namespace: Option<&str>,
             params: &kube::api::ListParams,
             keep: Option<super::Keep>,
+            trim: Option<super::Trim>,
         ) -> Result<Batch, kube::Error> {
             match kind {
-                $(Kind::$variant => Ok(Batch::$variant(super::fetch::list_all::<$ty>(client, kind, namespace, params, keep).await?)),)*
+                $(Kind::$variant => Ok(Batch::$variant(super::fetch::list_all::<$ty>(client, kind, namespace, params, keep, trim).await?)),)*
             }
         }
     };

@@ -177,6 +177,9 @@ impl Loader {
                     if intake.wants(kind) {
                         let mut value = doc.value;
                         super::lean(&mut value);
+                        if let Some(trim) = intake.trim {
+                            trim(kind, &mut value);
+                        }
                         snapshot.objects.insert_value(kind, value, intake.keep).map_err(|e| at(&e))?;
                     }
                 }
@@ -297,7 +300,7 @@ items:
         let bare = |_: Kind, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
             meta.owner_references.is_none()
         };
-        let intake = Intake { kinds: Some(&[Kind::Pod]), keep: Some(bare) };
+        let intake = Intake { kinds: Some(&[Kind::Pod]), keep: Some(bare), trim: None };
         let kept = Snapshot::from_text_keeping("s.yaml", &state, intake).unwrap();
         let names: Vec<_> = kept.objects.pods.iter().map(|p| p.metadata.name.as_deref().unwrap()).collect();
         assert_eq!(names, ["web"]);

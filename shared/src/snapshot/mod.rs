@@ -43,8 +43,11 @@ use crate::cluster::Scope;
 /// Whether a plugin keeps an object it has read (its kind and metadata tell).
 pub type Keep = fn(Kind, &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> bool;
 
-/// What a reader keeps of what it reads: the kinds a plugin reads, and of those the objects `keep`
-/// accepts. The rest is never typed, or dropped as soon as it is, so that a plugin holds only what
+/// Drops the fields of an object (as JSON, before it is typed) that a plugin does not read.
+pub type Trim = fn(Kind, &mut serde_json::Value);
+
+/// What a reader keeps of what it reads: the kinds a plugin reads, of those the objects `keep`
+/// accepts, and of those the fields `trim` leaves. The rest is never typed, or dropped as soon as it is, so that a plugin holds only what
 /// it reads (the audit never holds the pods and ReplicaSets a controller owns: it audits the
 /// controller). The kinds a plain state file is taken to hold completely are still the kinds it
 /// holds, kept or not.
@@ -54,11 +57,13 @@ pub struct Intake {
     pub kinds: Option<&'static [Kind]>,
     /// Which objects of those kinds are kept; `None` keeps them all.
     pub keep: Option<Keep>,
+    /// What is dropped of each object kept; `None` keeps it whole.
+    pub trim: Option<Trim>,
 }
 
 impl Intake {
     /// Everything a snapshot can hold.
-    pub const ALL: Intake = Intake { kinds: None, keep: None };
+    pub const ALL: Intake = Intake { kinds: None, keep: None, trim: None };
 
     fn wants(&self, kind: Kind) -> bool {
         self.kinds.is_none_or(|kinds| kinds.contains(&kind))
