@@ -261,7 +261,7 @@ fn plan(options: &AnalyzeOptions, analyzers: &[&dyn Analyzer], scope: Scope) -> 
 /// What analyze drops as it reads, where no analyzer reads it: of a pod with owners, the volumes
 /// other than claims (the claims are read for storage hints; configMap, secret and projected
 /// volumes only of pods without owners, whose references are checked). The service account's
-/// projected volume alone is a third of a typical pod.
+/// projected volume alone is about 4.5 of the 15.6 KB a generated pod takes typed.
 const INTAKE: Intake = Intake { kinds: None, keep: None, trim: Some(trim) };
 
 /// [`INTAKE`], or everything when whole objects are asked for.
