@@ -11,7 +11,7 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::support::{FakeModel, Fixture, deletes, kubectl_call, state};
+use crate::support::{FakeModel, Fixture, deletes, kubectl_call, pid, state};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -22,10 +22,8 @@ struct Killed(Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
-        // killpg(2) itself: procps' `kill -KILL -PID` (Debian's 4.0.2) parses `-PID` as a second
-        // option and sends the signal to -1, every process the user may signal.
-        let group = i32::try_from(self.0.id()).ok().and_then(rustix::process::Pid::from_raw);
-        if let Some(group) = group {
+        // The group's id is its leader's pid (process_group(0) below).
+        if let Some(group) = pid(&self.0) {
             let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
         }
         let _ = self.0.kill();

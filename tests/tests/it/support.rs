@@ -348,6 +348,13 @@ pub fn kubectl_call(id: &str, command: &str) -> Value {
     serde_json::json!({"content": "", "tool_calls": [call], "finish_reason": "tool_calls"})
 }
 
+/// A child's pid for rustix's kill(2) and killpg(2). Tests signal through these, never
+/// /usr/bin/kill: procps' `kill -KILL -PID` (Debian's 4.0.2) parses `-PID` as a second option and
+/// sends the signal to -1, every process the user may signal.
+pub fn pid(child: &std::process::Child) -> Option<rustix::process::Pid> {
+    i32::try_from(child.id()).ok().and_then(rustix::process::Pid::from_raw)
+}
+
 /// The deletions the fixture cluster carried out (dry runs not counted).
 pub fn deletes(fx: &Fixture) -> usize {
     fx.recorded().iter().filter(|r| r["method"] == "DELETE" && r["dryRun"] == false).count()
@@ -388,8 +395,7 @@ impl UiServer {
     /// Ends the server (SIGTERM, as a person's Ctrl-C would) and returns what it said on stderr
     /// after its URL.
     pub fn finish(mut self) -> String {
-        let pid = i32::try_from(self.child.id()).ok().and_then(rustix::process::Pid::from_raw);
-        if let Some(pid) = pid {
+        if let Some(pid) = pid(&self.child) {
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
         }
         let _ = self.child.wait();
